@@ -1,0 +1,58 @@
+/**
+ * Two kinds of failure leave iris on purpose:
+ * - UserError: the user can fix it (bad option, bad image, quota). Its message is shown verbatim in chat.
+ * - BackendError: a model or remote API failed. `isRetryable` tells the caller whether trying again may help.
+ * Anything else is an internal error: logged with a request id, shown as "something went wrong (ref …)".
+ */
+
+export const USER_ERROR_CODES = [
+  'unknown_command',
+  'bad_option',
+  'bad_image',
+  'image_too_large',
+  'image_fetch_failed',
+  'busy',
+  'quota',
+  'too_many_jobs',
+  'cancelled',
+  'timeout',
+  'unknown_backend',
+  'unknown_model',
+  'model_missing',
+  'not_available',
+] as const;
+export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
+
+export class UserError extends Error {
+  override name = 'UserError';
+  readonly code: UserErrorCode;
+  constructor(code: UserErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export class BackendError extends Error {
+  override name = 'BackendError';
+  readonly code: string;
+  readonly isRetryable: boolean;
+  constructor(code: string, message: string, options: { isRetryable: boolean; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.isRetryable = options.isRetryable;
+  }
+}
+
+export function isUserError(e: unknown): e is UserError {
+  return e instanceof UserError;
+}
+
+export function isBackendError(e: unknown): e is BackendError {
+  return e instanceof BackendError;
+}
+
+/** "a, b or c" — for errors that list the valid choices. */
+export function listChoices(choices: readonly string[]): string {
+  if (choices.length <= 1) return choices.join('');
+  return `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`;
+}
