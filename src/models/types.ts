@@ -1,0 +1,53 @@
+import type { LoadedImage } from '../core/types.js';
+
+export interface Scored {
+  label: string;
+  score: number;
+}
+
+/**
+ * Input and output of every task. Later tasks (caption, vqa, imagine, read) add their entry here;
+ * a backend file implements exactly one of them.
+ */
+export interface TaskIO {
+  tag: {
+    in: {
+      images: LoadedImage[];
+      labels: string[];
+      /** softmax: labels compete (one best label); sigmoid: each label scored on its own. */
+      mode?: 'softmax' | 'sigmoid';
+    };
+    /** One entry per input image, labels sorted by score, highest first. */
+    out: { labels: Scored[] }[];
+  };
+}
+
+export type TaskName = keyof TaskIO;
+
+export interface RunOptions {
+  signal: AbortSignal;
+  onProgress?: (p: { step?: number; total?: number; message?: string; preview?: Buffer }) => void;
+}
+
+export interface Backend<T extends TaskName> {
+  task: T;
+  /** Backend id as in the registry table, e.g. 'clip'. */
+  id: string;
+  /** Model id or folder it was loaded from. */
+  model: string;
+  run(input: TaskIO[T]['in'], opts: RunOptions): Promise<TaskIO[T]['out']>;
+  /** Frees sessions and caches. */
+  dispose(): Promise<void>;
+}
+
+/** What a backend factory gets from the registry. */
+export interface BackendLoadOptions {
+  /** Absolute path of the resolved model folder. */
+  modelDir: string;
+  modelId: string;
+  executionProviders: string[];
+  /** Backend-specific settings from config (tasks.<task>.options). */
+  options: Record<string, unknown>;
+}
+
+export type BackendFactory<T extends TaskName> = (opts: BackendLoadOptions) => Promise<Backend<T>>;
