@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { tagCli } from './cli/tag.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { isUserError } from './errors.js';
+import { type App, createApp } from './main.js';
+
+/**
+ * `iris` — exit codes: 0 ok, 2 user error (one line `error: …` on stderr), 1 internal error.
+ */
+
+class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+interface ModelFlags {
+  config?: string;
+  models?: string;
+}
+
+function configFrom(flags: ModelFlags, overrides: Record<string, unknown> = {}): Config {
+  return loadConfig({ file: flags.config, overrides: { 'models.dir': flags.models, ...overrides } });
+}
+
+async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise<T> {
+  const app = createApp(config);
+  try {
+    return await fn(app);
+  } finally {
+    await app.stop();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('iris')
+    .description('iris — a self-hosted multimodal bot for Discord and Slack')
+    .option(
+      '--config <file>',
+      'YAML file layered over config/default.yaml (default: $IRIS_CONFIG or config/local.yaml)',
+    )
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('start')
+    .description('Start the bot: every platform with credentials, else the local playground')
+    .option('--demo', 'use the colour-world models (offline, seconds to start)')
+    .option('--models <dir>', 'models folder')
+    .action(async (flags: ModelFlags & { demo?: boolean }) => {
+      const { startCli } = await import('./cli/start.js');
+      await startCli({ ...program.opts(), ...flags }, { out, err });
+    });
+
+  program
+    .command('tag')
+    .description('Tag images (files or folders) with the labels that fit best; JSON Lines with --json')
+    .argument('<images...>', 'image files or folders')
+    .option('--labels <list>', 'comma-separated labels (default: tasks.tag.labels)')
+    .option('--top <n>', 'labels shown per image without --json', positiveInt)
+    .option('--models <dir>', 'models folder')
+    .option('--model <id-or-folder>', 'CLIP model id (in the models folder) or a folder path')
+    .option('--json', 'one JSON object per image per line, all labels sorted by score')
+    .action(
+      async (
+        images: string[],
+        flags: ModelFlags & { labels?: string; top?: number; model?: string; json?: boolean },
+      ) => {
+        // A folder is many requests from one user: quotas are for chat, not for the local CLI.
+        const config = configFrom(
+          { ...program.opts(), ...flags },
+          { 'tasks.tag.model': flags.model, 'scheduler.perUser.jobs': 0, 'scheduler.perChannel.jobs': 0 },
+        );
+        const code = await withApp(config, (app) => tagCli(app, images, { ...flags, out, err }));
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
+
+  const models = program.command('models').description('Model folders: synthesize, list');
+  models
+    .command('synth')
+    .description('Write the colour-world test models (tiny ONNX graphs with the real layouts)')
+    .requiredOption('--out <dir>', 'folder to write them into')
+    .action(async (flags: { out: string }) => {
+      const { synthAll } = await import('./models/colourworld/index.js');
+      await synthAll(flags.out);
+      out(`colour-world models written to ${flags.out}`);
+    });
+  models
+    .command('list')
+    .description('Configured model per task, where it is and whether it is ready')
+    .option('--models <dir>', 'models folder')
+    .option('--json', 'JSON output')
+    .action(async (flags: ModelFlags & { json?: boolean }) => {
+      const config = configFrom({ ...program.opts(), ...flags });
+      await withApp(config, async (app) => {
+        const rows = app.registry.status();
+        if (flags.json) return out(JSON.stringify(rows));
+        for (const r of rows)
+          out(`${r.task}\t${r.backend}\t${r.model}\t${r.state}${r.dir ? `\t${r.dir}` : ''}`);
+      });
+    });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof ExitCode) return e.code;
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander already printed the message
+    if (e instanceof ConfigError || isUserError(e)) {
+      err(`error: ${(e as Error).message}`);
+      return 2;
+    }
+    err(`error: internal error: ${(e as Error)?.message ?? e}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

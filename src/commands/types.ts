@@ -1,0 +1,70 @@
+import type { Config } from '../config.js';
+import type { BotRequest, LoadedImage, Progress, Reply } from '../core/types.js';
+import type { Backend, TaskName } from '../models/types.js';
+
+export type OptionType = 'string' | 'integer' | 'number' | 'boolean' | 'image';
+
+/** One option of a command. The same spec feeds Discord registration, Slack parsing, the playground and the CLI. */
+export interface OptionSpec {
+  name: string;
+  type: OptionType;
+  description: string;
+  required?: boolean;
+  choices?: readonly string[];
+  min?: number;
+  max?: number;
+  maxLength?: number;
+}
+
+export type Priority = 'interactive' | 'normal' | 'batch';
+
+/** What parse() may use: option values are already validated against the spec. */
+export interface ParseContext {
+  request: BotRequest;
+  /** Option values, typed and checked against `options` (image options are not in here). */
+  args: Record<string, string | number | boolean | undefined>;
+  config: Config;
+  /** Fetches and validates the request's images (size caps, formats, allowed hosts). */
+  loadImages(): Promise<LoadedImage[]>;
+}
+
+export interface CommandContext {
+  request: BotRequest;
+  config: Config;
+  /** Aborts on user cancel or job timeout; check it between steps. */
+  signal: AbortSignal;
+  backend<T extends TaskName>(task: T): Promise<Backend<T>>;
+  progress(p: Progress): Promise<void>;
+  /** Every registered command (for /help). */
+  commands: readonly AnyCommand[];
+  /** Snapshot of queues and models (for /status). */
+  status(): StatusSnapshot;
+}
+
+export interface StatusSnapshot {
+  queues: Record<string, { running: number; queued: number; maxConcurrent: number }>;
+  models: { task: string; backend: string; model: string; state: string }[];
+  uptimeSeconds: number;
+}
+
+export interface Command<I> {
+  name: string;
+  description: string;
+  options: readonly OptionSpec[];
+  /** Queue the run occupies ('gpu' for local models, 'remote' for APIs); absent: runs at once, unqueued. */
+  queue?: string;
+  priority?: Priority;
+  /** Reply only to the requester. */
+  ephemeral?: boolean;
+  /** Builds the run's input before a queue slot is taken (downloads happen here, not on the GPU's time). */
+  parse(ctx: ParseContext): Promise<I>;
+  run(input: I, ctx: CommandContext): Promise<Reply>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a list of commands with different inputs.
+export type AnyCommand = Command<any>;
+
+/** Identity helper so each command file gets its input type inferred. */
+export function defineCommand<I>(command: Command<I>): Command<I> {
+  return command;
+}

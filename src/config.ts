@@ -1,0 +1,227 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The config schema. Defaults live only in config/default.yaml (which documents every key);
+ * this schema says what a valid value is. Unknown keys are errors, so typos do not pass silently.
+ */
+const quota = z.strictObject({ jobs: z.number().int().min(0), windowSeconds: z.number().int().positive() });
+const port = z.number().int().min(0).max(65535);
+const imageFormat = z.enum(['png', 'jpeg', 'webp', 'gif']);
+
+const taskSchema = z.strictObject({
+  backend: z.string().min(1),
+  model: z.string().min(1),
+  options: z.record(z.string(), z.unknown()),
+});
+
+export const configSchema = z.strictObject({
+  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']) }),
+  models: z.strictObject({
+    dir: z.string().min(1),
+    offline: z.boolean(),
+    executionProviders: z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1),
+  }),
+  tasks: z.strictObject({
+    tag: taskSchema.extend({
+      labels: z.array(z.string().min(1).max(100)).min(1).max(200),
+      topK: z.number().int().min(1).max(50),
+    }),
+  }),
+  scheduler: z.strictObject({
+    queues: z.record(z.string(), z.strictObject({ maxConcurrent: z.number().int().min(1).max(64) })),
+    highWater: z.number().int().min(0),
+    perUserConcurrent: z.number().int().min(1),
+    perUser: quota,
+    perChannel: quota,
+    jobTimeoutSeconds: z.number().positive(),
+  }),
+  media: z.strictObject({
+    maxBytes: z.number().int().positive(),
+    maxPixels: z.number().int().positive(),
+    formats: z.array(imageFormat).min(1),
+    allowHosts: z.array(z.string().min(1)),
+    fetchTimeoutSeconds: z.number().positive(),
+  }),
+  platforms: z.strictObject({
+    discord: z.strictObject({ token: z.string(), apiUrl: z.url() }),
+    slack: z.strictObject({
+      botToken: z.string(),
+      signingSecret: z.string(),
+      appToken: z.string(),
+      apiUrl: z.url(),
+      port,
+    }),
+    playground: z.strictObject({
+      enabled: z.union([z.boolean(), z.literal('auto')]),
+      host: z.string(),
+      port,
+    }),
+  }),
+  providers: z.strictObject({
+    groq: z.strictObject({ apiKey: z.string(), baseUrl: z.url() }),
+    huggingface: z.strictObject({ token: z.string(), endpoint: z.url() }),
+  }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly code = 'invalid_config';
+}
+
+/** Environment variables → config paths. Numbers are converted; comma lists split. */
+const ENV_MAP = [
+  ['IRIS_LOG_LEVEL', 'log.level', 'string'],
+  ['IRIS_MODELS_DIR', 'models.dir', 'string'],
+  ['IRIS_ALLOW_HOSTS', 'media.allowHosts', 'list'],
+  ['DISCORD_TOKEN', 'platforms.discord.token', 'string'],
+  ['DISCORD_API_URL', 'platforms.discord.apiUrl', 'string'],
+  ['SLACK_BOT_TOKEN', 'platforms.slack.botToken', 'string'],
+  ['SLACK_SIGNING_SECRET', 'platforms.slack.signingSecret', 'string'],
+  ['SLACK_APP_TOKEN', 'platforms.slack.appToken', 'string'],
+  ['SLACK_API_URL', 'platforms.slack.apiUrl', 'string'],
+  ['SLACK_PORT', 'platforms.slack.port', 'number'],
+  ['IRIS_PORT', 'platforms.playground.port', 'number'],
+  ['GROQ_API_KEY', 'providers.groq.apiKey', 'string'],
+  ['GROQ_BASE_URL', 'providers.groq.baseUrl', 'string'],
+  ['HF_TOKEN', 'providers.huggingface.token', 'string'],
+  ['HF_ENDPOINT', 'providers.huggingface.endpoint', 'string'],
+] as const;
+
+/** Config paths whose values are secrets: never printed, even in validation errors. */
+export const SECRET_PATHS = [
+  'platforms.discord.token',
+  'platforms.slack.botToken',
+  'platforms.slack.signingSecret',
+  'platforms.slack.appToken',
+  'providers.groq.apiKey',
+  'providers.huggingface.token',
+] as const;
+
+export const DEFAULT_CONFIG_FILE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'config',
+  'default.yaml',
+);
+
+export interface LoadConfigOptions {
+  /** Extra YAML file layered over the defaults (default: $IRIS_CONFIG, else config/local.yaml if present). */
+  file?: string;
+  env?: Record<string, string | undefined>;
+  /** Last layer, e.g. from CLI flags: { 'models.dir': '/x' }. */
+  overrides?: Record<string, unknown>;
+}
+
+type Tree = Record<string, unknown>;
+
+function isTree(v: unknown): v is Tree {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function merge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isTree(b) && isTree(v) ? merge(b, v) : v;
+  }
+  return out;
+}
+
+function setPath(tree: Tree, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = tree;
+  for (const k of keys.slice(0, -1)) {
+    if (!isTree(node[k])) node[k] = {};
+    node = node[k] as Tree;
+  }
+  node[keys.at(-1) as string] = value;
+}
+
+function getPath(tree: unknown, path: readonly PropertyKey[]): unknown {
+  let node = tree;
+  for (const k of path) node = isTree(node) || Array.isArray(node) ? (node as Tree)[k as string] : undefined;
+  return node;
+}
+
+function readYaml(file: string): Tree {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`config ${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (parsed == null) return {};
+  if (!isTree(parsed)) throw new ConfigError(`config ${file}: expected a mapping at the top level`);
+  return parsed;
+}
+
+function envLayer(env: Record<string, string | undefined>): Tree {
+  const layer: Tree = {};
+  for (const [name, path, kind] of ENV_MAP) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    const value =
+      kind === 'number'
+        ? Number.isNaN(Number(raw))
+          ? raw // left as text so the error shows what was given
+          : Number(raw)
+        : kind === 'list'
+          ? raw
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : raw;
+    setPath(layer, path, value);
+  }
+  return layer;
+}
+
+function describeValue(path: string, value: unknown): string {
+  if ((SECRET_PATHS as readonly string[]).includes(path)) return '(hidden)';
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Layers: default.yaml < local file < environment < overrides. Throws ConfigError naming key, value and expectation. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  let tree = readYaml(DEFAULT_CONFIG_FILE);
+  const localDefault = resolve(dirname(DEFAULT_CONFIG_FILE), 'local.yaml');
+  const file = options.file ?? env.IRIS_CONFIG ?? (existsSync(localDefault) ? localDefault : undefined);
+  if (file) {
+    if (!existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
+    tree = merge(tree, readYaml(file));
+  }
+  tree = merge(tree, envLayer(env));
+  for (const [path, value] of Object.entries(options.overrides ?? {})) {
+    if (value !== undefined) setPath(tree, path, value);
+  }
+  const result = configSchema.safeParse(tree);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const path = issue.path.join('.');
+    const where = path || '(top level)';
+    if (issue.code === 'unrecognized_keys') return `${where}: unknown key ${issue.keys.join(', ')}`;
+    return `${where}: ${issue.message} — got ${describeValue(path, getPath(tree, issue.path))}`;
+  });
+  throw new ConfigError(`invalid config${file ? ` (${file})` : ''}:\n  ${lines.join('\n  ')}`);
+}
+
+/** Which platforms have credentials. */
+export function configuredPlatforms(config: Config): {
+  discord: boolean;
+  slack: boolean;
+  playground: boolean;
+} {
+  const discord = config.platforms.discord.token !== '';
+  const slack = config.platforms.slack.botToken !== '';
+  const pg = config.platforms.playground.enabled;
+  return { discord, slack, playground: pg === 'auto' ? !discord && !slack : pg };
+}

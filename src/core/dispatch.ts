@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import type { AnyCommand, CommandContext, ParseContext, StatusSnapshot } from '../commands/types.js';
+import type { Config } from '../config.js';
+import { isBackendError, isUserError, listChoices, UserError } from '../errors.js';
+import type { BackendProvider } from '../models/registry.js';
+import type { Logger } from './log.js';
+import { type FetchPolicy, type MediaLimits, resolveImage } from './media.js';
+import { validateArgs } from './options.js';
+import type { Scheduler } from './scheduler.js';
+import type { BotRequest, LoadedImage, Reply, Responder } from './types.js';
+
+/** Short id shown to users as "ref …" and logged with every line of the request. */
+export function newRequestId(): string {
+  return randomBytes(5).toString('hex');
+}
+
+export interface DispatcherDeps {
+  commands: readonly AnyCommand[];
+  scheduler: Scheduler;
+  registry: BackendProvider;
+  config: Config;
+  log: Logger;
+  media: { limits: MediaLimits; policy: FetchPolicy };
+  /** For /status uptime; injectable for tests. */
+  startedAt?: number;
+}
+
+/** A failure as the user sees it: short, specific, never a stack or a secret. */
+export function renderError(err: unknown, requestId: string): Reply {
+  if (isUserError(err)) {
+    return { text: err.message, ephemeral: true, error: { code: err.code, internal: false, ref: requestId } };
+  }
+  const text =
+    isBackendError(err) && err.isRetryable
+      ? `The model backend is unavailable right now — try again in a moment. (ref ${requestId})`
+      : `Something went wrong (ref ${requestId}).`;
+  return {
+    text,
+    ephemeral: true,
+    error: { code: isBackendError(err) ? err.code : 'internal', internal: true, ref: requestId },
+  };
+}
+
+/**
+ * The single funnel every platform goes through:
+ * resolve command → validate options → parse (fetch images) → schedule on the command's queue → run → reply.
+ * Any throw becomes a rendered error for this request only; the process and the queue go on.
+ */
+export class Dispatcher {
+  readonly #deps: DispatcherDeps;
+  readonly #byName: Map<string, AnyCommand>;
+  readonly #startedAt: number;
+
+  constructor(deps: DispatcherDeps) {
+    this.#deps = deps;
+    this.#byName = new Map(deps.commands.map((c) => [c.name, c]));
+    this.#startedAt = deps.startedAt ?? Date.now();
+  }
+
+  get commands(): readonly AnyCommand[] {
+    return this.#deps.commands;
+  }
+
+  command(name: string): AnyCommand {
+    const command = this.#byName.get(name.replace(/^\//, ''));
+    if (!command) {
+      const names = this.#deps.commands.map((c) => `/${c.name}`);
+      throw new UserError(
+        'unknown_command',
+        `Unknown command /${name.replace(/^\//, '')}. Commands: ${listChoices(names)}.`,
+      );
+    }
+    return command;
+  }
+
+  status(): StatusSnapshot {
+    return {
+      queues: this.#deps.scheduler.stats().queues,
+      models: this.#deps.registry.status(),
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+    };
+  }
+
+  /** Handles one request end to end; never throws (adapters may call it without a catch). */
+  handle = async (req: BotRequest, res: Responder): Promise<void> => {
+    const log = this.#deps.log.child({ req: req.id, platform: req.platform, command: req.command });
+    let reply: Reply;
+    try {
+      reply = await this.#run(req, res);
+    } catch (err) {
+      if (!isUserError(err)) log.error({ err }, 'request failed');
+      else log.info({ code: err.code }, 'request refused');
+      reply = renderError(err, req.id);
+    }
+    try {
+      await res.send(reply);
+    } catch (err) {
+      log.error({ err }, 'could not deliver the reply');
+    }
+  };
+
+  async #run(req: BotRequest, res: Responder): Promise<Reply> {
+    const { config, scheduler, registry, media } = this.#deps;
+    const command = this.command(req.command);
+    const args = validateArgs(command, req.args, req.images.length);
+    await res.defer({ ephemeral: command.ephemeral });
+
+    let images: Promise<LoadedImage[]> | undefined;
+    const parseCtx: ParseContext = {
+      request: req,
+      args,
+      config,
+      loadImages: () => {
+        images ??= Promise.all(
+          req.images.map((ref) => resolveImage(ref, media.limits, media.policy, req.signal)),
+        );
+        return images;
+      },
+    };
+    const input = await command.parse(parseCtx);
+
+    const run = (signal: AbortSignal) => {
+      const ctx: CommandContext = {
+        request: req,
+        config,
+        signal,
+        backend: (task) => registry.get(task),
+        progress: (p) => res.progress(p),
+        commands: this.#deps.commands,
+        status: () => this.status(),
+      };
+      return command.run(input, ctx);
+    };
+    if (!command.queue) return run(req.signal);
+    return scheduler.schedule(
+      {
+        queue: command.queue,
+        user: `${req.platform}:${req.user.id}`,
+        channel: req.conversation,
+        priority: command.priority,
+        signal: req.signal,
+        onPosition: (position: number) => {
+          res
+            .progress({ kind: 'queued', position })
+            .catch((err) => this.#deps.log.warn({ err, req: req.id }, 'progress failed'));
+        },
+      },
+      run,
+    );
+  }
+}

@@ -1,0 +1,74 @@
+import { COMMANDS } from './commands/index.js';
+import type { Config } from './config.js';
+import { SECRET_PATHS } from './config.js';
+import { Dispatcher } from './core/dispatch.js';
+import { createLogger, type Logger } from './core/log.js';
+import type { FetchPolicy, MediaLimits } from './core/media.js';
+import { Scheduler } from './core/scheduler.js';
+import { ModelRegistry } from './models/registry.js';
+
+export interface App {
+  config: Config;
+  log: Logger;
+  registry: ModelRegistry;
+  scheduler: Scheduler;
+  dispatcher: Dispatcher;
+  stop(): Promise<void>;
+}
+
+/** Hosts platforms serve attachments from; IRIS_ALLOW_HOSTS adds more. */
+export const PLATFORM_MEDIA_HOSTS = [
+  'cdn.discordapp.com',
+  'media.discordapp.net',
+  'files.slack.com',
+] as const;
+
+export function secretValues(config: Config): string[] {
+  return SECRET_PATHS.map((path) =>
+    path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], config),
+  ).filter((v): v is string => typeof v === 'string' && v !== '');
+}
+
+export function mediaSettings(config: Config): { limits: MediaLimits; policy: FetchPolicy } {
+  return {
+    limits: {
+      maxBytes: config.media.maxBytes,
+      maxPixels: config.media.maxPixels,
+      formats: config.media.formats,
+    },
+    policy: {
+      allowHosts: [...PLATFORM_MEDIA_HOSTS, ...config.media.allowHosts],
+      timeoutMs: config.media.fetchTimeoutSeconds * 1000,
+    },
+  };
+}
+
+/** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
+export function createApp(config: Config, deps: { log?: Logger } = {}): App {
+  const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
+  const registry = new ModelRegistry({
+    modelsDir: config.models.dir,
+    executionProviders: config.models.executionProviders,
+    tasks: config.tasks,
+  });
+  const scheduler = new Scheduler(config.scheduler);
+  const dispatcher = new Dispatcher({
+    commands: COMMANDS,
+    scheduler,
+    registry,
+    config,
+    log,
+    media: mediaSettings(config),
+  });
+  return {
+    config,
+    log,
+    registry,
+    scheduler,
+    dispatcher,
+    async stop() {
+      await scheduler.stop({ graceMs: 5000 });
+      await registry.release();
+    },
+  };
+}

@@ -1,0 +1,214 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+
+import { listChoices, UserError } from '../errors.js';
+import type { Backend, BackendFactory, TaskName } from './types.js';
+
+export interface BackendEntry<T extends TaskName> {
+  /** Hugging Face model id used when config names none. */
+  defaultModel: string;
+  /** Loaded lazily so an unused backend costs nothing at start-up. */
+  load: () => Promise<BackendFactory<T>>;
+}
+
+export interface TaskEntry<T extends TaskName> {
+  description: string;
+  /** Scheduler queue its jobs run on. */
+  queue: string;
+  backends: Record<string, BackendEntry<T>>;
+}
+
+/** The one table of tasks → backends → default models. Later issues add their rows here. */
+export const TASKS = {
+  tag: {
+    description: 'zero-shot image tagging',
+    queue: 'gpu',
+    backends: {
+      clip: {
+        defaultModel: 'Xenova/clip-vit-base-patch32',
+        load: async () => (await import('./tag/clip.js')).createClipTagger,
+      },
+    },
+  },
+} as const satisfies TaskTable;
+
+export type TaskTable = { [T in TaskName]: TaskEntry<T> };
+
+export interface TaskSelection {
+  backend: string;
+  model: string;
+  options: Record<string, unknown>;
+}
+
+export interface RegistryOptions {
+  modelsDir: string;
+  executionProviders: string[];
+  /** Per task: chosen backend, model id or folder, backend options (config `tasks`). */
+  tasks: { [T in TaskName]?: TaskSelection };
+  /** The task table; tests pass their own. */
+  table?: TaskTable;
+}
+
+export type ModelState = 'loaded' | 'loading' | 'ready' | 'missing';
+
+export interface ModelStatus {
+  task: TaskName;
+  backend: string;
+  model: string;
+  state: ModelState;
+  dir?: string;
+}
+
+/** What commands need from the registry; tests pass a fake. */
+export interface BackendProvider {
+  get<T extends TaskName>(task: T): Promise<Backend<T>>;
+  status(): ModelStatus[];
+}
+
+/** Model ids (`org/name` or `name`) found in a models folder: any folder holding a config.json. */
+export function localModels(modelsDir: string): string[] {
+  const found: string[] = [];
+  const subdirs = (dir: string) => {
+    try {
+      return readdirSync(dir, { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name);
+    } catch {
+      return [];
+    }
+  };
+  for (const first of subdirs(modelsDir)) {
+    if (existsSync(join(modelsDir, first, 'config.json'))) found.push(first);
+    for (const second of subdirs(join(modelsDir, first))) {
+      if (existsSync(join(modelsDir, first, second, 'config.json'))) found.push(`${first}/${second}`);
+    }
+  }
+  return found.sort();
+}
+
+export function taskNames(): TaskName[] {
+  return Object.keys(TASKS) as TaskName[];
+}
+
+/**
+ * Resolves task → backend → model folder, loads backends on first use, caches them and releases them.
+ * Unknown tasks, backends or models produce errors that list the valid choices.
+ */
+export class ModelRegistry implements BackendProvider {
+  readonly #options: RegistryOptions;
+  readonly #loaded = new Map<string, Promise<Backend<TaskName>>>();
+  readonly #settled = new Set<string>();
+  readonly #table: TaskTable;
+
+  constructor(options: RegistryOptions) {
+    this.#options = options;
+    this.#table = options.table ?? TASKS;
+  }
+
+  #backendsOf(task: TaskName): Record<string, BackendEntry<TaskName>> {
+    return this.#table[task].backends;
+  }
+
+  /** The backend/model this registry would use for a task, after applying config and an optional override. */
+  selection(task: TaskName, override?: Partial<TaskSelection>): TaskSelection {
+    if (!(task in this.#table)) {
+      throw new UserError(
+        'unknown_backend',
+        `Unknown task ${task}. Valid tasks: ${listChoices(taskNames())}.`,
+      );
+    }
+    const configured = this.#options.tasks[task];
+    const backend = override?.backend ?? configured?.backend ?? Object.keys(this.#backendsOf(task))[0];
+    const entry = backend === undefined ? undefined : this.#backendsOf(task)[backend];
+    if (!entry || backend === undefined) {
+      throw new UserError(
+        'unknown_backend',
+        `Unknown ${task} backend ${backend}. Valid backends: ${listChoices(Object.keys(this.#backendsOf(task)))}.`,
+      );
+    }
+    const sameBackend = configured?.backend === backend;
+    return {
+      backend,
+      model: override?.model ?? (sameBackend ? configured?.model : undefined) ?? entry.defaultModel,
+      options: { ...(sameBackend ? configured?.options : {}), ...override?.options },
+    };
+  }
+
+  /** Model id or path → absolute folder. A folder path is used as is; an id is looked up in the models dir. */
+  resolveModelDir(model: string): string {
+    const looksLikePath = isAbsolute(model) || model.startsWith('.') || model.includes('\\');
+    const dir = looksLikePath ? resolve(model) : resolve(this.#options.modelsDir, model);
+    if (!existsSync(dir)) {
+      const here = looksLikePath ? [] : localModels(this.#options.modelsDir);
+      const where = looksLikePath
+        ? `${dir} does not exist`
+        : `model ${model} is not in ${resolve(this.#options.modelsDir)}`;
+      const found = here.length ? ` Models there: ${listChoices(here)}.` : '';
+      throw new UserError(
+        'model_missing',
+        `${where}.${found} Put the model folder there, point --models / IRIS_MODELS_DIR at the folder that has it, ` +
+          'or run `iris models synth --out DIR` for the offline colour-world models.',
+      );
+    }
+    return dir;
+  }
+
+  async get<T extends TaskName>(task: T, override?: Partial<TaskSelection>): Promise<Backend<T>> {
+    const sel = this.selection(task, override);
+    const modelDir = this.resolveModelDir(sel.model);
+    const key = `${task}\0${sel.backend}\0${modelDir}\0${JSON.stringify(sel.options)}`;
+    let pending = this.#loaded.get(key);
+    if (!pending) {
+      const entry = this.#backendsOf(task)[sel.backend] as BackendEntry<TaskName>;
+      pending = entry.load().then((factory) =>
+        factory({
+          modelDir,
+          modelId: sel.model,
+          executionProviders: this.#options.executionProviders,
+          options: sel.options,
+        }),
+      );
+      this.#loaded.set(key, pending);
+      // A failed load is forgotten so the next request tries again (the folder may have been fixed).
+      pending.then(
+        () => this.#settled.add(key),
+        () => this.#loaded.delete(key),
+      );
+    }
+    return (await pending) as unknown as Backend<T>;
+  }
+
+  /** What each configured task would run, and whether its model is loaded, ready on disk or missing. */
+  status(): ModelStatus[] {
+    return taskNames().map((task) => {
+      const sel = this.selection(task);
+      let dir: string | undefined;
+      try {
+        dir = this.resolveModelDir(sel.model);
+      } catch {
+        return { task, backend: sel.backend, model: sel.model, state: 'missing' as const };
+      }
+      const prefix = `${task}\0${sel.backend}\0${dir}\0`;
+      const keys = [...this.#loaded.keys()].filter((k) => k.startsWith(prefix));
+      const state: ModelState = keys.some((k) => this.#settled.has(k))
+        ? 'loaded'
+        : keys.length
+          ? 'loading'
+          : 'ready';
+      return { task, backend: sel.backend, model: sel.model, state, dir };
+    });
+  }
+
+  /** Disposes loaded backends (of one task, or all). */
+  async release(task?: TaskName): Promise<void> {
+    const keys = [...this.#loaded.keys()].filter((k) => task === undefined || k.startsWith(`${task}\0`));
+    await Promise.allSettled(
+      keys.map(async (k) => {
+        const pending = this.#loaded.get(k);
+        this.#loaded.delete(k);
+        this.#settled.delete(k);
+        await (await pending)?.dispose();
+      }),
+    );
+  }
+}

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { UserError } from '../../src/errors.js';
+import { ModelRegistry, type TaskTable } from '../../src/models/registry.js';
+import type { BackendLoadOptions } from '../../src/models/types.js';
+
+function modelsDir(...ids: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'iris-models-'));
+  for (const id of ids) {
+    mkdirSync(join(dir, id), { recursive: true });
+    writeFileSync(join(dir, id, 'config.json'), '{}');
+  }
+  return dir;
+}
+
+function countingTable() {
+  const loads: BackendLoadOptions[] = [];
+  const disposed: string[] = [];
+  let failNext = false;
+  const table: TaskTable = {
+    tag: {
+      description: 'test',
+      queue: 'gpu',
+      backends: {
+        clip: {
+          defaultModel: 'org/default',
+          load: async () => async (opts) => {
+            loads.push(opts);
+            if (failNext) {
+              failNext = false;
+              throw new Error('load failed');
+            }
+            return {
+              task: 'tag',
+              id: 'clip',
+              model: opts.modelId,
+              run: async () => [],
+              dispose: async () => void disposed.push(opts.modelId),
+            };
+          },
+        },
+        other: {
+          defaultModel: 'org/other',
+          load: async () => async () => Promise.reject(new Error('unused')),
+        },
+      },
+    },
+  };
+  return { table, loads, disposed, failOnce: () => (failNext = true) };
+}
+
+test('backends load lazily, once, even for concurrent first requests, and are released', async () => {
+  const t = countingTable();
+  const dir = modelsDir('org/default');
+  const reg = new ModelRegistry({ modelsDir: dir, executionProviders: ['cpu'], tasks: {}, table: t.table });
+  assert.equal(t.loads.length, 0);
+  assert.equal(reg.status()[0]?.state, 'ready');
+  const [a, b] = await Promise.all([reg.get('tag'), reg.get('tag')]);
+  assert.equal(a, b);
+  assert.equal(t.loads.length, 1);
+  assert.equal(t.loads[0]?.modelDir, join(dir, 'org/default'));
+  assert.equal(reg.status()[0]?.state, 'loaded');
+  await reg.release();
+  assert.deepEqual(t.disposed, ['org/default']);
+  assert.equal(reg.status()[0]?.state, 'ready');
+});
+
+test('a failed load is not cached: the next request tries again', async () => {
+  const t = countingTable();
+  const reg = new ModelRegistry({
+    modelsDir: modelsDir('org/default'),
+    executionProviders: ['cpu'],
+    tasks: {},
+    table: t.table,
+  });
+  t.failOnce();
+  await assert.rejects(reg.get('tag'), /load failed/);
+  await reg.get('tag');
+  assert.equal(t.loads.length, 2);
+});
+
+test('config picks backend, model and options; a folder path is used as is', async () => {
+  const t = countingTable();
+  const dir = modelsDir('org/custom');
+  const reg = new ModelRegistry({
+    modelsDir: '/nowhere',
+    executionProviders: ['cpu'],
+    tasks: { tag: { backend: 'clip', model: join(dir, 'org/custom'), options: { batchSize: 4 } } },
+    table: t.table,
+  });
+  await reg.get('tag');
+  assert.equal(t.loads[0]?.modelDir, join(dir, 'org/custom'));
+  assert.deepEqual(t.loads[0]?.options, { batchSize: 4 });
+});
+
+test('an unknown backend lists the valid ones; a missing model lists what the folder has', async () => {
+  const t = countingTable();
+  const dir = modelsDir('org/default', 'org/another');
+  const reg = new ModelRegistry({ modelsDir: dir, executionProviders: ['cpu'], tasks: {}, table: t.table });
+  await assert.rejects(reg.get('tag', { backend: 'blip' }), (e: unknown) => {
+    assert.ok(e instanceof UserError);
+    assert.equal(e.code, 'unknown_backend');
+    assert.match(e.message, /Unknown tag backend blip\. Valid backends: clip or other\./);
+    return true;
+  });
+  await assert.rejects(reg.get('tag', { model: 'org/missing' }), (e: unknown) => {
+    assert.ok(e instanceof UserError);
+    assert.equal(e.code, 'model_missing');
+    assert.match(e.message, /model org\/missing is not in .*Models there: org\/another or org\/default\./);
+    assert.match(e.message, /iris models synth/);
+    return true;
+  });
+  assert.equal(t.loads.length, 0);
+});
