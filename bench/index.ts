@@ -1,0 +1,22 @@
+/**
+ * `npm run bench -- <name> [args…]`: side-by-side measurements printed as plain text.
+ * Each bench module exports `run(args)`; add a line to BENCHES for a new one.
+ */
+const BENCHES: Record<
+  string,
+  { description: string; load: () => Promise<{ run(args: string[]): Promise<void> }> }
+> = {
+  tag: {
+    description: 'CLIP zero-shot tagging: transformers.js pipeline vs raw ONNX vs iris',
+    load: () => import('./tag.js'),
+  },
+};
+
+const [name, ...args] = process.argv.slice(2);
+const bench = name ? BENCHES[name] : undefined;
+if (!bench) {
+  console.error(`usage: npm run bench -- <name> [args]\n\nbenches:`);
+  for (const [n, b] of Object.entries(BENCHES)) console.error(`  ${n.padEnd(10)} ${b.description}`);
+  process.exit(name ? 2 : 0);
+}
+await (await bench.load()).run(args);
