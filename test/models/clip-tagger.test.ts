@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import type { LoadedImage } from '../../src/core/types.js';
 import { isUserError } from '../../src/errors.js';
-import { synthAll } from '../../src/models/colourworld/index.js';
-import { createClipTagger } from '../../src/models/tag/clip.js';
+import { synthAll, synthClip } from '../../src/models/colourworld/index.js';
+import { createClipTagger, parsePreprocessorConfig } from '../../src/models/tag/clip.js';
 import type { Backend } from '../../src/models/types.js';
 
 const COLOURS: Record<string, [number, number, number]> = {
@@ -202,6 +202,91 @@ describe('tag/clip on the colour-world model', () => {
       run,
     );
     for (const l of out?.labels ?? []) assert.ok(Number.isFinite(l.score), `${l.label}: ${l.score}`);
+  });
+
+  it('works with more labels than the label cache holds', async () => {
+    const small = await createClipTagger({
+      modelDir,
+      modelId: 'x',
+      executionProviders: ['cpu'],
+      options: { textCacheSize: 2, template: 'This is a photo of {}' },
+    });
+    try {
+      const [out] = await small.run({ images: [await image('y.png', [255, 255, 0])], labels: LABELS }, run);
+      assert.equal(out?.labels[0]?.label, 'yellow');
+    } finally {
+      await small.dispose();
+    }
+  });
+
+  it('resizes the shortest edge then centre-crops when the two sizes differ', async () => {
+    const dir = join(root, 'resize-then-crop');
+    await synthClip(dir);
+    const path = join(dir, 'preprocessor_config.json');
+    const pre = JSON.parse(await readFile(path, 'utf8'));
+    await writeFile(path, JSON.stringify({ ...pre, size: { shortest_edge: 16 } }));
+    const t = await createClipTagger({
+      modelDir: dir,
+      modelId: 'x',
+      executionProviders: ['cpu'],
+      options: {},
+    });
+    try {
+      // left third red, right two thirds blue: the centre crop sees only blue
+      const bytes = await sharp({ create: { width: 90, height: 30, channels: 3, background: '#0000ff' } })
+        .composite([
+          {
+            input: { create: { width: 30, height: 30, channels: 3, background: '#ff0000' } },
+            left: 0,
+            top: 0,
+          },
+        ])
+        .png()
+        .toBuffer();
+      const [out] = await t.run(
+        { images: [{ name: 'rb.png', bytes, format: 'png', width: 90, height: 30 }], labels: LABELS },
+        run,
+      );
+      assert.equal(out?.labels[0]?.label, 'blue');
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  it('reads both forms of preprocessor_config.json', () => {
+    assert.deepEqual(
+      parsePreprocessorConfig({
+        size: 224,
+        crop_size: 224,
+        do_normalize: true,
+        image_mean: [0.5, 0.5, 0.5],
+        image_std: [0.25, 0.25, 0.25],
+      }),
+      {
+        resize: { shortestEdge: 224 },
+        crop: { width: 224, height: 224 },
+        rescale: 1 / 255,
+        mean: [0.5, 0.5, 0.5],
+        std: [0.25, 0.25, 0.25],
+      },
+    );
+    const p = parsePreprocessorConfig({
+      size: { shortest_edge: 256 },
+      crop_size: { height: 224, width: 200 },
+      do_rescale: true,
+      rescale_factor: 0.5,
+      do_normalize: false,
+    });
+    assert.deepEqual(p.resize, { shortestEdge: 256 });
+    assert.deepEqual(p.crop, { width: 200, height: 224 });
+    assert.equal(p.rescale, 0.5);
+    assert.deepEqual(
+      [p.mean, p.std],
+      [
+        [0, 0, 0],
+        [1, 1, 1],
+      ],
+    );
   });
 
   it('reports a missing model folder as model_missing', async () => {

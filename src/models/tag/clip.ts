@@ -394,18 +394,25 @@ export const createClipTagger: BackendFactory<'tag'> = async (
     }
     const p = (async () => {
       const keys = labels.map((l) => `${template}\u0000${l}`);
-      const missing = [...new Set(keys.filter((k) => !textCache.get(k)))];
+      // rows are taken now, so a concurrent call evicting cache entries cannot leave holes
+      const rows = new Map<string, Float32Array>();
+      for (const k of keys) {
+        const v = textCache.get(k);
+        if (v) rows.set(k, v);
+      }
+      const missing = [...new Set(keys.filter((k) => !rows.has(k)))];
       if (missing.length) {
         const { data, dim } = await embedTexts(missing.map((k) => fill(k.slice(template.length + 1))));
         missing.forEach((k, i) => {
-          textCache.set(k, data.slice(i * dim, (i + 1) * dim));
+          const v = data.slice(i * dim, (i + 1) * dim);
+          rows.set(k, v);
+          textCache.set(k, v);
         });
       }
-      const rows = keys.map((k) => textCache.get(k) as Float32Array);
-      const dim = rows[0]?.length ?? 0;
-      const data = new Float32Array(rows.length * dim);
-      rows.forEach((r, i) => {
-        data.set(r, i * dim);
+      const dim = rows.get(keys[0] as string)?.length ?? 0;
+      const data = new Float32Array(keys.length * dim);
+      keys.forEach((k, i) => {
+        data.set(rows.get(k) as Float32Array, i * dim);
       });
       return { data, dim };
     })();
