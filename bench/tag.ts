@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- tag [--images 64] [--rounds 3] [--batch 8] [--threads 0]`
+ * `npm run bench -- tag [--images 64] [--rounds 5] [--batch 8] [--threads 0]`
  *
  * Synthesizes the 'bench' colour-world CLIP (ViT-B/32 cost, random weights) into a temp dir and
  * measures images/s, in one process, side by side:
@@ -7,6 +7,8 @@
  *   (b) the same pipeline, 8 images per call
  *   (c) raw vision-tower session.run at batch 8 on pre-made tensors (the ceiling: no decode, no text)
  *   (d) iris's tag/clip backend, all images in one call
+ *   (e) iris's tag/clip backend, one image per call (for information: what a chat message with one
+ *       image gets; not in the goals)
  * (a), (b) and (d) start from the same encoded JPEG/PNG bytes and include decoding. Every method is
  * warmed up first; rounds interleave the methods and the median round is reported.
  */
@@ -28,21 +30,29 @@ function flag(args: string[], name: string, fallback: number): number {
   return v;
 }
 
-/** N distinct photo-sized images: tinted noise over a gradient-ish background, JPEG and PNG. */
+/**
+ * N distinct small photo-like images (320–480 × 240–360): tinted noise blurred to a photo's spectrum
+ * (≈ 10–20:1 JPEG compression, like real photos; raw noise would compress 3:1 and make decoding the
+ * bottleneck), three JPEG to one PNG.
+ */
 async function makeImages(n: number): Promise<LoadedImage[]> {
   const out: LoadedImage[] = [];
   for (let i = 0; i < n; i++) {
-    const width = 480 + (i % 5) * 40;
-    const height = 360 + (i % 3) * 40;
-    const base = sharp({
+    const width = 320 + (i % 5) * 40;
+    const height = 240 + (i % 4) * 40;
+    const noisy = await sharp({
       create: {
         width,
         height,
         channels: 3,
         background: '#000',
-        noise: { type: 'gaussian', mean: 60 + ((i * 37) % 120), sigma: 20 + (i % 7) * 5 },
+        noise: { type: 'gaussian', mean: 60 + ((i * 37) % 120), sigma: 30 + (i % 7) * 5 },
       },
-    }).tint({ r: (i * 53) % 256, g: (i * 97) % 256, b: (i * 151) % 256 });
+    })
+      .tint({ r: (i * 53) % 256, g: (i * 97) % 256, b: (i * 151) % 256 })
+      .png()
+      .toBuffer();
+    const base = sharp(noisy).blur(1.5 + (i % 3));
     const format = i % 4 === 3 ? 'png' : 'jpeg';
     const bytes = await (format === 'png' ? base.png() : base.jpeg({ quality: 85 })).toBuffer();
     out.push({ name: `img${i}.${format === 'png' ? 'png' : 'jpg'}`, bytes, format, width, height });
@@ -54,7 +64,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function run(args: string[]): Promise<void> {
   const nImages = flag(args, 'images', 64);
-  const rounds = flag(args, 'rounds', 3);
+  const rounds = flag(args, 'rounds', 5);
   const batch = flag(args, 'batch', 8);
   const threads = flag(args, 'threads', 0);
   const labels = BENCH_LABELS.slice(0, 20);
@@ -67,6 +77,11 @@ export async function run(args: string[]): Promise<void> {
     console.log('synthesizing the bench CLIP (ViT-B/32 cost, random weights)…');
     await synthClip(dir, { variant: 'bench' });
     const images = await makeImages(nImages);
+    const kb = (f: string) => {
+      const sel = images.filter((i) => i.format === f);
+      return `${sel.length} ${f} ≈ ${Math.round(sel.reduce((a, i) => a + i.bytes.length, 0) / sel.length / 1024)} KB`;
+    };
+    console.log(`images: ${kb('jpeg')}, ${kb('png')} (320–480 × 240–360)`);
 
     env.allowRemoteModels = false;
     env.useFSCache = false;
@@ -123,6 +138,13 @@ export async function run(args: string[]): Promise<void> {
         name: 'iris tag/clip, one call',
         fn: async (imgs) => {
           await tagger.run({ images: imgs, labels }, { signal });
+        },
+      },
+      {
+        key: 'e',
+        name: 'iris tag/clip, 1 image per call',
+        fn: async (imgs) => {
+          for (const img of imgs) await tagger.run({ images: [img], labels }, { signal });
         },
       },
     ];
