@@ -55,14 +55,16 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: { err: pino.stdSerializers.err },
-      hooks:
-        secrets.length === 0
-          ? undefined
-          : {
+      // pino reads hooks.logMethod whenever `hooks` is present, so the key is left out when unused.
+      ...(secrets.length === 0
+        ? {}
+        : {
+            hooks: {
               logMethod(args, method) {
                 method.apply(this, scrub(args, secrets) as typeof args);
               },
             },
+          }),
     },
     stream,
   );

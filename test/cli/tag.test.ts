@@ -13,7 +13,9 @@ const CLI = ['--import', 'tsx', 'src/cli.ts'];
 /** Runs the real CLI in a child process; returns exit code and output (never throws on a non-zero exit). */
 async function iris(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [...CLI, ...args], { env: { ...process.env, IRIS_LOG_LEVEL: 'warn' } });
+    const { stdout, stderr } = await run(process.execPath, [...CLI, ...args], {
+      env: { ...process.env, IRIS_LOG_LEVEL: 'warn' },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -29,7 +31,8 @@ before(async () => {
   models = join(dir, 'models');
   const synth = await iris('models', 'synth', '--out', models);
   assert.equal(synth.code, 0, synth.stderr);
-  for (const [name, hex] of Object.entries(COLOURS)) await writeFile(join(dir, `${name}.png`), await solidPng(hex));
+  for (const [name, hex] of Object.entries(COLOURS))
+    await writeFile(join(dir, `${name}.png`), await solidPng(hex));
 });
 
 test('iris tag ranks the matching colour first for every colour-world colour', async () => {
@@ -37,23 +40,49 @@ test('iris tag ranks the matching colour first for every colour-world colour', a
   const files = names.map((n) => join(dir, `${n}.png`));
   const res = await iris('tag', ...files, '--labels', names.join(','), '--models', models, '--json');
   assert.equal(res.code, 0, res.stderr);
-  const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = res.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, names.length);
   lines.forEach((line, i) => {
     assert.equal(line.file, files[i]);
-    assert.equal(line.labels[0].label, names[i], `${names[i]}.png → ${JSON.stringify(line.labels.slice(0, 2))}`);
+    assert.equal(
+      line.labels[0].label,
+      names[i],
+      `${names[i]}.png → ${JSON.stringify(line.labels.slice(0, 2))}`,
+    );
     const scores = line.labels.map((l: { score: number }) => l.score);
-    assert.deepEqual(scores, [...scores].sort((a, b) => b - a), 'sorted by score');
-    assert.ok(Math.abs(scores.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-4, 'softmax scores sum to 1');
+    assert.deepEqual(
+      scores,
+      [...scores].sort((a, b) => b - a),
+      'sorted by score',
+    );
+    assert.ok(
+      Math.abs(scores.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-4,
+      'softmax scores sum to 1',
+    );
   });
 });
 
 test('iris tag on a folder tags every image in it; without --json it prints one line per image', async () => {
-  const res = await iris('tag', dir, '--labels', 'red,green,blue,yellow,black,white', '--models', models, '--top', '1');
+  const res = await iris(
+    'tag',
+    dir,
+    '--labels',
+    'red,green,blue,yellow,black,white',
+    '--models',
+    models,
+    '--top',
+    '1',
+  );
   assert.equal(res.code, 0, res.stderr);
   const lines = res.stdout.trim().split('\n');
   assert.equal(lines.length, Object.keys(COLOURS).length);
-  assert.ok(lines.some((l) => /red\.png: red \d+%$/.test(l)), res.stdout);
+  assert.ok(
+    lines.some((l) => /red\.png: red \d+%$/.test(l)),
+    res.stdout,
+  );
 });
 
 test('a corrupt file, a text file and a 30000×30000 PNG each exit 2 with one clear line', async () => {
@@ -79,9 +108,22 @@ test('a corrupt file, a text file and a 30000×30000 PNG each exit 2 with one cl
 test('one bad file among good ones: the good ones are still tagged, exit 2', async () => {
   const bad = join(dir, 'bad.txt');
   await writeFile(bad, 'nope');
-  const res = await iris('tag', join(dir, 'red.png'), bad, join(dir, 'blue.png'), '--labels', 'red,blue', '--models', models, '--json');
+  const res = await iris(
+    'tag',
+    join(dir, 'red.png'),
+    bad,
+    join(dir, 'blue.png'),
+    '--labels',
+    'red,blue',
+    '--models',
+    models,
+    '--json',
+  );
   assert.equal(res.code, 2);
-  const tagged = res.stdout.trim().split('\n').map((l) => JSON.parse(l).labels[0].label);
+  const tagged = res.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).labels[0].label);
   assert.deepEqual(tagged, ['red', 'blue']);
   assert.match(res.stderr, /bad\.txt is not an image/);
 });

@@ -22,7 +22,11 @@ export function solidPng(colour: string, size = 32): Promise<Buffer> {
  * to a decoder's header check. Built by rewriting a real 1×1 PNG's IHDR (and its CRC).
  */
 export async function pngDeclaring(width: number, height: number): Promise<Buffer> {
-  const png = Buffer.from(await sharp({ create: { width: 1, height: 1, channels: 3, background: 'red' } }).png().toBuffer());
+  const png = Buffer.from(
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: 'red' } })
+      .png()
+      .toBuffer(),
+  );
   // Signature (8) + length (4) + "IHDR" (4) → width at 16, height at 20; CRC covers type + data (17 bytes) at 29.
   png.writeUInt32BE(width, 16);
   png.writeUInt32BE(height, 20);
