@@ -30,6 +30,24 @@ export const configSchema = z.strictObject({
       labels: z.array(z.string().min(1).max(100)).min(1).max(200),
       topK: z.number().int().min(1).max(50),
     }),
+
+    caption: taskSchema,
+
+    vqa: taskSchema,
+
+    read: taskSchema,
+
+    imagine: taskSchema,
+  }),
+  memory: z.strictObject({
+    store: z.enum(['sqlite', 'memory']),
+    path: z.string().min(1),
+    maxTurns: z.number().int().min(1).max(200),
+    ttlSeconds: z.number().int().positive(),
+  }),
+  altText: z.strictObject({
+    maxLength: z.number().int().min(20).max(1000),
+    label: z.string().max(60),
   }),
   scheduler: z.strictObject({
     queues: z.record(z.string(), z.strictObject({ maxConcurrent: z.number().int().min(1).max(64) })),

@@ -4,6 +4,7 @@ import { SECRET_PATHS } from './config.js';
 import { Dispatcher } from './core/dispatch.js';
 import { createLogger, type Logger } from './core/log.js';
 import type { FetchPolicy, MediaLimits } from './core/media.js';
+import { MemoryMapStore, type MemoryStore } from './core/memory.js';
 import { Scheduler } from './core/scheduler.js';
 import { ModelRegistry } from './models/registry.js';
 
@@ -13,6 +14,7 @@ export interface App {
   registry: ModelRegistry;
   scheduler: Scheduler;
   dispatcher: Dispatcher;
+  memory: MemoryStore;
   stop(): Promise<void>;
 }
 
@@ -52,6 +54,8 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     tasks: config.tasks,
   });
   const scheduler = new Scheduler(config.scheduler);
+  // memory.store sqlite lands with issue 4 (src/core/memory-sqlite.ts); until then turns live in-process.
+  const memory = new MemoryMapStore(config.memory);
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
     scheduler,
@@ -59,6 +63,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     config,
     log,
     media: mediaSettings(config),
+    memory,
   });
   return {
     config,
@@ -66,9 +71,11 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     registry,
     scheduler,
     dispatcher,
+    memory,
     async stop() {
       await scheduler.stop({ graceMs: 5000 });
       await registry.release();
+      await memory.close();
     },
   };
 }

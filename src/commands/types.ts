@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { MemoryStore } from '../core/memory.js';
 import type { BotRequest, LoadedImage, Progress, Reply } from '../core/types.js';
 import type { Backend, TaskName } from '../models/types.js';
 
@@ -26,6 +27,8 @@ export interface ParseContext {
   config: Config;
   /** Fetches and validates the request's images (size caps, formats, allowed hosts). */
   loadImages(): Promise<LoadedImage[]>;
+  /** Conversation memory; read it here (e.g. the image a follow-up refers to) before a slot is taken. */
+  memory: MemoryStore;
 }
 
 export interface CommandContext {
@@ -35,6 +38,8 @@ export interface CommandContext {
   signal: AbortSignal;
   backend<T extends TaskName>(task: T): Promise<Backend<T>>;
   progress(p: Progress): Promise<void>;
+  /** Conversation memory, keyed by request.conversation. */
+  memory: MemoryStore;
   /** Every registered command (for /help). */
   commands: readonly AnyCommand[];
   /** Snapshot of queues and models (for /status). */

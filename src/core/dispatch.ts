@@ -5,6 +5,7 @@ import { isBackendError, isUserError, listChoices, UserError } from '../errors.j
 import type { BackendProvider } from '../models/registry.js';
 import type { Logger } from './log.js';
 import { type FetchPolicy, type MediaLimits, resolveImage } from './media.js';
+import { MemoryMapStore, type MemoryStore } from './memory.js';
 import { validateArgs } from './options.js';
 import type { Scheduler } from './scheduler.js';
 import type { BotRequest, LoadedImage, Reply, Responder } from './types.js';
@@ -21,6 +22,8 @@ export interface DispatcherDeps {
   config: Config;
   log: Logger;
   media: { limits: MediaLimits; policy: FetchPolicy };
+  /** Conversation memory; default: an in-process store with config.memory's limits. */
+  memory?: MemoryStore;
   /** For /status uptime; injectable for tests. */
   startedAt?: number;
 }
@@ -50,9 +53,11 @@ export class Dispatcher {
   readonly #deps: DispatcherDeps;
   readonly #byName: Map<string, AnyCommand>;
   readonly #startedAt: number;
+  readonly #memory: MemoryStore;
 
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
+    this.#memory = deps.memory ?? new MemoryMapStore(deps.config.memory);
     this.#byName = new Map(deps.commands.map((c) => [c.name, c]));
     this.#startedAt = deps.startedAt ?? Date.now();
   }
@@ -110,6 +115,7 @@ export class Dispatcher {
       request: req,
       args,
       config,
+      memory: this.#memory,
       loadImages: () => {
         images ??= Promise.all(
           req.images.map((ref) => resolveImage(ref, media.limits, media.policy, req.signal)),
@@ -126,6 +132,7 @@ export class Dispatcher {
         signal,
         backend: (task) => registry.get(task),
         progress: (p) => res.progress(p),
+        memory: this.#memory,
         commands: this.#deps.commands,
         status: () => this.status(),
       };

@@ -9,6 +9,8 @@ export interface BackendEntry<T extends TaskName> {
   defaultModel: string;
   /** Loaded lazily so an unused backend costs nothing at start-up. */
   load: () => Promise<BackendFactory<T>>;
+  /** false: the backend needs no model folder (a remote API, or weights shipped in an npm package); it gets modelDir ''. */
+  modelFolder?: false;
 }
 
 export interface TaskEntry<T extends TaskName> {
@@ -18,7 +20,11 @@ export interface TaskEntry<T extends TaskName> {
   backends: Record<string, BackendEntry<T>>;
 }
 
-/** The one table of tasks → backends → default models. Later issues add their rows here. */
+/**
+ * The one table of tasks → backends → default models. Each task's row is added by the issue that builds
+ * it (the placeholder comments mark where, so parallel work merges cleanly); a task without a row answers
+ * "not available in this build".
+ */
 export const TASKS = {
   tag: {
     description: 'zero-shot image tagging',
@@ -30,9 +36,17 @@ export const TASKS = {
       },
     },
   },
+
+  // caption: src/models/caption/… (issue 4)
+
+  // vqa: src/models/vqa/… (issue 4)
+
+  // read: src/models/read/… (issue 4)
+
+  // imagine: src/models/imagine/… (issue 5)
 } as const satisfies TaskTable;
 
-export type TaskTable = { [T in TaskName]: TaskEntry<T> };
+export type TaskTable = { [T in TaskName]?: TaskEntry<T> };
 
 export interface TaskSelection {
   backend: string;
@@ -86,8 +100,9 @@ export function localModels(modelsDir: string): string[] {
   return found.sort();
 }
 
-export function taskNames(): TaskName[] {
-  return Object.keys(TASKS) as TaskName[];
+/** Tasks this build can run (those with a row in the table). */
+export function taskNames(table: TaskTable = TASKS): TaskName[] {
+  return Object.keys(table) as TaskName[];
 }
 
 /**
@@ -106,15 +121,17 @@ export class ModelRegistry implements BackendProvider {
   }
 
   #backendsOf(task: TaskName): Record<string, BackendEntry<TaskName>> {
-    return this.#table[task].backends;
+    const row = this.#table[task] as TaskEntry<TaskName> | undefined;
+    if (!row) throw new UserError('not_available', `${task} is not available in this build of iris.`);
+    return row.backends;
   }
 
   /** The backend/model this registry would use for a task, after applying config and an optional override. */
   selection(task: TaskName, override?: Partial<TaskSelection>): TaskSelection {
     if (!(task in this.#table)) {
       throw new UserError(
-        'unknown_backend',
-        `Unknown task ${task}. Valid tasks: ${listChoices(taskNames())}.`,
+        'not_available',
+        `${task} is not available in this build of iris. Available: ${listChoices(taskNames(this.#table))}.`,
       );
     }
     const configured = this.#options.tasks[task];
@@ -155,7 +172,8 @@ export class ModelRegistry implements BackendProvider {
 
   async get<T extends TaskName>(task: T, override?: Partial<TaskSelection>): Promise<Backend<T>> {
     const sel = this.selection(task, override);
-    const modelDir = this.resolveModelDir(sel.model);
+    const noFolder = this.#backendsOf(task)[sel.backend]?.modelFolder === false;
+    const modelDir = noFolder ? '' : this.resolveModelDir(sel.model);
     const key = `${task}\0${sel.backend}\0${modelDir}\0${JSON.stringify(sel.options)}`;
     let pending = this.#loaded.get(key);
     if (!pending) {
@@ -180,11 +198,12 @@ export class ModelRegistry implements BackendProvider {
 
   /** What each configured task would run, and whether its model is loaded, ready on disk or missing. */
   status(): ModelStatus[] {
-    return taskNames().map((task) => {
+    return taskNames(this.#table).map((task) => {
       const sel = this.selection(task);
       let dir: string | undefined;
       try {
-        dir = this.resolveModelDir(sel.model);
+        dir =
+          this.#backendsOf(task)[sel.backend]?.modelFolder === false ? '' : this.resolveModelDir(sel.model);
       } catch {
         return { task, backend: sel.backend, model: sel.model, state: 'missing' as const };
       }

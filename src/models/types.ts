@@ -1,4 +1,8 @@
 import type { LoadedImage } from '../core/types.js';
+import type { CaptionIO } from './caption/types.js';
+import type { ImagineIO } from './imagine/types.js';
+import type { ReadIO } from './read/types.js';
+import type { VqaIO } from './vqa/types.js';
 
 export interface Scored {
   label: string;
@@ -6,8 +10,8 @@ export interface Scored {
 }
 
 /**
- * Input and output of every task. Later tasks (caption, vqa, imagine, read) add their entry here;
- * a backend file implements exactly one of them.
+ * Input and output of every task; each task's shapes live in src/models/<task>/types.ts.
+ * A backend file implements exactly one of them.
  */
 export interface TaskIO {
   tag: {
@@ -20,6 +24,10 @@ export interface TaskIO {
     /** One entry per input image, labels sorted by score, highest first. */
     out: { labels: Scored[] }[];
   };
+  caption: CaptionIO;
+  vqa: VqaIO;
+  read: ReadIO;
+  imagine: ImagineIO;
 }
 
 export type TaskName = keyof TaskIO;

@@ -115,3 +115,43 @@ test('an unknown backend lists the valid ones; a missing model lists what the fo
   });
   assert.equal(t.loads.length, 0);
 });
+
+test('a task without a row is "not available"; a backend without a model folder loads with no folder', async () => {
+  const t = countingTable();
+  const dir = modelsDir();
+  const table: TaskTable = {
+    ...t.table,
+    read: {
+      description: 'test',
+      queue: 'gpu',
+      backends: {
+        bundled: {
+          defaultModel: 'eng',
+          modelFolder: false,
+          load: async () => async (opts) => ({
+            task: 'read',
+            id: 'bundled',
+            model: `${opts.modelId}@${opts.modelDir || 'no folder'}`,
+            run: async () => ({ text: '' }),
+            dispose: async () => {},
+          }),
+        },
+      },
+    },
+  };
+  const reg = new ModelRegistry({ modelsDir: dir, executionProviders: ['cpu'], tasks: {}, table });
+  await assert.rejects(reg.get('caption'), (e: unknown) => {
+    assert.ok(e instanceof UserError);
+    assert.equal(e.code, 'not_available');
+    assert.match(e.message, /caption is not available in this build of iris\. Available: tag or read\./);
+    return true;
+  });
+  assert.equal((await reg.get('read')).model, 'eng@no folder');
+  assert.deepEqual(
+    reg.status().map((s) => [s.task, s.state]),
+    [
+      ['tag', 'missing'],
+      ['read', 'loaded'],
+    ],
+  );
+});

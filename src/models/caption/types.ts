@@ -1,0 +1,11 @@
+import type { LoadedImage } from '../../core/types.js';
+
+/** Image → text. The alt-text policy (length caps, AI label) is applied by the command, not the backend. */
+export interface CaptionIO {
+  in: {
+    image: LoadedImage;
+    /** Florence-2 prompts <CAPTION> / <DETAILED_CAPTION> / <MORE_DETAILED_CAPTION>. Default 'short'. */
+    detail?: 'short' | 'detailed' | 'more_detailed';
+  };
+  out: { caption: string };
+}
