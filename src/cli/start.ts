@@ -2,7 +2,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleAdapter } from '../bot/console/adapter.js';
-import { configuredPlatforms, loadConfig } from '../config.js';
+import { ADAPTERS } from '../bot/index.js';
+import { loadConfig } from '../config.js';
+import type { PlatformAdapter } from '../core/types.js';
 import { createApp } from '../main.js';
 
 export interface StartFlags {
@@ -24,17 +26,13 @@ export async function startCli(
   }
   const config = loadConfig({ file: flags.config, overrides: { 'models.dir': modelsDir } });
   const app = createApp(config);
-  const platforms = configuredPlatforms(config);
+  const wanted = ADAPTERS.filter((a) => a.enabled(config));
   const lines = ['iris', '  platforms:'];
-  lines.push(
-    `    discord     ${platforms.discord ? 'token set — adapter not built yet (issue: Discord adapter)' : 'off (set DISCORD_TOKEN)'}`,
-  );
-  lines.push(
-    `    slack       ${platforms.slack ? 'token set — adapter not built yet (issue: Slack adapter)' : 'off (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)'}`,
-  );
-  lines.push(
-    `    playground  ${platforms.playground ? 'not built yet — using the console: type commands below' : 'off'}`,
-  );
+  for (const a of ADAPTERS) {
+    lines.push(`    ${a.name.padEnd(11)} ${wanted.includes(a) ? 'starting' : `off (${a.howToEnable})`}`);
+  }
+  const useConsole = wanted.length === 0;
+  if (useConsole) lines.push('    console     on: type commands below (no platform is configured)');
   lines.push(`  models (${config.models.dir}${flags.demo ? ', colour-world demo' : ''}):`);
   for (const m of app.registry.status()) {
     const fix = m.state === 'missing' ? ' — run `iris start --demo` to try the colour-world models' : '';
@@ -42,16 +40,41 @@ export async function startCli(
       `    ${m.task.padEnd(11)} ${m.backend} ${m.model}: ${m.state === 'missing' ? 'missing' : 'ready'}${fix}`,
     );
   }
-  lines.push('  try: /help   /tags labels:red,green,blue ./some-image.png   /status');
+  if (useConsole) lines.push('  try: /help   /tags labels:red,green,blue ./some-image.png   /status');
   io.err(lines.join('\n'));
 
-  const adapter = new ConsoleAdapter({ input: process.stdin, print: io.out });
-  await adapter.start(app.dispatcher.handle);
-  const stop = async () => {
-    await adapter.stop();
+  const adapters: PlatformAdapter[] = [];
+  for (const entry of wanted) {
+    const adapter = await entry.create(app);
+    await adapter.start(app.dispatcher.handle);
+    adapters.push(adapter);
+    io.err(`  ${entry.name}: ${adapter.describe?.() ?? 'running'}`);
+  }
+  const consoleAdapter = useConsole ? new ConsoleAdapter({ input: process.stdin, print: io.out }) : undefined;
+  if (consoleAdapter) {
+    await consoleAdapter.start(app.dispatcher.handle);
+    adapters.push(consoleAdapter);
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      for (const adapter of adapters.reverse()) await adapter.stop();
+      await app.stop();
+    })();
+    return stopping;
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  await adapter.closed;
-  await app.stop();
+  // Runs until a signal, or until the console's input ends when it is the only channel.
+  if (consoleAdapter) {
+    await consoleAdapter.closed;
+    await stop();
+  } else {
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await stop();
+  }
 }
