@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import type { ImagineCliOptions } from './cli/imagine.js';
 import { tagCli } from './cli/tag.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { isUserError } from './errors.js';
@@ -21,6 +22,12 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of at least 0');
   return n;
 }
 
@@ -86,6 +93,48 @@ export function buildProgram(): Command {
         if (code !== 0) throw new ExitCode(code);
       },
     );
+
+  program
+    .command('imagine')
+    .description('Draw a picture from a prompt (Stable Diffusion); --json prints {"file","seed","altText"}')
+    .argument('<prompt>', 'what to draw; --ar 3:2 --seed 7 --no text style parameters work inside it too')
+    .requiredOption('--out <file>', 'PNG to write (several images: FILE, FILE-2.png, …)')
+    .option('--seed <n>', 'same seed and options → same image', wholeNumber)
+    .option('--steps <n>', 'denoising steps', positiveInt)
+    .option('--size <WxH>', 'width x height, multiples of 64 (e.g. 512x512)')
+    .option('--negative <text>', 'what to keep out of the picture')
+    .option('--model <name>', 'turbo | v1-5 (names from tasks.imagine.models)')
+    .option('--guidance <g>', 'classifier-free guidance scale', Number)
+    .option('--count <n>', 'images (1–4)', positiveInt)
+    .option('--scheduler <name>', 'euler | euler_a | lms | ddim | pndm')
+    .option('--image <file>', 'start from this image (a variation)')
+    .option('--strength <s>', 'with --image: how much to change it (0.05–1)', Number)
+    .option('--models <dir>', 'models folder')
+    .option('--json', 'one JSON object per image: {"file","seed","altText"}')
+    .action(async (prompt: string, flags: ModelFlags & Omit<ImagineCliOptions, 'print' | 'err'>) => {
+      const { imagineCli } = await import('./cli/imagine.js');
+      const config = configFrom(
+        { ...program.opts(), ...flags },
+        { 'scheduler.perUser.jobs': 0, 'scheduler.perChannel.jobs': 0 },
+      );
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      try {
+        const code = await withApp(config, (app) =>
+          imagineCli(app, prompt, {
+            ...flags,
+            progress: process.stderr.isTTY && !flags.json,
+            signal: abort.signal,
+            print: out,
+            err,
+          }),
+        );
+        if (code !== 0) throw new ExitCode(code);
+      } finally {
+        process.off('SIGINT', onSignal);
+      }
+    });
 
   const models = program.command('models').description('Model folders: synthesize, list');
   models

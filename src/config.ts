@@ -18,6 +18,32 @@ const taskSchema = z.strictObject({
   options: z.record(z.string(), z.unknown()),
 });
 
+const imagineModel = z.strictObject({
+  id: z.string().min(1),
+  steps: z.number().int().min(1).max(255),
+  maxSteps: z.number().int().min(1).max(255),
+  guidance: z.number().min(0).max(25),
+  scheduler: z.enum(['euler', 'euler_a', 'lms', 'ddim', 'pndm']).optional(),
+});
+
+const imagineSchema = taskSchema
+  .extend({
+    models: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,19}$/), imagineModel),
+    size: z.string().regex(/^\d+x\d+$/),
+    limits: z.strictObject({
+      maxSide: z.number().int().min(64).max(4096),
+      maxPixels: z.number().int().min(4096),
+      maxCount: z.number().int().min(1).max(4),
+    }),
+    blocklist: z.array(z.string().min(1).max(100)),
+    previewEvery: z.number().int().min(0),
+    strength: z.number().min(0.05).max(1),
+  })
+  .refine((c) => Object.values(c.models).some((m) => m.id === c.model), {
+    message: 'tasks.imagine.model must be the id of one of tasks.imagine.models',
+    path: ['model'],
+  });
+
 export const configSchema = z.strictObject({
   log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']) }),
   models: z.strictObject({
@@ -37,7 +63,7 @@ export const configSchema = z.strictObject({
 
     read: taskSchema,
 
-    imagine: taskSchema,
+    imagine: imagineSchema,
   }),
   memory: z.strictObject({
     store: z.enum(['sqlite', 'memory']),

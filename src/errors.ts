@@ -20,6 +20,8 @@ export const USER_ERROR_CODES = [
   'unknown_model',
   'model_missing',
   'not_available',
+  /** A prompt with a blocklisted word, or an image the safety check withheld. */
+  'blocked',
 ] as const;
 export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
 

@@ -1,4 +1,5 @@
 import { helpCommand } from './help.js';
+import { imagineCommand } from './imagine.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
 import type { AnyCommand } from './types.js';
@@ -12,7 +13,7 @@ export const COMMANDS: readonly AnyCommand[] = [
 
   // caption, ask, read, compare, forget (issue 4)
 
-  // imagine (issue 5)
+  imagineCommand,
 
   // alttext (issues 6/7)
 

@@ -15,6 +15,8 @@ export interface OptionSpec {
   min?: number;
   max?: number;
   maxLength?: number;
+  /** Set only by buttons (e.g. /imagine's `variation_of`): adapters do not offer it in forms or slash commands. */
+  hidden?: boolean;
 }
 
 export type Priority = 'interactive' | 'normal' | 'batch';
@@ -36,7 +38,8 @@ export interface CommandContext {
   config: Config;
   /** Aborts on user cancel or job timeout; check it between steps. */
   signal: AbortSignal;
-  backend<T extends TaskName>(task: T): Promise<Backend<T>>;
+  /** The task's backend; `select.model` picks another model id than the configured one (e.g. /imagine's model). */
+  backend<T extends TaskName>(task: T, select?: { model?: string }): Promise<Backend<T>>;
   progress(p: Progress): Promise<void>;
   /** Conversation memory, keyed by request.conversation. */
   memory: MemoryStore;

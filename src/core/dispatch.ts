@@ -130,7 +130,7 @@ export class Dispatcher {
         request: req,
         config,
         signal,
-        backend: (task) => registry.get(task),
+        backend: (task, select) => registry.get(task, select),
         progress: (p) => res.progress(p),
         memory: this.#memory,
         commands: this.#deps.commands,

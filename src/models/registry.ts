@@ -43,7 +43,16 @@ export const TASKS = {
 
   // read: src/models/read/… (issue 4)
 
-  // imagine: src/models/imagine/… (issue 5)
+  imagine: {
+    description: 'text to image (Stable Diffusion)',
+    queue: 'gpu',
+    backends: {
+      sd: {
+        defaultModel: 'onnxruntime/sd-turbo',
+        load: async () => (await import('./imagine/sd.js')).createSdBackend,
+      },
+    },
+  },
 } as const satisfies TaskTable;
 
 export type TaskTable = { [T in TaskName]?: TaskEntry<T> };
@@ -75,7 +84,7 @@ export interface ModelStatus {
 
 /** What commands need from the registry; tests pass a fake. */
 export interface BackendProvider {
-  get<T extends TaskName>(task: T): Promise<Backend<T>>;
+  get<T extends TaskName>(task: T, override?: Partial<TaskSelection>): Promise<Backend<T>>;
   status(): ModelStatus[];
 }
 

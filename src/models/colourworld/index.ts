@@ -18,13 +18,17 @@
  */
 import { join } from 'node:path';
 import { synthClip } from './clip.js';
+import { synthSd } from './sd.js';
 
 export { BENCH_LABELS, COLOURS, colourVector, synthClip, VOCAB } from './clip.js';
 export { Graph } from './onnx.js';
+export { colourLatent, LATENT_RGB_FACTORS, synthSd } from './sd.js';
 
 /** Model id (as in the registry) → writer of its colour-world folder. */
 export const MODELS: Record<string, (outDir: string) => Promise<void>> = {
   'Xenova/clip-vit-base-patch32': (dir) => synthClip(dir, { variant: 'colour' }),
+  'onnxruntime/sd-turbo': (dir) => synthSd(dir, { variant: 'turbo' }),
+  'stable-diffusion-v1-5/stable-diffusion-v1-5': (dir) => synthSd(dir, { variant: 'v1-5' }),
 };
 
 /** Write every colour-world model under `outDir/<model id>`. Returns the ids written. */

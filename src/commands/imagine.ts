@@ -1,0 +1,343 @@
+import type { Config } from '../config.js';
+import { validateArgs } from '../core/options.js';
+import type { Button, LoadedImage, Reply, ReplyImage } from '../core/types.js';
+import { listChoices, UserError } from '../errors.js';
+import { MAX_SEED, randomSeed } from '../models/imagine/rng.js';
+import { allowAllImages, type ImageSafetyCheck } from '../models/imagine/safety.js';
+import { SCHEDULER_NAMES, SCHEDULERS, type SchedulerName } from '../models/imagine/schedulers.js';
+import type { ImagineIO } from '../models/imagine/types.js';
+import {
+  encodeImagineButton,
+  type ImagineButtonAction,
+  type ImagineButtonParams,
+  promptHash,
+  promptStoreKey,
+} from './imagine-buttons.js';
+import {
+  findBlocked,
+  imagineAltText,
+  parseInlineParams,
+  parseSize,
+  sizeForAspect,
+} from './imagine-params.js';
+import { type AnyCommand, type Command, defineCommand, type OptionSpec } from './types.js';
+
+const MAX_PROMPT = 1000;
+
+export const IMAGINE_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: 'prompt',
+    type: 'string',
+    required: true,
+    maxLength: MAX_PROMPT,
+    description: 'What to draw. Midjourney-style --ar 3:2 --seed 7 --no text work inside it too.',
+  },
+  {
+    name: 'negative',
+    type: 'string',
+    maxLength: MAX_PROMPT,
+    description: 'What to keep out of the picture.',
+  },
+  {
+    name: 'seed',
+    type: 'integer',
+    min: 0,
+    max: MAX_SEED,
+    description: 'Same seed and options → same image.',
+  },
+  { name: 'steps', type: 'integer', min: 1, max: 1000, description: 'Denoising steps (turbo: 1–4).' },
+  {
+    name: 'guidance',
+    type: 'number',
+    min: 0,
+    max: 25,
+    description: 'How closely to follow the prompt (turbo: 0).',
+  },
+  {
+    name: 'size',
+    type: 'string',
+    maxLength: 20,
+    description: 'width x height, multiples of 64, e.g. 512x512.',
+  },
+  { name: 'model', type: 'string', maxLength: 20, description: 'turbo (fast) or v1-5 (slower, guided).' },
+  { name: 'count', type: 'integer', min: 1, max: 4, description: 'How many images (1–4).' },
+  {
+    name: 'scheduler',
+    type: 'string',
+    choices: SCHEDULER_NAMES,
+    description: 'Sampler (default: the model’s).',
+  },
+  {
+    name: 'strength',
+    type: 'number',
+    min: 0.05,
+    max: 1,
+    description: 'With an image: how much to change it.',
+  },
+  { name: 'image', type: 'image', description: 'Start from this image (a variation).' },
+  {
+    name: 'variation_of',
+    type: 'integer',
+    min: 0,
+    max: MAX_SEED,
+    hidden: true,
+    description: 'Seed of the image to vary (buttons).',
+  },
+  {
+    name: 'prompt_hash',
+    type: 'string',
+    maxLength: 16,
+    hidden: true,
+    description: 'Stored full prompt (buttons).',
+  },
+];
+
+export interface ImagineInput {
+  modelName: string;
+  modelId: string;
+  prompt: string;
+  negative?: string;
+  seed: number;
+  steps: number;
+  guidance: number;
+  width: number;
+  height: number;
+  count: number;
+  scheduler?: SchedulerName;
+  variation?: { seed?: number; image?: LoadedImage; strength: number };
+  notes: string[];
+}
+
+type Args = Record<string, string | number | boolean | undefined>;
+
+function modelNameFor(config: Config): string {
+  const entry = Object.entries(config.tasks.imagine.models).find(
+    ([, m]) => m.id === config.tasks.imagine.model,
+  );
+  return entry?.[0] ?? (Object.keys(config.tasks.imagine.models)[0] as string);
+}
+
+/** Request options + inline `--x` parameters (inline wins; `--no` adds to `negative`). */
+function mergeInline(args: Args): { prompt: string; args: Args; ar?: string } {
+  const inline = parseInlineParams(String(args.prompt ?? ''));
+  const { ar, ...rest } = inline.params;
+  const pseudo = { name: 'imagine', options: IMAGINE_OPTIONS.map((o) => ({ ...o, required: false })) };
+  const typed = validateArgs(pseudo as unknown as AnyCommand, rest, 0);
+  const negative = [args.negative, typed.negative]
+    .filter((v) => typeof v === 'string' && v !== '')
+    .join(', ');
+  return { prompt: inline.prompt, args: { ...args, ...typed, negative: negative || undefined }, ar };
+}
+
+export interface ImagineCommandDeps {
+  /** Runs on every generated image before it is sent (default: allow all). */
+  safetyCheck?: ImageSafetyCheck;
+  /** Seed source for requests without a seed (tests). */
+  random?: () => number;
+}
+
+export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<ImagineInput> {
+  const safety = deps.safetyCheck ?? allowAllImages;
+  return defineCommand<ImagineInput>({
+    name: 'imagine',
+    description: 'Draw a picture from a text prompt (Stable Diffusion, on this server).',
+    options: IMAGINE_OPTIONS,
+    queue: 'gpu',
+    priority: 'normal',
+
+    async parse({ args: rawArgs, config, memory, loadImages }) {
+      const cfg = config.tasks.imagine;
+      const notes: string[] = [];
+      const merged = mergeInline(rawArgs);
+      const args = merged.args;
+      let prompt = merged.prompt;
+      let negative = typeof args.negative === 'string' ? args.negative : undefined;
+      if (typeof args.prompt_hash === 'string') {
+        const [stored] = await memory.recent(promptStoreKey(args.prompt_hash), 1);
+        if (
+          stored?.question.startsWith(prompt) &&
+          promptHash(stored.question, stored.answer) === args.prompt_hash
+        ) {
+          prompt = stored.question;
+          negative = stored.answer || undefined;
+        } else notes.push('The full prompt of that button has expired; used its first words.');
+      }
+      if (prompt === '') {
+        throw new UserError(
+          'bad_option',
+          'Describe the picture you want: /imagine needs a prompt, e.g. "a red square --ar 3:2".',
+        );
+      }
+      const blocked = findBlocked(prompt, cfg.blocklist);
+      if (blocked) {
+        throw new UserError(
+          'blocked',
+          `The prompt contains "${blocked}", which is not allowed here. Change the prompt and try again.`,
+        );
+      }
+      const modelName = typeof args.model === 'string' ? args.model : modelNameFor(config);
+      const profile = cfg.models[modelName];
+      if (!profile) {
+        throw new UserError(
+          'bad_option',
+          `Unknown model ${modelName}. Models: ${listChoices(Object.keys(cfg.models))}.`,
+        );
+      }
+      const steps = typeof args.steps === 'number' ? args.steps : profile.steps;
+      if (steps > profile.maxSteps) {
+        throw new UserError(
+          'bad_option',
+          `steps must be from 1 to ${profile.maxSteps} for ${modelName} (got ${steps}).`,
+        );
+      }
+      const count = typeof args.count === 'number' ? args.count : 1;
+      if (count > cfg.limits.maxCount) {
+        throw new UserError('bad_option', `count must be from 1 to ${cfg.limits.maxCount} (got ${count}).`);
+      }
+      let size = parseSize(typeof args.size === 'string' ? args.size : cfg.size, cfg.limits);
+      if (merged.ar) size = sizeForAspect(merged.ar, size, cfg.limits);
+      const guidance = typeof args.guidance === 'number' ? args.guidance : profile.guidance;
+      if (negative && guidance <= 1) {
+        notes.push(
+          `The negative prompt has no effect at guidance ${guidance}; give guidance above 1 to use it.`,
+        );
+      }
+      const strength = typeof args.strength === 'number' ? args.strength : cfg.strength;
+      const images = await loadImages();
+      const variation =
+        images[0] !== undefined
+          ? { image: images[0], strength }
+          : typeof args.variation_of === 'number'
+            ? { seed: args.variation_of, strength }
+            : undefined;
+      return {
+        modelName,
+        modelId: profile.id,
+        prompt,
+        negative,
+        seed: typeof args.seed === 'number' ? args.seed : randomSeed(deps.random),
+        steps,
+        guidance,
+        ...size,
+        count: variation ? 1 : count,
+        scheduler: (typeof args.scheduler === 'string' ? args.scheduler : profile.scheduler) as
+          | SchedulerName
+          | undefined,
+        variation,
+        notes,
+      };
+    },
+
+    async run(input, ctx) {
+      const { config } = ctx;
+      const backend = await ctx.backend('imagine', { model: input.modelId });
+      const base: ImagineIO['in'] = {
+        prompt: input.prompt,
+        negative: input.negative,
+        seed: input.seed,
+        steps: input.steps,
+        guidance: input.guidance,
+        width: input.width,
+        height: input.height,
+        count: input.count,
+        scheduler: input.scheduler,
+        modelName: input.modelName,
+      };
+      const report = (p: { step?: number; total?: number; message?: string; preview?: Buffer }) => {
+        ctx.progress({ kind: 'running', ...p }).catch(() => {});
+      };
+      let init: ImagineIO['in']['init'];
+      const v = input.variation;
+      if (v?.image) init = { image: v.image, strength: v.strength };
+      else if (v?.seed !== undefined) {
+        report({ message: 'recreating the image to vary' });
+        const src = await backend.run({ ...base, seed: v.seed, count: 1 }, { signal: ctx.signal });
+        const png = src.images[0]?.png as Buffer;
+        init = {
+          image: { name: 'source.png', bytes: png, format: 'png', width: input.width, height: input.height },
+          strength: v.strength,
+        };
+      }
+      const out = await backend.run(
+        { ...base, init, previewEvery: config.tasks.imagine.previewEvery },
+        { signal: ctx.signal, onProgress: report },
+      );
+
+      const images: ReplyImage[] = [];
+      const kept: { seed: number; width: number; height: number; name: string; altText: string }[] = [];
+      const notes = [...input.notes];
+      for (const [i, img] of out.images.entries()) {
+        const verdict = await safety.check({ ...img, prompt: input.prompt }, ctx.signal);
+        if (!verdict.allowed) {
+          notes.push(
+            `Image ${i + 1} was withheld by the safety check${verdict.reason ? ` (${verdict.reason})` : ''}.`,
+          );
+          continue;
+        }
+        const altText = imagineAltText(input.prompt, {
+          label: config.altText.label,
+          maxLength: config.altText.maxLength,
+          index: i,
+          count: out.images.length,
+        });
+        const name = `iris-${img.seed}.png`;
+        images.push({ png: img.png, altText, name });
+        kept.push({ seed: img.seed, width: img.width, height: img.height, name, altText });
+      }
+      if (images.length === 0) throw new UserError('blocked', notes.join(' '));
+
+      const params: ImagineButtonParams = {
+        prompt: input.prompt,
+        negative: input.negative,
+        steps: input.steps,
+        guidance: input.guidance,
+        width: input.width,
+        height: input.height,
+        count: input.count,
+        model: input.modelName,
+        scheduler: input.scheduler,
+      };
+      const actions: [string, ImagineButtonAction][] = [['Reroll', { action: 'reroll' }]];
+      kept.forEach((k, i) => {
+        const label = kept.length > 1 ? `Vary ${i + 1}` : 'Vary';
+        actions.push([label, { action: 'vary', seed: k.seed, strength: config.tasks.imagine.strength }]);
+      });
+      const buttons: Button[] = [];
+      for (const [label, action] of actions) {
+        const encoded = encodeImagineButton(params, action);
+        if (encoded.store) {
+          const { key, prompt, negative } = encoded.store;
+          if ((await ctx.memory.recent(key, 1)).length === 0) {
+            await ctx.memory.append(key, { question: prompt, answer: negative, at: Date.now() });
+          }
+        }
+        buttons.push({ id: encoded.id, label, style: action.action === 'reroll' ? 'primary' : 'secondary' });
+      }
+
+      const sampler = SCHEDULERS[out.scheduler as SchedulerName]?.label ?? out.scheduler;
+      const seeds = kept.map((k) => k.seed).join(', ');
+      const stepsText = `${out.steps} step${out.steps === 1 ? '' : 's'}`;
+      const guidanceText = input.guidance > 1 ? `, guidance ${input.guidance}` : '';
+      const varied = init ? `, variation (strength ${init.strength})` : '';
+      const line = `"${input.prompt}" — seed ${seeds}, ${stepsText}, ${sampler}${guidanceText}, ${input.modelName}, ${input.width}x${input.height}${varied}`;
+      const reply: Reply = {
+        text: [line, ...notes].join('\n'),
+        images,
+        buttons,
+        data: {
+          prompt: input.prompt,
+          negative: input.negative ?? null,
+          model: input.modelName,
+          steps: out.steps,
+          scheduler: out.scheduler,
+          guidance: input.guidance,
+          images: kept,
+          notes,
+        },
+      };
+      return reply;
+    },
+  });
+}
+
+export const imagineCommand = createImagineCommand();
