@@ -126,13 +126,20 @@ export function sizeForAspect(
     );
   }
   const area = base.width * base.height;
-  const round64 = (v: number) => Math.max(MIN_SIDE, Math.round(v / 64) * 64);
-  let width = round64(Math.sqrt((area * w) / h));
-  let height = round64(Math.sqrt((area * h) / w));
-  while (width > limits.maxSide || height > limits.maxSide || width * height > limits.maxPixels) {
-    if (width >= height) width -= 64;
-    else height -= 64;
-  }
+  let fw = Math.sqrt((area * w) / h);
+  let fh = Math.sqrt((area * h) / w);
+  // too large for the limits: scale both sides down together, so the ratio stays
+  const scale = Math.min(
+    1,
+    limits.maxSide / fw,
+    limits.maxSide / fh,
+    Math.sqrt(limits.maxPixels / (fw * fh)),
+  );
+  fw *= scale;
+  fh *= scale;
+  const to64 = (v: number) => Math.max(MIN_SIDE, (scale < 1 ? Math.floor(v / 64) : Math.round(v / 64)) * 64);
+  const width = to64(fw);
+  const height = to64(fh);
   return checkSize(width, height, limits, `${width}x${height}`);
 }
 

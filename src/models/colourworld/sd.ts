@@ -14,9 +14,11 @@
  *   token embeds to [z_c (4), 1, 0, 0, 0], where z_c is the latent whose preview colour (SD 1.5's
  *   latent→RGB factors F, the same ones iris's previews use) is `magnitude × colour` in [−1, 1]³; every
  *   other token embeds to zero.
- * - unet: a perfect denoiser towards target = mean z_c of the prompt's colour words (0 → grey when
- *   there is none), with texture: x̂₀ = target + γ·sample, ε = (sample − √ᾱ_t·x̂₀)/√(1−ᾱ_t), ᾱ_t read
- *   from the SD schedule at the (rounded) timestep. γ·sample carries the seed's noise into the picture.
+ * - unet: a denoiser towards target = mean z_c of the prompt's colour words (0 → grey when there is
+ *   none): x̂₀ = (1−k)·(target + γ·sample) + k·sample/√ᾱ_t with k = s²ᾱ/(s²ᾱ + 1 − ᾱ) (the posterior mean
+ *   under a Gaussian prior of spread s = 0.3 around the target, so a lightly noised image — a variation at
+ *   low strength — keeps its own colours), ε = (sample − √ᾱ_t·x̂₀)/√(1−ᾱ_t), ᾱ_t read from the SD
+ *   schedule at the (rounded) timestep. γ·sample carries the seed's noise into the picture.
  *   Classifier-free guidance extrapolates the targets only: x̂₀ = γ·sample + z_u + g(z_c − z_u). So v1-5
  *   (meant for guidance 7.5, like the real one) uses magnitude 0.8/7.5, turbo (no guidance) 0.8.
  * - vae_decoder: latent_sample ×0.18215 → F (1×1 conv) → bilinear ×8 → sample in [−1, 1].
@@ -52,6 +54,8 @@ export const LATENT_RGB_FACTORS: readonly (readonly [number, number, number])[] 
 export const VAE_SCALING = 0.18215;
 const HIDDEN = 8;
 const TEXTURE = 0.1;
+/** Spread of the colour world's images around their target latent (the denoiser's Gaussian prior). */
+const PRIOR_STD = 0.3;
 const WORDS = [
   ...Object.keys(COLOURS),
   'a',
@@ -252,7 +256,15 @@ function unet(variant: SdVariant, cost: 'colour' | 'bench'): Uint8Array {
     g.node('Gather', [g.init(ac, [ac.length]), tClamped], { axis: 0 }),
     g.i64([-1, 1, 1, 1]),
   ]);
-  const x0 = g.node('Add', [target, g.node('Mul', [sample, g.scalar(TEXTURE)])]);
+  // k = s²ᾱ/(s²ᾱ + 1 − ᾱ): how much the sample itself can be trusted (≈0 at high noise, →1 at low noise)
+  const s2a = g.node('Mul', [alpha, g.scalar(PRIOR_STD * PRIOR_STD)]);
+  const k = g.node('Div', [s2a, g.node('Sub', [g.node('Add', [s2a, g.scalar(1)]), alpha])]);
+  const guess = g.node('Add', [target, g.node('Mul', [sample, g.scalar(TEXTURE)])]);
+  const fromSample = g.node('Div', [sample, g.node('Sqrt', [alpha])]);
+  const x0 = g.node('Add', [
+    g.node('Mul', [g.node('Sub', [g.scalar(1), k]), guess]),
+    g.node('Mul', [k, fromSample]),
+  ]);
   let eps = g.node('Div', [
     g.node('Sub', [sample, g.node('Mul', [g.node('Sqrt', [alpha]), x0])]),
     g.node('Sqrt', [g.node('Sub', [g.scalar(1), alpha])]),

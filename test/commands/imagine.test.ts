@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { createImagineCommand } from '../../src/commands/imagine.js';
+import { decodeImagineButton } from '../../src/commands/imagine-buttons.js';
+import { loadConfig } from '../../src/config.js';
+import { Dispatcher } from '../../src/core/dispatch.js';
+import type { BotRequest, Reply } from '../../src/core/types.js';
+import { type App, createApp, mediaSettings } from '../../src/main.js';
+import { synthAll } from '../../src/models/colourworld/index.js';
+import { readPngText } from '../../src/models/imagine/png.js';
+import { dominant } from '../fakes/colours.js';
+import { RecordingResponder } from '../fakes/responder.js';
+
+let root = '';
+let app: App;
+
+function newApp(): App {
+  return createApp(
+    loadConfig({
+      env: {},
+      overrides: {
+        'models.dir': root,
+        'log.level': 'silent',
+        'tasks.imagine.blocklist': ['dragon', 'blood bath'],
+        'tasks.imagine.size': '128x128',
+        'tasks.imagine.previewEvery': 2,
+      },
+    }),
+  );
+}
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'iris-imagine-'));
+  await synthAll(root);
+  app = newApp();
+});
+after(async () => {
+  await app.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+let n = 0;
+function request(args: Record<string, unknown>, fields: Partial<BotRequest> = {}): BotRequest {
+  return {
+    id: `img${++n}`,
+    platform: 'test',
+    command: 'imagine',
+    args,
+    images: [],
+    conversation: 'test:chan',
+    user: { id: 'alice' },
+    signal: new AbortController().signal,
+    ...fields,
+  };
+}
+
+async function imagine(
+  args: Record<string, unknown>,
+  on: App = app,
+): Promise<{ reply: Reply; res: RecordingResponder }> {
+  const res = new RecordingResponder();
+  await on.dispatcher.handle(request(args), res);
+  return { reply: res.reply, res };
+}
+
+type Data = {
+  prompt: string;
+  negative: string | null;
+  model: string;
+  images: { seed: number; width: number; height: number }[];
+  notes: string[];
+};
+
+describe('/imagine through the dispatch funnel (colour world, real registry and scheduler)', () => {
+  it('"a red square" → a mostly red PNG with alt text, parameters, metadata and buttons', async () => {
+    const { reply, res } = await imagine({ prompt: 'a red square', seed: 7 });
+    assert.equal(reply.error, undefined, reply.text);
+    assert.equal(reply.images?.length, 1);
+    const image = reply.images?.[0];
+    assert.ok(image);
+    assert.equal(image.altText, 'AI-generated: a red square');
+    assert.equal(image.name, 'iris-7.png');
+    assert.equal((await dominant(image.png)).colour, 'red');
+    assert.equal(reply.text, '"a red square" — seed 7, 1 step, Euler, turbo, 128x128');
+    assert.match(readPngText(image.png).parameters ?? '', /Seed: 7, Size: 128x128, Model: turbo/);
+    assert.deepEqual(
+      reply.buttons?.map((b) => b.label),
+      ['Reroll', 'Vary'],
+    );
+    assert.ok(reply.buttons?.every((b) => b.id.length <= 100));
+    const steps = res.events.flatMap((e) =>
+      e.type === 'progress' && e.p.kind === 'running' ? [e.p.step] : [],
+    );
+    assert.deepEqual(steps, [1]);
+  });
+
+  it('inline --ar/--seed/--no and the model option are honoured', async () => {
+    const { reply } = await imagine({
+      prompt: 'a blue square --ar 2:1 --seed 9 --no red',
+      model: 'v1-5',
+      steps: 4,
+    });
+    assert.equal(reply.error, undefined, reply.text);
+    const data = reply.data as Data;
+    assert.equal(data.prompt, 'a blue square');
+    assert.equal(data.negative, 'red');
+    assert.equal(data.model, 'v1-5');
+    assert.deepEqual(data.images[0], {
+      seed: 9,
+      width: 192,
+      height: 64,
+      name: 'iris-9.png',
+      altText: 'AI-generated: a blue square',
+    });
+    const png = reply.images?.[0]?.png as Buffer;
+    const meta = await sharp(png).metadata();
+    assert.deepEqual([meta.width, meta.height], [192, 64]);
+    assert.equal((await dominant(png)).colour, 'blue');
+    assert.match(reply.text ?? '', /guidance 7\.5, v1-5, 192x64/);
+  });
+
+  it('progress previews come every previewEvery steps', async () => {
+    const { res } = await imagine({ prompt: 'a green square', model: 'v1-5', steps: 5, scheduler: 'ddim' });
+    const running = res.events.flatMap((e) => (e.type === 'progress' && e.p.kind === 'running' ? [e.p] : []));
+    assert.deepEqual(
+      running.map((p) => p.step),
+      [1, 2, 3, 4, 5],
+    );
+    assert.deepEqual(
+      running.filter((p) => p.preview).map((p) => p.step),
+      [2, 4],
+    );
+  });
+
+  const refusals: [string, Record<string, unknown>, string, RegExp][] = [
+    [
+      'a 4096×4096 request',
+      { prompt: 'a red square', size: '4096x4096' },
+      'bad_option',
+      /4096x4096 is too large: at most 1024 pixels a side/,
+    ],
+    [
+      'steps 1000',
+      { prompt: 'a red square', steps: 1000 },
+      'bad_option',
+      /steps must be from 1 to 4 for turbo \(got 1000\)/,
+    ],
+    [
+      'steps 1000 on v1-5',
+      { prompt: 'a red square', steps: 1000, model: 'v1-5' },
+      'bad_option',
+      /from 1 to 100 for v1-5/,
+    ],
+    ['an empty prompt', { prompt: '   ' }, 'bad_option', /needs a prompt/],
+    ['a prompt of parameters only', { prompt: '--seed 3 --ar 1:1' }, 'bad_option', /needs a prompt/],
+    [
+      'a blocked word',
+      { prompt: 'A red DRAGON, at night' },
+      'blocked',
+      /contains "dragon", which is not allowed here/,
+    ],
+    ['a blocked phrase', { prompt: 'a blood-bath' }, 'blocked', /"blood bath"/],
+    [
+      'an unknown model',
+      { prompt: 'a cat', model: 'sdxl' },
+      'bad_option',
+      /Unknown model sdxl\. Models: turbo or v1-5/,
+    ],
+    ['an unknown inline parameter', { prompt: 'a cat --chaos 5' }, 'bad_option', /Unknown parameter --chaos/],
+    ['size not a multiple of 64', { prompt: 'a cat', size: '500x300' }, 'bad_option', /multiples of 64/],
+  ];
+  for (const [what, args, code, message] of refusals) {
+    it(`${what} gets a clear message before anything is queued`, async () => {
+      const before = app.scheduler.stats();
+      const { reply } = await imagine(args);
+      assert.equal(reply.error?.code, code);
+      assert.match(reply.text ?? '', message);
+      const after = app.scheduler.stats();
+      assert.equal(after.done + after.failed, before.done + before.failed, 'nothing ran');
+    });
+  }
+
+  it('a blocked prompt never loads the model', async () => {
+    const fresh = newApp();
+    try {
+      const { reply } = await imagine({ prompt: 'a dragon' }, fresh);
+      assert.equal(reply.error?.code, 'blocked');
+      assert.equal(fresh.registry.status().find((s) => s.task === 'imagine')?.state, 'ready');
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it('cancel mid-run stops within one step and frees the GPU slot', async () => {
+    const abort = new AbortController();
+    const res = new RecordingResponder().onProgress((p) => {
+      if (p.kind === 'running' && p.step === 3) abort.abort();
+    });
+    await app.dispatcher.handle(
+      request(
+        { prompt: 'a red square', model: 'v1-5', steps: 60, scheduler: 'ddim' },
+        { signal: abort.signal },
+      ),
+      res,
+    );
+    assert.equal(res.reply.error?.code, 'cancelled');
+    const steps = res.events.flatMap((e) =>
+      e.type === 'progress' && e.p.kind === 'running' ? [e.p.step] : [],
+    );
+    assert.deepEqual(steps, [1, 2, 3]);
+    assert.equal(app.scheduler.stats().queues.gpu?.running, 0);
+    const { reply } = await imagine({ prompt: 'a blue square', seed: 1 });
+    assert.equal(reply.error, undefined, 'the next job gets the slot');
+  });
+
+  it('Reroll: the button id alone reproduces the request with a new seed', async () => {
+    const first = await imagine({
+      prompt: 'a green square',
+      seed: 5,
+      negative: 'red',
+      model: 'v1-5',
+      steps: 3,
+      count: 2,
+    });
+    const reroll = first.reply.buttons?.find((b) => b.label === 'Reroll');
+    assert.ok(reroll);
+    const { args } = decodeImagineButton(reroll.id);
+    const { reply } = await imagine(args);
+    const data = reply.data as Data;
+    assert.equal(data.prompt, 'a green square');
+    assert.equal(data.negative, 'red');
+    assert.equal(data.images.length, 2);
+    assert.notEqual(data.images[0]?.seed, 5);
+    assert.equal((await dominant(reply.images?.[1]?.png as Buffer)).colour, 'green');
+  });
+
+  it('Vary works after a restart: the source image is recreated from its seed', async () => {
+    const first = await imagine({ prompt: 'a red square', seed: 11, count: 2 });
+    const vary2 = first.reply.buttons?.find((b) => b.label === 'Vary 2');
+    assert.ok(vary2);
+    const restarted = newApp();
+    try {
+      const { reply } = await imagine(decodeImagineButton(vary2.id).args, restarted);
+      assert.equal(reply.error, undefined, reply.text);
+      assert.match(reply.text ?? '', /variation \(strength 0\.6\)/);
+      assert.equal(reply.images?.length, 1);
+      assert.equal((await dominant(reply.images?.[0]?.png as Buffer)).colour, 'red');
+    } finally {
+      await restarted.stop();
+    }
+  });
+
+  it('a long prompt is kept in memory for its buttons; after the memory is gone the cut prompt is used', async () => {
+    const prompt = `a blue square ${'with very fine detail '.repeat(8)}`.trim();
+    const first = await imagine({ prompt, seed: 3 });
+    const reroll = first.reply.buttons?.[0];
+    assert.ok(reroll && reroll.id.length <= 100);
+    const again = await imagine(decodeImagineButton(reroll.id).args);
+    assert.equal((again.reply.data as Data).prompt, prompt);
+    const restarted = newApp();
+    try {
+      const cut = await imagine(decodeImagineButton(reroll.id).args, restarted);
+      const data = cut.reply.data as Data;
+      assert.ok(prompt.startsWith(data.prompt) && data.prompt.length < prompt.length);
+      assert.match(cut.reply.text ?? '', /has expired; used its first words/);
+    } finally {
+      await restarted.stop();
+    }
+  });
+
+  it('the image safety hook can withhold images', async () => {
+    const config = app.config;
+    const dispatcher = new Dispatcher({
+      commands: [
+        createImagineCommand({
+          safetyCheck: { check: async ({ seed }) => ({ allowed: seed % 2 === 0, reason: 'odd seed' }) },
+        }),
+      ],
+      scheduler: app.scheduler,
+      registry: app.registry,
+      config,
+      log: app.log,
+      media: mediaSettings(config),
+    });
+    const res = new RecordingResponder();
+    await dispatcher.handle(request({ prompt: 'a red square', seed: 20, count: 2 }), res);
+    assert.equal(res.reply.images?.length, 1);
+    assert.match(res.reply.text ?? '', /Image 2 was withheld by the safety check \(odd seed\)/);
+    const none = new RecordingResponder();
+    await dispatcher.handle(request({ prompt: 'a red square', seed: 21 }), none);
+    assert.equal(none.reply.error?.code, 'blocked');
+  });
+});
