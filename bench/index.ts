@@ -10,6 +10,10 @@ const BENCHES: Record<
     description: 'CLIP zero-shot tagging: transformers.js pipeline vs raw ONNX vs iris',
     load: () => import('./tag.js'),
   },
+  imagine: {
+    description: 'Stable Diffusion pipeline: time in session.run vs glue (goal: glue ≤ 5 % of model time)',
+    load: () => import('./imagine.js'),
+  },
 };
 
 const [name, ...args] = process.argv.slice(2);

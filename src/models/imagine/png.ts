@@ -96,15 +96,13 @@ export function parametersText(p: GenerationParams): string {
 /** CHW floats in [−1, 1] → HWC bytes. */
 export function chwToRgbBytes(chw: Float32Array, width: number, height: number, offset = 0): Buffer {
   const plane = width * height;
-  const out = Buffer.allocUnsafe(plane * 3);
+  // Uint8ClampedArray clamps to 0…255 and rounds on store: no branches in the loop
+  const out = new Uint8ClampedArray(plane * 3);
   for (let c = 0; c < 3; c++) {
     const base = offset + c * plane;
-    for (let p = 0; p < plane; p++) {
-      const v = ((chw[base + p] as number) + 1) * 127.5;
-      out[p * 3 + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
-    }
+    for (let p = 0, q = c; p < plane; p++, q += 3) out[q] = ((chw[base + p] as number) + 1) * 127.5;
   }
-  return out;
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
 export async function encodeGenerated(

@@ -23,35 +23,37 @@ function splitmix32(state: number): [number, number] {
 }
 
 export class SeededRandom {
-  readonly #s = new Uint32Array(4);
-  #spare: number | undefined;
+  // xoshiro128** state as four uint32 numbers (plain fields: this runs for every latent value)
+  #a: number;
+  #b: number;
+  #c: number;
+  #d: number;
+  #spare = Number.NaN;
 
   constructor(seed: number) {
     let state = seed >>> 0;
+    const words: number[] = [];
     for (let i = 0; i < 4; i++) {
       const [next, out] = splitmix32(state);
       state = next;
-      this.#s[i] = out;
+      words.push(out);
     }
-    if (this.#s.every((v) => v === 0)) this.#s[0] = 1; // the all-zero state is a fixed point
+    [this.#a, this.#b, this.#c, this.#d] = words as [number, number, number, number];
+    if ((this.#a | this.#b | this.#c | this.#d) === 0) this.#a = 1; // the all-zero state is a fixed point
   }
 
   /** Next 32-bit unsigned integer (xoshiro128**). */
   nextUint32(): number {
-    const s = this.#s;
-    const s0 = s[0] as number;
-    const s1 = s[1] as number;
-    const s2 = s[2] as number;
-    const s3 = s[3] as number;
-    const rotl = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
-    const result = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0;
-    const t = (s1 << 9) >>> 0;
-    const n2 = (s2 ^ s0) >>> 0;
-    const n3 = (s3 ^ s1) >>> 0;
-    s[1] = s1 ^ n2;
-    s[0] = s0 ^ n3;
-    s[2] = n2 ^ t;
-    s[3] = rotl(n3, 11);
+    const b = this.#b;
+    const x = Math.imul(b, 5);
+    const result = Math.imul((x << 7) | (x >>> 25), 9) >>> 0;
+    const t = b << 9;
+    this.#c ^= this.#a;
+    this.#d ^= b;
+    this.#b ^= this.#c;
+    this.#a ^= this.#d;
+    this.#c ^= t;
+    this.#d = (this.#d << 11) | (this.#d >>> 21);
     return result;
   }
 
@@ -62,9 +64,9 @@ export class SeededRandom {
 
   /** Standard normal (Box–Muller; the second variate of each pair is kept for the next call). */
   normal(): number {
-    if (this.#spare !== undefined) {
+    if (!Number.isNaN(this.#spare)) {
       const z = this.#spare;
-      this.#spare = undefined;
+      this.#spare = Number.NaN;
       return z;
     }
     const u1 = 1 - this.uniform(); // (0, 1]: log never sees 0

@@ -307,7 +307,8 @@ export const createSdBackend: BackendFactory<'imagine'> = async (load: BackendLo
       });
     }
 
-    const images: ImagineIO['out']['images'] = [];
+    // PNG encoding runs on libuv's threads: image n is encoded while image n+1 is decoded
+    const encoded: Promise<ImagineIO['out']['images'][number]>[] = [];
     for (let n = 0; n < count; n++) {
       if (opts.signal.aborted) throw cancelled();
       const z = latents.slice(n * per, (n + 1) * per).map((v) => v / scaling);
@@ -318,8 +319,9 @@ export const createSdBackend: BackendFactory<'imagine'> = async (load: BackendLo
         decoderOut,
       );
       const rgb = phase('decode-post', () => chwToRgbBytes(tensorToFloat32(out), width, height));
+      const seed = (input.seed + n) >>> 0;
       const t0 = performance.now();
-      const png = await encodeGenerated(
+      const png = encodeGenerated(
         { data: rgb, width, height },
         {
           prompt,
@@ -327,16 +329,20 @@ export const createSdBackend: BackendFactory<'imagine'> = async (load: BackendLo
           steps,
           sampler: SCHEDULERS[sched.name].label,
           guidance: cfg ? guidance : 0,
-          seed: (input.seed + n) >>> 0,
+          seed,
           width,
           height,
           model: input.modelName ?? load.modelId,
           strength: input.init?.strength,
         },
-      );
-      hooks.onPhase?.('png', performance.now() - t0);
-      images.push({ png, width, height, seed: (input.seed + n) >>> 0 });
+      ).then((bytes) => {
+        hooks.onPhase?.('png', performance.now() - t0);
+        return { png: bytes, width, height, seed };
+      });
+      png.catch(() => {});
+      encoded.push(png);
     }
+    const images = await Promise.all(encoded);
     return { images, scheduler: sched.name, steps };
   }
 
