@@ -1,3 +1,4 @@
+import { captionCommand } from './caption.js';
 import { helpCommand } from './help.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
@@ -10,7 +11,9 @@ import type { AnyCommand } from './types.js';
 export const COMMANDS: readonly AnyCommand[] = [
   tagsCommand,
 
-  // caption, ask, read, compare, forget (issue 4)
+  captionCommand,
+
+  // ask, read, compare, forget (issue 4)
 
   // imagine (issue 5)
 
