@@ -1,3 +1,4 @@
+import { alttextCommand } from './alttext.js';
 import { captionCommand } from './caption.js';
 import { helpCommand } from './help.js';
 import { statusCommand } from './status.js';
@@ -17,7 +18,7 @@ export const COMMANDS: readonly AnyCommand[] = [
 
   // imagine (issue 5)
 
-  // alttext (issues 6/7)
+  alttextCommand,
 
   statusCommand,
   helpCommand,
