@@ -22,6 +22,7 @@ export const USER_ERROR_CODES = [
   'not_available',
   /** A prompt with a blocklisted word, or an image the safety check withheld. */
   'blocked',
+  'forbidden',
 ] as const;
 export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
 

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from './core/log.js';
 import type { FetchPolicy, MediaLimits } from './core/media.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
 import { Scheduler } from './core/scheduler.js';
+import { MemorySettingsStore, type SettingsStore } from './core/settings.js';
 import { ModelRegistry } from './models/registry.js';
 
 export interface App {
@@ -15,6 +16,8 @@ export interface App {
   scheduler: Scheduler;
   dispatcher: Dispatcher;
   memory: MemoryStore;
+  /** Preferences (/alttext); in-process until a persistent store lands. */
+  settings: SettingsStore;
   stop(): Promise<void>;
 }
 
@@ -56,6 +59,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const scheduler = new Scheduler(config.scheduler);
   // memory.store sqlite lands with issue 4 (src/core/memory-sqlite.ts); until then turns live in-process.
   const memory = new MemoryMapStore(config.memory);
+  const settings = new MemorySettingsStore();
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
     scheduler,
@@ -64,6 +68,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     log,
     media: mediaSettings(config),
     memory,
+    settings,
   });
   return {
     config,
@@ -72,10 +77,12 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     scheduler,
     dispatcher,
     memory,
+    settings,
     async stop() {
       await scheduler.stop({ graceMs: 5000 });
       await registry.release();
       await memory.close();
+      await settings.close();
     },
   };
 }

@@ -1,3 +1,5 @@
+import { alttextCommand } from './alttext.js';
+import { captionCommand } from './caption.js';
 import { helpCommand } from './help.js';
 import { imagineCommand } from './imagine.js';
 import { statusCommand } from './status.js';
@@ -11,11 +13,13 @@ import type { AnyCommand } from './types.js';
 export const COMMANDS: readonly AnyCommand[] = [
   tagsCommand,
 
-  // caption, ask, read, compare, forget (issue 4)
+  captionCommand,
+
+  // ask, read, compare, forget (issue 4)
 
   imagineCommand,
 
-  // alttext (issues 6/7)
+  alttextCommand,
 
   statusCommand,
   helpCommand,

@@ -18,15 +18,18 @@
  */
 import { join } from 'node:path';
 import { synthClip } from './clip.js';
+import { synthFlorence2 } from './florence2.js';
 import { synthSd } from './sd.js';
 
 export { BENCH_LABELS, COLOURS, colourVector, synthClip, VOCAB } from './clip.js';
+export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, synthFlorence2 } from './florence2.js';
 export { Graph } from './onnx.js';
 export { colourLatent, LATENT_RGB_FACTORS, synthSd } from './sd.js';
 
 /** Model id (as in the registry) → writer of its colour-world folder. */
 export const MODELS: Record<string, (outDir: string) => Promise<void>> = {
   'Xenova/clip-vit-base-patch32': (dir) => synthClip(dir, { variant: 'colour' }),
+  'onnx-community/Florence-2-base-ft': synthFlorence2,
   'onnxruntime/sd-turbo': (dir) => synthSd(dir, { variant: 'turbo' }),
   'stable-diffusion-v1-5/stable-diffusion-v1-5': (dir) => synthSd(dir, { variant: 'v1-5' }),
 };
