@@ -61,6 +61,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     modelsDir: config.models.dir,
     executionProviders: config.models.executionProviders,
     tasks: config.tasks,
+    providers: { groq: config.providers.groq },
   });
   const scheduler = new Scheduler(config.scheduler);
   const memory = createMemoryStore(config.memory);

@@ -1,3 +1,5 @@
+import { askCommand } from './ask.js';
+import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
@@ -11,6 +13,9 @@ export const COMMANDS: readonly AnyCommand[] = [
   tagsCommand,
 
   // caption, ask, read, compare, forget (issue 4)
+
+  askCommand,
+  forgetCommand,
 
   // imagine (issue 5)
 
