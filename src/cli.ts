@@ -133,6 +133,27 @@ export function buildProgram(): Command {
       },
     );
 
+  program
+    .command('compare')
+    .description('Compare 2–4 images (optionally answering a question about them)')
+    .argument('<images...>', '2 to 4 image files')
+    .option('--question <text>', 'what to compare')
+    .option('--backend <name>', 'local (the configured local model) or groq', backendChoice)
+    .option('--models <dir>', 'models folder')
+    .option('--json', 'print {"answer": …, "images": […]} as JSON')
+    .action(
+      async (
+        images: string[],
+        flags: ModelFlags & { question?: string; backend?: string; json?: boolean },
+      ) => {
+        const base = configFrom({ ...program.opts(), ...flags });
+        const config = configFrom({ ...program.opts(), ...flags }, vqaOverrides(base, flags.backend));
+        const { compareCli } = await import('./cli/ask.js');
+        const code = await withApp(config, (app) => compareCli(app, images, { ...flags, out, err }));
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
+
   const models = program.command('models').description('Model folders: synthesize, list');
   models
     .command('synth')

@@ -65,3 +65,24 @@ export async function askCli(
     if (opts.conversation === undefined) await app.memory.clear(conversation);
   }
 }
+
+export interface CompareCliOptions extends CliIo {
+  question?: string;
+  json?: boolean;
+}
+
+/** `iris compare A B [C D]`: which image is which is in the answer; --json prints {answer, images}. */
+export async function compareCli(app: App, paths: string[], opts: CompareCliOptions): Promise<number> {
+  if (paths.length < 2 || paths.length > 4) {
+    opts.err(`error: compare takes 2 to 4 images (got ${paths.length}).`);
+    return 2;
+  }
+  const images = await readImageFiles(paths);
+  if ('error' in images) {
+    opts.err(`error: ${images.error}`);
+    return 2;
+  }
+  const args: Record<string, unknown> = opts.question === undefined ? {} : { question: opts.question };
+  const reply = await runCliRequest(app, { command: 'compare', args, images });
+  return printReply(reply, opts.json, opts);
+}

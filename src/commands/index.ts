@@ -1,4 +1,5 @@
 import { askCommand } from './ask.js';
+import { compareCommand } from './compare.js';
 import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
 import { statusCommand } from './status.js';
@@ -15,6 +16,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   // caption, ask, read, compare, forget (issue 4)
 
   askCommand,
+  compareCommand,
   forgetCommand,
 
   // imagine (issue 5)
