@@ -7,6 +7,7 @@ import type { FetchPolicy, MediaLimits } from './core/media.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
 import { SqliteMemoryStore } from './core/memory-sqlite.js';
 import { Scheduler } from './core/scheduler.js';
+import { MemorySettingsStore, type SettingsStore } from './core/settings.js';
 import { ModelRegistry } from './models/registry.js';
 
 export interface App {
@@ -16,6 +17,8 @@ export interface App {
   scheduler: Scheduler;
   dispatcher: Dispatcher;
   memory: MemoryStore;
+  /** Preferences (/alttext); in-process until a persistent store lands. */
+  settings: SettingsStore;
   stop(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   });
   const scheduler = new Scheduler(config.scheduler);
   const memory = createMemoryStore(config.memory);
+  const settings = new MemorySettingsStore();
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
     scheduler,
@@ -73,6 +77,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     log,
     media: mediaSettings(config),
     memory,
+    settings,
   });
   return {
     config,
@@ -81,10 +86,12 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     scheduler,
     dispatcher,
     memory,
+    settings,
     async stop() {
       await scheduler.stop({ graceMs: 5000 });
       await registry.release();
       await memory.close();
+      await settings.close();
     },
   };
 }

@@ -1,4 +1,6 @@
+import { alttextCommand } from './alttext.js';
 import { askCommand } from './ask.js';
+import { captionCommand } from './caption.js';
 import { compareCommand } from './compare.js';
 import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
@@ -13,7 +15,9 @@ import type { AnyCommand } from './types.js';
 export const COMMANDS: readonly AnyCommand[] = [
   tagsCommand,
 
-  // caption, ask, read, compare, forget (issue 4)
+  captionCommand,
+
+  // ask, read, compare, forget (issue 4)
 
   askCommand,
   compareCommand,
@@ -21,7 +25,7 @@ export const COMMANDS: readonly AnyCommand[] = [
 
   // imagine (issue 5)
 
-  // alttext (issues 6/7)
+  alttextCommand,
 
   statusCommand,
   helpCommand,

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { MemoryStore } from '../core/memory.js';
+import type { SettingsStore } from '../core/settings.js';
 import type { BotRequest, ImageRef, LoadedImage, Progress, Reply } from '../core/types.js';
 import type { Backend, TaskName } from '../models/types.js';
 
@@ -15,6 +16,8 @@ export interface OptionSpec {
   min?: number;
   max?: number;
   maxLength?: number;
+  /** Set only by buttons (e.g. /imagine's `variation_of`): adapters do not offer it in forms or slash commands. */
+  hidden?: boolean;
 }
 
 export type Priority = 'interactive' | 'normal' | 'batch';
@@ -42,6 +45,8 @@ export interface CommandContext {
   progress(p: Progress): Promise<void>;
   /** Conversation memory, keyed by request.conversation. */
   memory: MemoryStore;
+  /** Per-user / per-channel preferences (e.g. /alttext); absent where the caller keeps none. */
+  settings?: SettingsStore;
   /** Every registered command (for /help). */
   commands: readonly AnyCommand[];
   /** Snapshot of queues and models (for /status). */
