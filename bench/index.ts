@@ -14,6 +14,10 @@ const BENCHES: Record<
     description: 'Stable Diffusion pipeline: time in session.run vs glue (goal: glue ≤ 5 % of model time)',
     load: () => import('./imagine.js'),
   },
+  vqa: {
+    description: 'BLIP-2 follow-up latency: turn 1 vs turn 2 with the per-image feature cache',
+    load: () => import('./vqa.js'),
+  },
 };
 
 const [name, ...args] = process.argv.slice(2);

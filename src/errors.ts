@@ -23,6 +23,10 @@ export const USER_ERROR_CODES = [
   /** A prompt with a blocklisted word, or an image the safety check withheld. */
   'blocked',
   'forbidden',
+  'no_image',
+  'not_configured',
+  'remote_unavailable',
+  'bad_answer',
 ] as const;
 export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
 

@@ -1,5 +1,8 @@
 import { alttextCommand } from './alttext.js';
+import { askCommand } from './ask.js';
 import { captionCommand } from './caption.js';
+import { compareCommand } from './compare.js';
+import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
 import { imagineCommand } from './imagine.js';
 import { statusCommand } from './status.js';
@@ -16,6 +19,10 @@ export const COMMANDS: readonly AnyCommand[] = [
   captionCommand,
 
   // ask, read, compare, forget (issue 4)
+
+  askCommand,
+  compareCommand,
+  forgetCommand,
 
   imagineCommand,
 

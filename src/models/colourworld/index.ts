@@ -17,10 +17,12 @@
  *   3. Add one line to `MODELS` below with the default model id from the registry.
  */
 import { join } from 'node:path';
+import { synthBlip2 } from './blip2.js';
 import { synthClip } from './clip.js';
 import { synthFlorence2 } from './florence2.js';
 import { synthSd } from './sd.js';
 
+export { BLIP2_VOCAB, NOUNS, synthBlip2 } from './blip2.js';
 export { BENCH_LABELS, COLOURS, colourVector, synthClip, VOCAB } from './clip.js';
 export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, synthFlorence2 } from './florence2.js';
 export { Graph } from './onnx.js';
@@ -30,6 +32,7 @@ export { colourLatent, LATENT_RGB_FACTORS, synthSd } from './sd.js';
 export const MODELS: Record<string, (outDir: string) => Promise<void>> = {
   'Xenova/clip-vit-base-patch32': (dir) => synthClip(dir, { variant: 'colour' }),
   'onnx-community/Florence-2-base-ft': synthFlorence2,
+  'Salesforce/blip2-opt-2.7b': (dir) => synthBlip2(dir, { variant: 'colour' }),
   'onnxruntime/sd-turbo': (dir) => synthSd(dir, { variant: 'turbo' }),
   'stable-diffusion-v1-5/stable-diffusion-v1-5': (dir) => synthSd(dir, { variant: 'v1-5' }),
 };
