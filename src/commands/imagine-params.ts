@@ -2,6 +2,7 @@
  * /imagine's text handling: Midjourney-style parameters typed into the prompt, sizes and aspect ratios,
  * the prompt blocklist and the alt text of generated images. Pure functions; the command wires them up.
  */
+import { type AltTextPolicy, altTextLimit, buildAltText } from '../core/alttext.js';
 import { listChoices, UserError } from '../errors.js';
 
 /** Inline `--name value` parameters and the option each one sets. */
@@ -161,22 +162,16 @@ export function findBlocked(prompt: string, blocklist: readonly string[]): strin
 }
 
 /**
- * Alt text for a generated image: the label (config altText.label, "AI-generated: ") + the prompt, cut at
- * a word boundary to fit `maxLength`, + "(image 2 of 4)" when there are several.
- * (A shared src/core/alttext.ts is being written in parallel; this stays local until it lands.)
+ * Alt text for a generated image, under iris's one alt-text policy (src/core/alttext.ts: label in front,
+ * whitespace collapsed, capitalised, trimmed at a sentence or word boundary to the configured and the
+ * platform's limit): the prompt is the description, + "(image 2 of 4)" when there are several.
  */
 export function imagineAltText(
   prompt: string,
-  opts: { label: string; maxLength: number; index?: number; count?: number },
+  opts: { policy: AltTextPolicy; platform?: string; index?: number; count?: number },
 ): string {
   const suffix = opts.count && opts.count > 1 ? ` (image ${(opts.index ?? 0) + 1} of ${opts.count})` : '';
-  const room = Math.max(1, opts.maxLength - opts.label.length - suffix.length);
-  const clean = prompt.replace(/\s+/g, ' ').trim();
-  let body = clean;
-  if (clean.length > room) {
-    const cut = clean.slice(0, room - 1);
-    const space = cut.lastIndexOf(' ');
-    body = `${(space > room / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
-  }
-  return `${opts.label}${body}${suffix}`;
+  const limit = altTextLimit(opts.policy, opts.platform);
+  const maxLength = Math.max(1, limit - suffix.length);
+  return `${buildAltText({ caption: prompt }, { policy: { ...opts.policy, maxLength } })}${suffix}`;
 }

@@ -275,8 +275,8 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
           continue;
         }
         const altText = imagineAltText(input.prompt, {
-          label: config.altText.label,
-          maxLength: config.altText.maxLength,
+          policy: config.altText,
+          platform: ctx.request.platform,
           index: i,
           count: out.images.length,
         });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -12,7 +12,8 @@ const run = promisify(execFile);
 
 async function iris(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    const cli = ['--import', 'tsx', 'src/cli.ts', '--config', join(dir, 'iris.yaml')];
+    const { stdout, stderr } = await run(process.execPath, [...cli, ...args], {
       env: { ...process.env, IRIS_LOG_LEVEL: 'warn' },
     });
     return { code: 0, stdout, stderr };
@@ -28,6 +29,11 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'iris-cli-imagine-'));
   models = join(dir, 'models');
   await synthAll(models);
+  // each run keeps its memory in this test's own folder
+  await writeFile(
+    join(dir, 'iris.yaml'),
+    `memory:\n  store: memory\n  path: ${join(dir, 'memory.sqlite')}\n`,
+  );
 });
 
 test('iris imagine --json writes the PNG and prints file, seed and alt text; same seed → same bytes', async () => {
@@ -40,7 +46,7 @@ test('iris imagine --json writes the PNG and prints file, seed and alt text; sam
   ]);
   assert.equal(ra.code, 0, ra.stderr);
   assert.equal(rb.code, 0, rb.stderr);
-  assert.deepEqual(JSON.parse(ra.stdout), { file: a, seed: 7, altText: 'AI-generated: a red square' });
+  assert.deepEqual(JSON.parse(ra.stdout), { file: a, seed: 7, altText: 'AI-generated: A red square' });
   const [pa, pb] = await Promise.all([readFile(a), readFile(b)]);
   assert.ok(pa.equals(pb), 'byte-identical across processes');
   assert.equal((await dominant(pa)).colour, 'red');

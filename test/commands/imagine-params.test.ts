@@ -89,16 +89,21 @@ describe('blocklist and alt text', () => {
     assert.equal(findBlocked('a red square', list), undefined);
   });
 
-  it('labels the prompt as AI-generated and shortens it at a word boundary', () => {
-    const opts = { label: 'AI-generated: ', maxLength: 40 };
-    assert.equal(imagineAltText('a  red\nsquare', opts), 'AI-generated: a red square');
-    const long = imagineAltText('a very long prompt about a castle on a hill at dusk', opts);
+  it('labels the prompt as AI-generated under the alt-text policy, shortened at a word boundary', () => {
+    const policy = { label: 'AI-generated:', maxLength: 40 };
+    assert.equal(imagineAltText('a  red\nsquare', { policy }), 'AI-generated: A red square');
+    const long = imagineAltText('a very long prompt about a castle on a hill at dusk', { policy });
     assert.ok(long.length <= 40, long);
-    assert.equal(long, 'AI-generated: a very long prompt about…');
+    assert.match(long, /^AI-generated: A very long prompt about.*…$/);
     assert.equal(
-      imagineAltText('a cat', { ...opts, index: 1, count: 3 }),
-      'AI-generated: a cat (image 2 of 3)',
+      imagineAltText('a cat', { policy: { ...policy, maxLength: 80 }, index: 1, count: 3 }),
+      'AI-generated: A cat (image 2 of 3)',
     );
+    const huge = imagineAltText('word '.repeat(400), {
+      policy: { label: 'AI-generated:', maxLength: 1024 },
+      platform: 'slack',
+    });
+    assert.ok(huge.length <= 1000, `slack cap: ${huge.length}`);
   });
 });
 

@@ -18,12 +18,14 @@ import { RecordingResponder } from '../fakes/responder.js';
 let root = '';
 let app: App;
 
-function newApp(): App {
+/** An iris process; `memory` names its SQLite file (same name: the memory survives a restart). */
+function newApp(memory = 'memory.sqlite'): App {
   return createApp(
     loadConfig({
       env: {},
       overrides: {
         'models.dir': root,
+        'memory.path': join(root, memory),
         'log.level': 'silent',
         'tasks.imagine.blocklist': ['dragon', 'blood bath'],
         'tasks.imagine.size': '128x128',
@@ -82,7 +84,7 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
     assert.equal(reply.images?.length, 1);
     const image = reply.images?.[0];
     assert.ok(image);
-    assert.equal(image.altText, 'AI-generated: a red square');
+    assert.equal(image.altText, 'AI-generated: A red square');
     assert.equal(image.name, 'iris-7.png');
     assert.equal((await dominant(image.png)).colour, 'red');
     assert.equal(reply.text, '"a red square" — seed 7, 1 step, Euler, turbo, 128x128');
@@ -114,7 +116,7 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
       width: 192,
       height: 64,
       name: 'iris-9.png',
-      altText: 'AI-generated: a blue square',
+      altText: 'AI-generated: A blue square',
     });
     const png = reply.images?.[0]?.png as Buffer;
     const meta = await sharp(png).metadata();
@@ -254,7 +256,7 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
     }
   });
 
-  it('a long prompt is kept in memory for its buttons; after the memory is gone the cut prompt is used', async () => {
+  it('a long prompt is kept in memory for its buttons (across a restart); when memory is lost the cut prompt is used', async () => {
     const prompt = `a blue square ${'with very fine detail '.repeat(8)}`.trim();
     const first = await imagine({ prompt, seed: 3 });
     const reroll = first.reply.buttons?.[0];
@@ -262,13 +264,17 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
     const again = await imagine(decodeImagineButton(reroll.id).args);
     assert.equal((again.reply.data as Data).prompt, prompt);
     const restarted = newApp();
+    const lost = newApp('other.sqlite');
     try {
-      const cut = await imagine(decodeImagineButton(reroll.id).args, restarted);
+      const after = await imagine(decodeImagineButton(reroll.id).args, restarted);
+      assert.equal((after.reply.data as Data).prompt, prompt, 'SQLite memory survives the restart');
+      const cut = await imagine(decodeImagineButton(reroll.id).args, lost);
       const data = cut.reply.data as Data;
       assert.ok(prompt.startsWith(data.prompt) && data.prompt.length < prompt.length);
       assert.match(cut.reply.text ?? '', /has expired; used its first words/);
     } finally {
       await restarted.stop();
+      await lost.stop();
     }
   });
 
