@@ -4,11 +4,11 @@ import { FakeDiscord, type RecordedRequest } from '../../fakes/discord/server.js
 import { solidPng } from '../../fakes/images.js';
 import { alice, bob, finalEdit, type Harness, startDiscord } from './harness.js';
 
-const posted = (h: Harness, channelId: string) => (r: RecordedRequest) =>
+const posted = (channelId: string) => (r: RecordedRequest) =>
   r.method === 'POST' && r.path === `/channels/${channelId}/messages` && r.status === 200;
 
-const replyTo = (h: Harness, channelId: string, messageId: string) => (r: RecordedRequest) =>
-  posted(h, channelId)(r) && r.json?.message_reference?.message_id === messageId;
+const replyTo = (channelId: string, messageId: string) => (r: RecordedRequest) =>
+  posted(channelId)(r) && r.json?.message_reference?.message_id === messageId;
 
 /** The bot's message stored by the fake for a channel post. */
 function botMessage(h: Harness, content: RegExp): Record<string, unknown> {
@@ -35,7 +35,7 @@ test('a question replying to an image is an ask in the channel; a reply to the a
       content: 'what colour is it?',
       referenced: image,
     });
-    const first = await h.fake.waitFor(replyTo(h, channel, question.id as string));
+    const first = await h.fake.waitFor(replyTo(channel, question.id as string));
     assert.equal(
       first.json.content,
       `turn 1 in discord:${channel}; first question: what colour is it?; image: 40x40`,
@@ -47,7 +47,7 @@ test('a question replying to an image is an ask in the channel; a reply to the a
       content: 'and its shape?',
       referenced: answer,
     });
-    const second = await h.fake.waitFor(replyTo(h, channel, followUp.id as string));
+    const second = await h.fake.waitFor(replyTo(channel, followUp.id as string));
     assert.equal(
       second.json.content,
       `turn 2 in discord:${channel}; first question: what colour is it?; image: 40x40`,
@@ -61,7 +61,7 @@ test('a question replying to an image is an ask in the channel; a reply to the a
       content: `<@${h.fake.bot.id}> and here?`,
       mentions: [h.fake.bot],
     });
-    const third = await h.fake.waitFor(replyTo(h, other, elsewhere.id as string));
+    const third = await h.fake.waitFor(replyTo(other, elsewhere.id as string));
     assert.equal(third.json.content, `turn 1 in discord:${other}; first question: and here?; image: none`);
   } finally {
     await h.stop();
@@ -91,10 +91,10 @@ test('without the MESSAGE_CONTENT intent only mentions are answered', async () =
       mentions: [h.fake.bot],
       attachments: [h.fake.addAttachment({ filename: 'b.png', data: await solidPng('#00ff00', 24) })],
     });
-    const answered = await h.fake.waitFor(replyTo(h, channel, mention.id as string));
+    const answered = await h.fake.waitFor(replyTo(channel, mention.id as string));
     assert.match(answered.json.content, /first question: what is this\?; image: 24x24/);
     assert.equal(
-      h.fake.requests.filter(replyTo(h, channel, unheard.id as string)).length,
+      h.fake.requests.filter(replyTo(channel, unheard.id as string)).length,
       0,
       'a reply without a mention carries no text without the intent, so iris stays quiet',
     );
@@ -135,7 +135,7 @@ test('automatic alt text: on in enabled channels, silent elsewhere, for opted-ou
       ],
     });
     const two = await upload(a, bob, 2);
-    const reply = await h2.fake.waitFor(replyTo(h2, a, two.id as string));
+    const reply = await h2.fake.waitFor(replyTo(a, two.id as string));
     assert.equal(
       reply.json.content,
       'Alt text, image 1: a 16x16 picture\nAlt text, image 2: a 24x24 picture',
@@ -152,7 +152,7 @@ test('automatic alt text: on in enabled channels, silent elsewhere, for opted-ou
     await finalEdit(h2.fake, token, (j) => /no longer/.test(j.content ?? ''));
     const hers = await upload(a, alice);
     const his = await upload(a, bob);
-    await h2.fake.waitFor(replyTo(h2, a, his.id as string));
+    await h2.fake.waitFor(replyTo(a, his.id as string));
 
     // An admin turns it on for the general channel.
     const denied = h2.fake.interaction({
@@ -176,11 +176,11 @@ test('automatic alt text: on in enabled channels, silent elsewhere, for opted-ou
     });
     await finalEdit(h2.fake, admin.token, (j) => /on in this channel/.test(j.content ?? ''));
     const now = await upload(g, bob);
-    await h2.fake.waitFor(replyTo(h2, g, now.id as string));
+    await h2.fake.waitFor(replyTo(g, now.id as string));
 
     for (const silent of [quiet, fromBot, described, hers]) {
       assert.equal(
-        h2.fake.requests.filter(replyTo(h2, silent.channel_id as string, silent.id as string)).length,
+        h2.fake.requests.filter(replyTo(silent.channel_id as string, silent.id as string)).length,
         0,
       );
     }
