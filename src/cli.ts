@@ -88,6 +88,20 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('caption')
+    .description('Describe an image: alt text (under the alt-text policy) and a long caption')
+    .argument('<image>', 'image file')
+    .option('--models <dir>', 'models folder')
+    .option('--model <id-or-folder>', 'caption model id (in the models folder) or a folder path')
+    .option('--json', 'print {"altText":…,"caption":…}')
+    .action(async (image: string, flags: ModelFlags & { model?: string; json?: boolean }) => {
+      const { captionCli } = await import('./cli/caption.js');
+      const config = configFrom({ ...program.opts(), ...flags }, { 'tasks.caption.model': flags.model });
+      const code = await withApp(config, (app) => captionCli(app, image, { ...flags, out, err }));
+      if (code !== 0) throw new ExitCode(code);
+    });
+
+  program
     .command('discord')
     .description('Discord: the invite link for your bot')
     .command('invite')

@@ -1,4 +1,5 @@
 import { alttextCommand } from './alttext.js';
+import { captionCommand } from './caption.js';
 import { helpCommand } from './help.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
@@ -11,7 +12,9 @@ import type { AnyCommand } from './types.js';
 export const COMMANDS: readonly AnyCommand[] = [
   tagsCommand,
 
-  // caption, ask, read, compare, forget (issue 4)
+  captionCommand,
+
+  // ask, read, compare, forget (issue 4)
 
   // imagine (issue 5)
 

@@ -37,7 +37,16 @@ export const TASKS = {
     },
   },
 
-  // caption: src/models/caption/… (issue 4)
+  caption: {
+    description: 'image captions and alt text',
+    queue: 'gpu',
+    backends: {
+      florence2: {
+        defaultModel: 'onnx-community/Florence-2-base-ft',
+        load: async () => (await import('./caption/florence2.js')).createFlorence2Captioner,
+      },
+    },
+  },
 
   // vqa: src/models/vqa/… (issue 4)
 
