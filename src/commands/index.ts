@@ -1,5 +1,8 @@
 import { alttextCommand } from './alttext.js';
+import { askCommand } from './ask.js';
 import { captionCommand } from './caption.js';
+import { compareCommand } from './compare.js';
+import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
@@ -15,6 +18,10 @@ export const COMMANDS: readonly AnyCommand[] = [
   captionCommand,
 
   // ask, read, compare, forget (issue 4)
+
+  askCommand,
+  compareCommand,
+  forgetCommand,
 
   // imagine (issue 5)
 
