@@ -192,12 +192,15 @@ test('DM policy, per-server deny lists and the message context menus', async () 
     const menu = fake.interaction({ kind: 'menu', name: 'Alt text', user: alice, target });
     const deferred = await fake.waitFor((r) => r.path === `/interactions/${menu.id}/${menu.token}/callback`);
     assert.equal(deferred.json.data.flags, 64, '"Alt text" answers privately');
-    await finalEdit(fake, menu.token, (j) => j.content === 'a 48x48 picture');
+    const alt = await finalEdit(fake, menu.token, (j) => /48x48/.test(j.content ?? ''));
+    assert.match(alt.json.content, /^AI-generated: A 48x48 picture$/, 'only the alt text, ready to paste');
     const describe = fake.interaction({ kind: 'menu', name: 'Describe image', user: alice, target });
     const shown = await fake.waitFor(
       (r) => r.path === `/interactions/${describe.id}/${describe.token}/callback`,
     );
     assert.equal(shown.json.data.flags ?? 0, 0, '"Describe image" answers in the channel');
+    const described = await finalEdit(fake, describe.token, (j) => /48x48/.test(j.content ?? ''));
+    assert.match(described.json.content, /^Alt text: .*\nCaption: A 48x48 picture/);
     const empty = fake.message({ channelId: fake.channel.id, author: alice, content: 'no picture' });
     const none = fake.interaction({ kind: 'menu', name: 'Describe image', user: alice, target: empty });
     const noneReply = await fake.waitFor((r) => r.path === `/interactions/${none.id}/${none.token}/callback`);

@@ -54,11 +54,19 @@ test('`iris start --demo` with DISCORD_TOKEN and DISCORD_API_URL connects to the
     const edit = await finalEdit(fake, token, (j) => /^Tags:/.test(j.content ?? ''));
     assert.match(edit.json.content, /^Tags: red \d+%/, 'the colour-world CLIP model tagged the image red');
 
-    const invite = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'discord', 'invite'], {
-      env,
-    });
+    const invite = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'discord', 'invite'],
+      {
+        env,
+      },
+    );
     const url = new URL(invite.stdout.trim());
-    assert.equal(url.searchParams.get('client_id'), fake.appId, 'the application id came from GET /applications/@me');
+    assert.equal(
+      url.searchParams.get('client_id'),
+      fake.appId,
+      'the application id came from GET /applications/@me',
+    );
     assert.equal(url.searchParams.get('scope'), 'bot applications.commands');
     assert.ok(BigInt(url.searchParams.get('permissions') ?? '0') & (1n << 15n), 'Attach Files is asked for');
   } finally {
