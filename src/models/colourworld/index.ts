@@ -21,12 +21,14 @@ import { synthBlip2 } from './blip2.js';
 import { synthClip } from './clip.js';
 import { synthFlorence2 } from './florence2.js';
 import { synthSd } from './sd.js';
+import { synthSmolVlm } from './smolvlm.js';
 
 export { BLIP2_VOCAB, NOUNS, synthBlip2 } from './blip2.js';
 export { BENCH_LABELS, COLOURS, colourVector, synthClip, VOCAB } from './clip.js';
 export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, synthFlorence2 } from './florence2.js';
 export { Graph } from './onnx.js';
 export { colourLatent, LATENT_RGB_FACTORS, synthSd } from './sd.js';
+export { SMOLVLM_VOCAB, synthSmolVlm } from './smolvlm.js';
 
 /** Model id (as in the registry) → writer of its colour-world folder. */
 export const MODELS: Record<string, (outDir: string) => Promise<void>> = {
@@ -35,6 +37,7 @@ export const MODELS: Record<string, (outDir: string) => Promise<void>> = {
   'Salesforce/blip2-opt-2.7b': (dir) => synthBlip2(dir, { variant: 'colour' }),
   'onnxruntime/sd-turbo': (dir) => synthSd(dir, { variant: 'turbo' }),
   'stable-diffusion-v1-5/stable-diffusion-v1-5': (dir) => synthSd(dir, { variant: 'v1-5' }),
+  'HuggingFaceTB/SmolVLM-256M-Instruct': synthSmolVlm,
 };
 
 /** Write every colour-world model under `outDir/<model id>`. Returns the ids written. */
