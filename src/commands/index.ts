@@ -1,6 +1,7 @@
 import { alttextCommand } from './alttext.js';
 import { captionCommand } from './caption.js';
 import { helpCommand } from './help.js';
+import { readCommand } from './read.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
 import type { AnyCommand } from './types.js';
@@ -13,8 +14,9 @@ export const COMMANDS: readonly AnyCommand[] = [
   tagsCommand,
 
   captionCommand,
+  readCommand,
 
-  // ask, read, compare, forget (issue 4)
+  // ask, compare, forget (issue 4)
 
   // imagine (issue 5)
 
