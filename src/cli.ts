@@ -4,6 +4,7 @@ import { tagCli } from './cli/tag.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { isUserError } from './errors.js';
 import { type App, createApp } from './main.js';
+import { TASKS } from './models/registry.js';
 
 /**
  * `iris` — exit codes: 0 ok, 2 user error (one line `error: …` on stderr), 1 internal error.
@@ -40,6 +41,27 @@ async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise
   } finally {
     await app.stop();
   }
+}
+
+const VQA_BACKENDS = ['local', 'groq'] as const;
+
+function backendChoice(value: string): string {
+  if (!(VQA_BACKENDS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`expected ${VQA_BACKENDS.join(' or ')}`);
+  }
+  return value;
+}
+
+/** --backend local|groq → config overrides for tasks.vqa (the configured model stays when the backend does). */
+function vqaOverrides(config: Config, backend: string | undefined): Record<string, unknown> {
+  const remote = config.tasks.vqa.backend === 'groq';
+  if (backend === 'groq' && !remote) {
+    return { 'tasks.vqa': { backend: 'groq', model: TASKS.vqa.backends.groq.defaultModel, options: {} } };
+  }
+  if (backend === 'local' && remote) {
+    return { 'tasks.vqa': { backend: 'blip2', model: TASKS.vqa.backends.blip2.defaultModel, options: {} } };
+  }
+  return {};
 }
 
 export function buildProgram(): Command {
@@ -125,6 +147,51 @@ export function buildProgram(): Command {
           { 'tasks.read.backend': flags.backend, 'tasks.read.model': flags.model ?? fallback },
         );
         const code = await withApp(config, (app) => readCli(app, image, { ...flags, out, err }));
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
+
+  program
+    .command('ask')
+    .description('Ask a question about an image; --conversation KEY continues an earlier conversation')
+    .argument('<image>', 'image file')
+    .argument('<question>', 'the question')
+    .option('--conversation <key>', 'conversation to continue (remembered between calls)')
+    .option('--backend <name>', 'local (the configured local model) or groq', backendChoice)
+    .option('--structured', 'answer as {description, funny_story} (groq)')
+    .option('--models <dir>', 'models folder')
+    .option('--json', 'print {"answer": …} as JSON')
+    .action(
+      async (
+        image: string,
+        question: string,
+        flags: ModelFlags & { conversation?: string; backend?: string; structured?: boolean; json?: boolean },
+      ) => {
+        const base = configFrom({ ...program.opts(), ...flags });
+        const config = configFrom({ ...program.opts(), ...flags }, vqaOverrides(base, flags.backend));
+        const { askCli } = await import('./cli/ask.js');
+        const code = await withApp(config, (app) => askCli(app, image, question, { ...flags, out, err }));
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
+
+  program
+    .command('compare')
+    .description('Compare 2–4 images (optionally answering a question about them)')
+    .argument('<images...>', '2 to 4 image files')
+    .option('--question <text>', 'what to compare')
+    .option('--backend <name>', 'local (the configured local model) or groq', backendChoice)
+    .option('--models <dir>', 'models folder')
+    .option('--json', 'print {"answer": …, "images": […]} as JSON')
+    .action(
+      async (
+        images: string[],
+        flags: ModelFlags & { question?: string; backend?: string; json?: boolean },
+      ) => {
+        const base = configFrom({ ...program.opts(), ...flags });
+        const config = configFrom({ ...program.opts(), ...flags }, vqaOverrides(base, flags.backend));
+        const { compareCli } = await import('./cli/ask.js');
+        const code = await withApp(config, (app) => compareCli(app, images, { ...flags, out, err }));
         if (code !== 0) throw new ExitCode(code);
       },
     );

@@ -7,7 +7,14 @@ import type { App } from '../main.js';
 /** The CLI is one more platform: it builds BotRequests and goes through the same dispatch funnel. */
 export async function runCliRequest(
   app: App,
-  request: { command: string; args?: Record<string, unknown>; images?: ImageRef[]; signal?: AbortSignal },
+  request: {
+    command: string;
+    args?: Record<string, unknown>;
+    images?: ImageRef[];
+    signal?: AbortSignal;
+    /** Conversation key (memory); default 'cli:local'. */
+    conversation?: string;
+  },
   onProgress?: (p: Progress) => void,
 ): Promise<Reply> {
   const req: BotRequest = {
@@ -16,7 +23,7 @@ export async function runCliRequest(
     command: request.command,
     args: request.args ?? {},
     images: request.images ?? [],
-    conversation: 'cli:local',
+    conversation: request.conversation ?? 'cli:local',
     user: { id: userInfo().username, isAdmin: true },
     signal: request.signal ?? new AbortController().signal,
   };

@@ -1,5 +1,8 @@
 import { alttextCommand } from './alttext.js';
+import { askCommand } from './ask.js';
 import { captionCommand } from './caption.js';
+import { compareCommand } from './compare.js';
+import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
 import { readCommand } from './read.js';
 import { statusCommand } from './status.js';
@@ -15,8 +18,9 @@ export const COMMANDS: readonly AnyCommand[] = [
 
   captionCommand,
   readCommand,
-
-  // ask, compare, forget (issue 4)
+  askCommand,
+  compareCommand,
+  forgetCommand,
 
   // imagine (issue 5)
 
