@@ -56,15 +56,31 @@ describe('read/tesseract (tesseract.js + @tesseract.js-data/eng, offline)', () =
 
   it('a cancel ends the job at once; the next job gets a fresh worker and works', async () => {
     const image = await rendered('cancel me please');
+    // cancelled while recognising (at its first progress report)
     const controller = new AbortController();
-    const pending = reader.run({ image }, { signal: controller.signal });
-    setTimeout(() => controller.abort(), 20);
+    const pending = reader.run(
+      { image },
+      { signal: controller.signal, onProgress: () => controller.abort() },
+    );
     await assert.rejects(pending, { code: 'cancelled' });
+    // cancelled while the image is being prepared
+    const early = new AbortController();
+    const preparing = reader.run({ image }, { signal: early.signal });
+    early.abort();
+    await assert.rejects(preparing, { code: 'cancelled' });
     const done = new AbortController();
     done.abort();
     await assert.rejects(reader.run({ image }, { signal: done.signal }), { code: 'cancelled' });
     const again = await reader.run({ image }, { signal });
     assert.deepEqual(words(again.text), ['cancel', 'me', 'please']);
+    // two jobs at once: cancelling the first does not take the second down with it
+    const first = new AbortController();
+    const [a, b] = await Promise.allSettled([
+      reader.run({ image }, { signal: first.signal, onProgress: () => first.abort() }),
+      reader.run({ image }, { signal }),
+    ]);
+    assert.equal(a.status, 'rejected');
+    assert.equal(b.status === 'fulfilled' && words(b.value.text).join(' '), 'cancel me please');
   });
 
   it('a truncated image is a bad_image user error', async () => {

@@ -166,51 +166,64 @@ export const createTesseractReader: BackendFactory<'read'> = async (load): Promi
   let worker: Promise<Worker> | undefined = startWorker();
   await worker;
   let disposed = false;
+  let queue: Promise<void> = Promise.resolve();
+  const cancelled = () => new UserError('cancelled', 'the request was cancelled');
+
+  async function recognise(
+    image: LoadedImage,
+    opts: RunOptions,
+  ): Promise<{ text: string; confidence?: number }> {
+    if (disposed) throw new BackendError('disposed', `${WHO}: backend was disposed`, { isRetryable: true });
+    if (opts.signal.aborted) throw cancelled();
+    const size = fitInside(image, maxSide);
+    const rgb = await toRgb(image, { ...size, fit: 'fill' });
+    const png = await encodePng({ ...rgb, channels: 3 });
+    worker ??= startWorker();
+    const current = await worker;
+    if (opts.signal.aborted) throw cancelled();
+    onProgress = opts.onProgress;
+    const job = current.recognize(png);
+    job.catch(() => {});
+    // A cancel (or the job timeout) cannot stop a running recognition: the worker is terminated and a
+    // new one starts with the next job.
+    let abort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      abort = () => {
+        worker = undefined;
+        void current.terminate();
+        reject(cancelled());
+      };
+      opts.signal.addEventListener('abort', abort, { once: true });
+    });
+    try {
+      const result = await Promise.race([job, aborted]);
+      const text = tidyOcrText(result.data.text ?? '');
+      const confidence = Number.isFinite(result.data.confidence) ? result.data.confidence / 100 : undefined;
+      return confidence === undefined || !text ? { text } : { text, confidence };
+    } catch (cause) {
+      if (cause instanceof UserError) throw cause;
+      throw new BackendError('model_failed', `${WHO}: recognition failed: ${lastFailure || String(cause)}`, {
+        isRetryable: false,
+        cause,
+      });
+    } finally {
+      opts.signal.removeEventListener('abort', abort as () => void);
+      onProgress = undefined;
+    }
+  }
 
   return {
     task: 'read',
     id: 'tesseract',
     model: load.modelId,
-    async run(input, opts) {
-      if (disposed) throw new BackendError('disposed', `${WHO}: backend was disposed`, { isRetryable: true });
-      if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
-      const size = fitInside(input.image, maxSide);
-      const rgb = await toRgb(input.image, { ...size, fit: 'fill' });
-      const png = await encodePng({ ...rgb, channels: 3 });
-      worker ??= startWorker();
-      const current = await worker;
-      onProgress = opts.onProgress;
-      // A cancel (or the job timeout) cannot stop a running recognition: the worker is terminated and
-      // started again on the next request.
-      let abort: (() => void) | undefined;
-      const aborted = new Promise<never>((_, reject) => {
-        abort = () => {
-          worker = undefined;
-          void current.terminate();
-          reject(new UserError('cancelled', 'the request was cancelled'));
-        };
-        opts.signal.addEventListener('abort', abort, { once: true });
-      });
-      aborted.catch(() => {});
-      try {
-        const result = await Promise.race([current.recognize(png), aborted]);
-        const text = tidyOcrText(result.data.text ?? '');
-        const confidence = Number.isFinite(result.data.confidence) ? result.data.confidence / 100 : undefined;
-        return confidence === undefined || !text ? { text } : { text, confidence };
-      } catch (cause) {
-        if (cause instanceof UserError) throw cause;
-        throw new BackendError(
-          'model_failed',
-          `${WHO}: recognition failed: ${lastFailure || String(cause)}`,
-          {
-            isRetryable: false,
-            cause,
-          },
-        );
-      } finally {
-        opts.signal.removeEventListener('abort', abort as () => void);
-        onProgress = undefined;
-      }
+    run(input, opts) {
+      // One job at a time: the worker runs them in order anyway, and a cancel then ends only its own job.
+      const turn = queue.then(() => recognise(input.image, opts));
+      queue = turn.then(
+        () => undefined,
+        () => undefined,
+      );
+      return turn;
     },
     async dispose() {
       if (disposed) return;
