@@ -43,25 +43,25 @@ async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise
   }
 }
 
-const VQA_BACKENDS = ['local', 'groq'] as const;
+const VQA_BACKENDS = ['local', 'blip2', 'smolvlm', 'groq'] as const;
 
 function backendChoice(value: string): string {
   if (!(VQA_BACKENDS as readonly string[]).includes(value)) {
-    throw new InvalidArgumentError(`expected ${VQA_BACKENDS.join(' or ')}`);
+    throw new InvalidArgumentError(`expected ${VQA_BACKENDS.join(', ')}`);
   }
   return value;
 }
 
-/** --backend local|groq → config overrides for tasks.vqa (the configured model stays when the backend does). */
+/**
+ * --backend → config overrides for tasks.vqa: `local` keeps a configured local backend (else blip2), a
+ * backend name picks it with its default model; the configured model and options stay when the backend does.
+ */
 function vqaOverrides(config: Config, backend: string | undefined): Record<string, unknown> {
-  const remote = config.tasks.vqa.backend === 'groq';
-  if (backend === 'groq' && !remote) {
-    return { 'tasks.vqa': { backend: 'groq', model: TASKS.vqa.backends.groq.defaultModel, options: {} } };
-  }
-  if (backend === 'local' && remote) {
-    return { 'tasks.vqa': { backend: 'blip2', model: TASKS.vqa.backends.blip2.defaultModel, options: {} } };
-  }
-  return {};
+  const configured = config.tasks.vqa.backend;
+  const wanted = backend === 'local' ? (configured === 'groq' ? 'blip2' : configured) : backend;
+  if (!wanted || wanted === configured) return {};
+  const entry = TASKS.vqa.backends[wanted as keyof typeof TASKS.vqa.backends];
+  return { 'tasks.vqa': { backend: wanted, model: entry.defaultModel, options: {} } };
 }
 
 export function buildProgram(): Command {
@@ -157,7 +157,7 @@ export function buildProgram(): Command {
     .argument('<image>', 'image file')
     .argument('<question>', 'the question')
     .option('--conversation <key>', 'conversation to continue (remembered between calls)')
-    .option('--backend <name>', 'local (the configured local model) or groq', backendChoice)
+    .option('--backend <name>', 'local (the configured local model), blip2, smolvlm or groq', backendChoice)
     .option('--structured', 'answer as {description, funny_story} (groq)')
     .option('--models <dir>', 'models folder')
     .option('--json', 'print {"answer": …} as JSON')
@@ -180,7 +180,7 @@ export function buildProgram(): Command {
     .description('Compare 2–4 images (optionally answering a question about them)')
     .argument('<images...>', '2 to 4 image files')
     .option('--question <text>', 'what to compare')
-    .option('--backend <name>', 'local (the configured local model) or groq', backendChoice)
+    .option('--backend <name>', 'local (the configured local model), blip2, smolvlm or groq', backendChoice)
     .option('--models <dir>', 'models folder')
     .option('--json', 'print {"answer": …, "images": […]} as JSON')
     .action(
@@ -195,6 +195,17 @@ export function buildProgram(): Command {
         if (code !== 0) throw new ExitCode(code);
       },
     );
+
+  program
+    .command('discord')
+    .description('Discord: the invite link for your bot')
+    .command('invite')
+    .description('Print the link that adds the bot to a server, with the scopes and permissions iris needs')
+    .action(async () => {
+      const { applicationIdOf, inviteUrl } = await import('./bot/discord/invite.js');
+      const config = configFrom(program.opts());
+      out(inviteUrl(await applicationIdOf(config.platforms.discord)));
+    });
 
   const models = program.command('models').description('Model folders: synthesize, list');
   models
