@@ -5,6 +5,7 @@ import { compareCommand } from './compare.js';
 import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
 import { imagineCommand } from './imagine.js';
+import { readCommand } from './read.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
 import type { AnyCommand } from './types.js';
@@ -17,9 +18,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   tagsCommand,
 
   captionCommand,
-
-  // ask, read, compare, forget (issue 4)
-
+  readCommand,
   askCommand,
   compareCommand,
   forgetCommand,
