@@ -6,7 +6,7 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { AnyCommand } from '../../commands/types.js';
-import type { Config } from '../../config.js';
+import { type Config, ConfigError } from '../../config.js';
 import type { Logger } from '../../core/log.js';
 import { formatMB } from '../../core/media.js';
 import type { SettingsStore } from '../../core/settings.js';
@@ -71,7 +71,15 @@ export class PlaygroundAdapter implements PlatformAdapter {
     const app = this.#routes(handle);
     const server = await new Promise<ServerType>((resolve, reject) => {
       const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
-      s.once('error', reject);
+      s.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === 'EADDRINUSE' || err.code === 'EACCES'
+            ? new ConfigError(
+                `The playground cannot listen on ${host}:${port} (${err.code === 'EADDRINUSE' ? 'in use' : 'not allowed'}): set IRIS_PORT to another port (0 picks a free one).`,
+              )
+            : err,
+        ),
+      );
     });
     this.#server = server;
     const address = server.address() as AddressInfo;
