@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DoctorDeps, formatChecks, runChecks } from '../../src/cli/doctor.js';
+import { type Check, type DoctorDeps, formatChecks, runChecks } from '../../src/cli/doctor.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { synthClip } from '../../src/models/colourworld/index.js';
 
@@ -28,7 +28,7 @@ describe('iris doctor', () => {
     (overrides: Record<string, unknown> = {}, env: Record<string, string> = {}) =>
     () =>
       loadConfig({ env, overrides: { 'models.dir': models, ...overrides } });
-  const byName = (checks: { name: string }[], name: string) => checks.find((c) => c.name === name);
+  const byName = (checks: Check[], name: string) => checks.find((c) => c.name === name);
 
   it('a healthy setup: no fails; the tag model is ready, missing ones say which command fetches them', async () => {
     const checks = await runChecks(config(), healthy);
