@@ -7,6 +7,7 @@ import { allowAllImages, type ImageSafetyCheck } from '../models/imagine/safety.
 import { SCHEDULER_NAMES, SCHEDULERS, type SchedulerName } from '../models/imagine/schedulers.js';
 import type { ImagineIO } from '../models/imagine/types.js';
 import {
+  decodeImagineButton,
   encodeImagineButton,
   type ImagineButtonAction,
   type ImagineButtonParams,
@@ -144,6 +145,8 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
     options: IMAGINE_OPTIONS,
     queue: 'gpu',
     priority: 'normal',
+    // Adapters deliver a press as { button: id }; the id carries every option (see imagine-buttons.ts).
+    fromButton: (id) => decodeImagineButton(id).args,
 
     async parse({ args: rawArgs, config, memory, loadImages }) {
       const cfg = config.tasks.imagine;

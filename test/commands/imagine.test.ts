@@ -230,8 +230,8 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
     });
     const reroll = first.reply.buttons?.find((b) => b.label === 'Reroll');
     assert.ok(reroll);
-    const { args } = decodeImagineButton(reroll.id);
-    const { reply } = await imagine(args);
+    // Pressed as every adapter delivers it: { button: id }.
+    const { reply } = await imagine({ button: reroll.id });
     const data = reply.data as Data;
     assert.equal(data.prompt, 'a green square');
     assert.equal(data.negative, 'red');
@@ -246,7 +246,7 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
     assert.ok(vary2);
     const restarted = newApp();
     try {
-      const { reply } = await imagine(decodeImagineButton(vary2.id).args, restarted);
+      const { reply } = await imagine({ button: vary2.id }, restarted);
       assert.equal(reply.error, undefined, reply.text);
       assert.match(reply.text ?? '', /variation \(strength 0\.6\)/);
       assert.equal(reply.images?.length, 1);
