@@ -87,6 +87,21 @@ export function buildProgram(): Command {
       },
     );
 
+  program
+    .command('worker')
+    .description(
+      'Run backends for jobs from the Redis queue (scale-out; needs IRIS_REDIS_URL or queue.kind: redis)',
+    )
+    .requiredOption('--tasks <list>', 'task classes to serve: comma list of imagine, vision, llm')
+    .option('--slots <n>', 'jobs run at once per task class (default: queue.slots)', positiveInt)
+    .option('--models <dir>', 'models folder')
+    .action(async (flags: ModelFlags & { tasks: string; slots?: number }) => {
+      const { parseTaskClasses, workerCli } = await import('./cli/worker.js');
+      const tasks = parseTaskClasses(flags.tasks);
+      const config = configFrom({ ...program.opts(), ...flags });
+      await workerCli({ config, tasks, slots: flags.slots ?? config.queue.slots }, { out, err });
+    });
+
   const models = program.command('models').description('Model folders: synthesize, list');
   models
     .command('synth')

@@ -40,10 +40,21 @@ export const configSchema = z.strictObject({
     imagine: taskSchema,
   }),
   memory: z.strictObject({
-    store: z.enum(['sqlite', 'memory']),
+    store: z.enum(['sqlite', 'memory', 'redis']),
     path: z.string().min(1),
     maxTurns: z.number().int().min(1).max(200),
     ttlSeconds: z.number().int().positive(),
+  }),
+  queue: z.strictObject({
+    kind: z.enum(['memory', 'redis']),
+    url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
+    prefix: z.string().min(1),
+    attempts: z.number().int().min(1).max(20),
+    maxStalls: z.number().int().min(0).max(20),
+    stalledSeconds: z.number().positive(),
+    inlineBytes: z.number().int().min(0),
+    localWorkers: z.array(z.enum(['imagine', 'vision', 'llm'])),
+    slots: z.number().int().min(1).max(64),
   }),
   altText: z.strictObject({
     maxLength: z.number().int().min(20).max(1000),
@@ -109,6 +120,7 @@ const ENV_MAP = [
   ['GROQ_BASE_URL', 'providers.groq.baseUrl', 'string'],
   ['HF_TOKEN', 'providers.huggingface.token', 'string'],
   ['HF_ENDPOINT', 'providers.huggingface.endpoint', 'string'],
+  ['IRIS_REDIS_URL', 'queue.url', 'string'],
 ] as const;
 
 /** Config paths whose values are secrets: never printed, even in validation errors. */
@@ -119,6 +131,8 @@ export const SECRET_PATHS = [
   'platforms.slack.appToken',
   'providers.groq.apiKey',
   'providers.huggingface.token',
+  // A Redis URL may carry a password.
+  'queue.url',
 ] as const;
 
 export const DEFAULT_CONFIG_FILE = join(
@@ -197,6 +211,8 @@ function envLayer(env: Record<string, string | undefined>): Tree {
           : raw;
     setPath(layer, path, value);
   }
+  // One variable moves queue, limits and memory to Redis (src/core/redis/); see docs/scaling.md.
+  if (env.IRIS_REDIS_URL) setPath(layer, 'queue.kind', 'redis');
   return layer;
 }
 

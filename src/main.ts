@@ -2,9 +2,16 @@ import { COMMANDS } from './commands/index.js';
 import type { Config } from './config.js';
 import { SECRET_PATHS } from './config.js';
 import { Dispatcher } from './core/dispatch.js';
+import type { JobQueue } from './core/jobs.js';
 import { createLogger, type Logger } from './core/log.js';
 import type { FetchPolicy, MediaLimits } from './core/media.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
+import {
+  createRedisJobQueue,
+  createRedisMemory,
+  usesRedisMemory,
+  usesRedisQueue,
+} from './core/redis/index.js';
 import { Scheduler } from './core/scheduler.js';
 import { ModelRegistry } from './models/registry.js';
 
@@ -15,6 +22,8 @@ export interface App {
   scheduler: Scheduler;
   dispatcher: Dispatcher;
   memory: MemoryStore;
+  /** Set when queue.kind is redis: requests run on `iris worker` processes (docs/scaling.md). */
+  jobs?: JobQueue;
   stop(): Promise<void>;
 }
 
@@ -55,7 +64,8 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   });
   const scheduler = new Scheduler(config.scheduler);
   // memory.store sqlite lands with issue 4 (src/core/memory-sqlite.ts); until then turns live in-process.
-  const memory = new MemoryMapStore(config.memory);
+  const memory = usesRedisMemory(config) ? createRedisMemory(config) : new MemoryMapStore(config.memory);
+  const jobs = usesRedisQueue(config) ? createRedisJobQueue(config, log) : undefined;
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
     scheduler,
@@ -64,6 +74,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     log,
     media: mediaSettings(config),
     memory,
+    jobs,
   });
   return {
     config,
@@ -72,7 +83,9 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     scheduler,
     dispatcher,
     memory,
+    jobs,
     async stop() {
+      await jobs?.close();
       await scheduler.stop({ graceMs: 5000 });
       await registry.release();
       await memory.close();

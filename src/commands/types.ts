@@ -42,14 +42,16 @@ export interface CommandContext {
   memory: MemoryStore;
   /** Every registered command (for /help). */
   commands: readonly AnyCommand[];
-  /** Snapshot of queues and models (for /status). */
-  status(): StatusSnapshot;
+  /** Snapshot of queues and models (for /status); a promise when the queues live in Redis. */
+  status(): StatusSnapshot | Promise<StatusSnapshot>;
 }
 
 export interface StatusSnapshot {
   queues: Record<string, { running: number; queued: number; maxConcurrent: number }>;
   models: { task: string; backend: string; model: string; state: string }[];
   uptimeSeconds: number;
+  /** Worker processes connected (scale-out only). */
+  workers?: number;
 }
 
 export interface Command<I> {

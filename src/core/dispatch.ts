@@ -3,6 +3,7 @@ import type { AnyCommand, CommandContext, ParseContext, StatusSnapshot } from '.
 import type { Config } from '../config.js';
 import { isBackendError, isUserError, listChoices, UserError } from '../errors.js';
 import type { BackendProvider } from '../models/registry.js';
+import type { JobQueue } from './jobs.js';
 import type { Logger } from './log.js';
 import { type FetchPolicy, type MediaLimits, resolveImage } from './media.js';
 import { MemoryMapStore, type MemoryStore } from './memory.js';
@@ -24,6 +25,8 @@ export interface DispatcherDeps {
   media: { limits: MediaLimits; policy: FetchPolicy };
   /** Conversation memory; default: an in-process store with config.memory's limits. */
   memory?: MemoryStore;
+  /** Scale-out: queued commands run on worker processes through this queue instead of the scheduler. */
+  jobs?: JobQueue;
   /** For /status uptime; injectable for tests. */
   startedAt?: number;
 }
@@ -78,12 +81,14 @@ export class Dispatcher {
     return command;
   }
 
-  status(): StatusSnapshot {
-    return {
+  status(): StatusSnapshot | Promise<StatusSnapshot> {
+    const snapshot = {
       queues: this.#deps.scheduler.stats().queues,
       models: this.#deps.registry.status(),
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
     };
+    const jobs = this.#deps.jobs;
+    return jobs ? jobs.stats().then((s) => ({ ...snapshot, ...s })) : snapshot;
   }
 
   /** Handles one request end to end; never throws (adapters may call it without a catch). */
@@ -139,6 +144,16 @@ export class Dispatcher {
       return command.run(input, ctx);
     };
     if (!command.queue) return run(req.signal);
+    if (this.#deps.jobs) {
+      return this.#deps.jobs.submit({
+        command,
+        input,
+        request: req,
+        progress: (p) => {
+          res.progress(p).catch((err) => this.#deps.log.warn({ err, req: req.id }, 'progress failed'));
+        },
+      });
+    }
     return scheduler.schedule(
       {
         queue: command.queue,

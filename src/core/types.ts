@@ -38,7 +38,7 @@ export interface BotRequest {
 }
 
 export type Progress =
-  | { kind: 'queued'; position: number }
+  | { kind: 'queued'; position: number /** Estimated wait (scale-out queue only). */; etaSeconds?: number }
   | { kind: 'running'; step?: number; total?: number; message?: string; preview?: Buffer };
 
 export interface Button {
