@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { RedisMemoryStore } from '../../src/core/memory-redis.js';
 import { redisClient } from '../../src/core/redis/connection.js';
 import { isUserError } from '../../src/errors.js';
@@ -16,8 +16,12 @@ describe('RedisMemoryStore on a real redis-server', { skip: SKIP_NO_REDIS }, () 
     await server?.close();
   });
 
-  const open = (options: { now?: () => number; ttlSeconds?: number; maxTurns?: number } = {}) =>
-    new RedisMemoryStore({
+  const stores: RedisMemoryStore[] = [];
+  afterEach(async () => {
+    for (const store of stores.splice(0)) await store.close();
+  });
+  const open = (options: { now?: () => number; ttlSeconds?: number; maxTurns?: number } = {}) => {
+    const store = new RedisMemoryStore({
       client: redisClient({ url: server.url, prefix: 't1' }, 'client'),
       prefix: 't1',
       ttlSeconds: options.ttlSeconds ?? 60,
@@ -25,6 +29,9 @@ describe('RedisMemoryStore on a real redis-server', { skip: SKIP_NO_REDIS }, () 
       now: options.now,
       ownsClient: true,
     });
+    stores.push(store);
+    return store;
+  };
 
   test('turns are kept per conversation and never seen from another; clear forgets one', async () => {
     const store = open();

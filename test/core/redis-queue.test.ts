@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { redisClient } from '../../src/core/redis/connection.js';
 import type { Progress } from '../../src/core/types.js';
 import { solidPng } from '../fakes/images.js';
@@ -9,8 +9,23 @@ import { RecordingResponder } from '../fakes/responder.js';
 
 describe('the Redis job queue (adapter and worker in one process)', { skip: SKIP_NO_REDIS }, () => {
   let server: RedisServer;
+  // Closed even when a test fails, so a failure never leaves connections holding the process open.
+  const open: (() => Promise<unknown>)[] = [];
+  const adapterFor = (config: ReturnType<typeof redisConfig>) => {
+    const adapter = redisAdapter(config);
+    open.push(() => adapter.close());
+    return adapter;
+  };
+  const workerFor = async (...args: Parameters<typeof startFakeWorker>) => {
+    const stop = await startFakeWorker(...args);
+    open.push(() => stop());
+    return stop;
+  };
   before(async () => {
     server = await startRedisServer();
+  });
+  afterEach(async () => {
+    for (const close of open.splice(0)) await close().catch(() => {});
   });
   after(async () => {
     await server?.close();
@@ -19,8 +34,8 @@ describe('the Redis job queue (adapter and worker in one process)', { skip: SKIP
   test('a /tags request becomes a job on the vision queue; the worker runs it; images travel by reference when large', async () => {
     const config = redisConfig(server.url, { 'queue.prefix': 'q1', 'queue.inlineBytes': 1000 });
     const seen: string[][] = [];
-    const stopWorker = await startFakeWorker(config, { onRun: (labels) => seen.push(labels) });
-    const adapter = redisAdapter(config);
+    const stopWorker = await workerFor(config, { onRun: (labels) => seen.push(labels) });
+    const adapter = adapterFor(config);
     const big = await solidPng('#f00', 256); // > 1000 bytes: stored once in Redis, referenced by the job
     const res = new RecordingResponder();
     await adapter.dispatcher.handle(tagRequest(big, 'red, green'), res);
@@ -38,8 +53,8 @@ describe('the Redis job queue (adapter and worker in one process)', { skip: SKIP
 
   test('progress flows back as running steps; a queued job hears its position and ETA from the real queue', async () => {
     const config = redisConfig(server.url, { 'queue.prefix': 'q2' });
-    const stopWorker = await startFakeWorker(config, { slots: 1 });
-    const adapter = redisAdapter(config);
+    const stopWorker = await workerFor(config, { slots: 1 });
+    const adapter = adapterFor(config);
     const first = new RecordingResponder();
     const second = new RecordingResponder();
     const one = adapter.dispatcher.handle(workRequest({ ms: 400, label: 'one' }), first);
@@ -64,7 +79,7 @@ describe('the Redis job queue (adapter and worker in one process)', { skip: SKIP
 
   test('cancel removes a waiting job from Redis; a running one is aborted on its worker; each answers once', async () => {
     const config = redisConfig(server.url, { 'queue.prefix': 'q3' });
-    const adapter = redisAdapter(config);
+    const adapter = adapterFor(config);
     // No worker yet: the job waits.
     const waiting = new AbortController();
     const res = new RecordingResponder();
@@ -72,7 +87,9 @@ describe('the Redis job queue (adapter and worker in one process)', { skip: SKIP
       workRequest({ ms: 0, label: 'w' }, { signal: waiting.signal }),
       res,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 100 && (await adapter.jobs.stats()).queues.vision?.queued !== 1; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     assert.equal((await adapter.jobs.stats()).queues.vision?.queued, 1);
     waiting.abort();
     await pending;
@@ -80,7 +97,7 @@ describe('the Redis job queue (adapter and worker in one process)', { skip: SKIP
     assert.equal((await adapter.jobs.stats()).queues.vision?.queued, 0);
 
     const runs: string[] = [];
-    const stopWorker = await startFakeWorker(config);
+    const stopWorker = await workerFor(config);
     const running = new AbortController();
     const res2 = new RecordingResponder().onProgress((p) => {
       if (p.kind === 'running' && p.step === 3) running.abort();
@@ -101,8 +118,8 @@ describe('the Redis job queue (adapter and worker in one process)', { skip: SKIP
 
   test('errors from the worker reach the user once: user error verbatim, retryable retried then "unavailable", internal with a ref', async () => {
     const config = redisConfig(server.url, { 'queue.prefix': 'q4', 'queue.attempts': 2 });
-    const stopWorker = await startFakeWorker(config);
-    const adapter = redisAdapter(config);
+    const stopWorker = await workerFor(config);
+    const adapter = adapterFor(config);
     const cases: [string, RegExp, string][] = [
       ['user', /^no good: u$/, 'bad_option'],
       ['retryable', /unavailable right now/, 'flaky'],
@@ -120,9 +137,9 @@ describe('the Redis job queue (adapter and worker in one process)', { skip: SKIP
 
   test('/status shows queue depths per task class and the worker count', async () => {
     const config = redisConfig(server.url, { 'queue.prefix': 'q5' });
-    const stopA = await startFakeWorker(config, { tasks: ['vision', 'imagine'], slots: 2 });
-    const stopB = await startFakeWorker(config, { tasks: ['vision'] });
-    const adapter = redisAdapter(config);
+    const stopA = await workerFor(config, { tasks: ['vision', 'imagine'], slots: 2 });
+    const stopB = await workerFor(config, { tasks: ['vision'] });
+    const adapter = adapterFor(config);
     const res = new RecordingResponder();
     await adapter.dispatcher.handle(workRequest({}, { command: 'status' }), res);
     const text = res.reply.text ?? '';
@@ -137,8 +154,8 @@ describe('the Redis job queue (adapter and worker in one process)', { skip: SKIP
 
   test('Redis stopped → "temporarily unavailable"; Redis back → requests work again', async () => {
     const config = redisConfig(server.url, { 'queue.prefix': 'q6' });
-    const stopWorker = await startFakeWorker(config);
-    const adapter = redisAdapter(config);
+    const stopWorker = await workerFor(config);
+    const adapter = adapterFor(config);
     const ok = new RecordingResponder();
     await adapter.dispatcher.handle(workRequest({ label: 'before' }), ok);
     assert.match(ok.reply.text ?? '', /^before by/);

@@ -122,14 +122,19 @@ export function fakeTagger(options: { onRun?: (labels: string[]) => void } = {})
 
 export function startFakeWorker(
   config: Config,
-  options: { tasks?: TaskClass[]; slots?: number; onRun?: (labels: string[]) => void } = {},
+  options: {
+    tasks?: TaskClass[];
+    slots?: number;
+    onRun?: (labels: string[]) => void;
+    commands?: typeof TEST_COMMANDS;
+  } = {},
 ) {
   return startWorker({
     config,
     tasks: options.tasks ?? ['vision'],
     slots: options.slots ?? 1,
     registry: fakeTagger({ onRun: options.onRun }),
-    commands: TEST_COMMANDS,
+    commands: options.commands ?? TEST_COMMANDS,
     log: quietLog(),
   });
 }
