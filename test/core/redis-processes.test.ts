@@ -115,7 +115,7 @@ describe('scale-out across processes on a real redis-server', { skip: SKIP_NO_RE
     );
 
     // Round 2: slower jobs; worker A is killed as soon as it has started one.
-    const second = await round('b', 300);
+    const second = await round('b', 150);
     await a.waitFor(/^start b/);
     a.child.kill('SIGKILL');
     await a.exited;
