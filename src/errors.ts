@@ -20,6 +20,11 @@ export const USER_ERROR_CODES = [
   'unknown_model',
   'model_missing',
   'not_available',
+  'forbidden',
+  'no_image',
+  'not_configured',
+  'remote_unavailable',
+  'bad_answer',
 ] as const;
 export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
 

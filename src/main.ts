@@ -6,6 +6,7 @@ import type { JobQueue } from './core/jobs.js';
 import { createLogger, type Logger } from './core/log.js';
 import type { FetchPolicy, MediaLimits } from './core/media.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
+import { SqliteMemoryStore } from './core/memory-sqlite.js';
 import {
   createRedisJobQueue,
   createRedisMemory,
@@ -13,6 +14,7 @@ import {
   usesRedisQueue,
 } from './core/redis/index.js';
 import { Scheduler } from './core/scheduler.js';
+import { MemorySettingsStore, type SettingsStore } from './core/settings.js';
 import { ModelRegistry } from './models/registry.js';
 
 export interface App {
@@ -24,6 +26,8 @@ export interface App {
   memory: MemoryStore;
   /** Set when queue.kind is redis: requests run on `iris worker` processes (docs/scaling.md). */
   jobs?: JobQueue;
+  /** Preferences (/alttext); in-process until a persistent store lands. */
+  settings: SettingsStore;
   stop(): Promise<void>;
 }
 
@@ -54,6 +58,14 @@ export function mediaSettings(config: Config): { limits: MediaLimits; policy: Fe
   };
 }
 
+/** memory.store: 'sqlite' (file at memory.path, folder created) or 'memory' (in-process, lost on exit). */
+export function createMemoryStore(memory: Config['memory']): MemoryStore {
+  const options = { ttlSeconds: memory.ttlSeconds, maxTurns: memory.maxTurns };
+  return memory.store === 'sqlite'
+    ? new SqliteMemoryStore({ ...options, path: memory.path })
+    : new MemoryMapStore(options);
+}
+
 /** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
 export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
@@ -61,10 +73,11 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     modelsDir: config.models.dir,
     executionProviders: config.models.executionProviders,
     tasks: config.tasks,
+    providers: { groq: config.providers.groq },
   });
   const scheduler = new Scheduler(config.scheduler);
-  // memory.store sqlite lands with issue 4 (src/core/memory-sqlite.ts); until then turns live in-process.
-  const memory = usesRedisMemory(config) ? createRedisMemory(config) : new MemoryMapStore(config.memory);
+  const memory = usesRedisMemory(config) ? createRedisMemory(config) : createMemoryStore(config.memory);
+  const settings = new MemorySettingsStore();
   const jobs = usesRedisQueue(config) ? createRedisJobQueue(config, log) : undefined;
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
@@ -75,6 +88,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     media: mediaSettings(config),
     memory,
     jobs,
+    settings,
   });
   return {
     config,
@@ -84,11 +98,13 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     dispatcher,
     memory,
     jobs,
+    settings,
     async stop() {
       await jobs?.close();
       await scheduler.stop({ graceMs: 5000 });
       await registry.release();
       await memory.close();
+      await settings.close();
     },
   };
 }

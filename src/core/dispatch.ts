@@ -9,6 +9,7 @@ import { type FetchPolicy, type MediaLimits, resolveImage } from './media.js';
 import { MemoryMapStore, type MemoryStore } from './memory.js';
 import { validateArgs } from './options.js';
 import type { Scheduler } from './scheduler.js';
+import { MemorySettingsStore, type SettingsStore } from './settings.js';
 import type { BotRequest, LoadedImage, Reply, Responder } from './types.js';
 
 /** Short id shown to users as "ref …" and logged with every line of the request. */
@@ -27,6 +28,8 @@ export interface DispatcherDeps {
   memory?: MemoryStore;
   /** Scale-out: queued commands run on worker processes through this queue instead of the scheduler. */
   jobs?: JobQueue;
+  /** Preferences for commands like /alttext; default: an in-process store. */
+  settings?: SettingsStore;
   /** For /status uptime; injectable for tests. */
   startedAt?: number;
 }
@@ -57,10 +60,12 @@ export class Dispatcher {
   readonly #byName: Map<string, AnyCommand>;
   readonly #startedAt: number;
   readonly #memory: MemoryStore;
+  readonly #settings: SettingsStore;
 
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
     this.#memory = deps.memory ?? new MemoryMapStore(deps.config.memory);
+    this.#settings = deps.settings ?? new MemorySettingsStore();
     this.#byName = new Map(deps.commands.map((c) => [c.name, c]));
     this.#startedAt = deps.startedAt ?? Date.now();
   }
@@ -127,6 +132,7 @@ export class Dispatcher {
         );
         return images;
       },
+      fetchImage: (ref) => resolveImage(ref, media.limits, media.policy, req.signal),
     };
     const input = await command.parse(parseCtx);
 
@@ -138,15 +144,18 @@ export class Dispatcher {
         backend: (task) => registry.get(task),
         progress: (p) => res.progress(p),
         memory: this.#memory,
+        settings: this.#settings,
         commands: this.#deps.commands,
         status: () => this.status(),
       };
       return command.run(input, ctx);
     };
-    if (!command.queue) return run(req.signal);
+    const queue = command.queueFor?.(config) ?? command.queue;
+    if (!queue) return run(req.signal);
     if (this.#deps.jobs) {
       return this.#deps.jobs.submit({
         command,
+        queue,
         input,
         request: req,
         progress: (p) => {
@@ -156,7 +165,7 @@ export class Dispatcher {
     }
     return scheduler.schedule(
       {
-        queue: command.queue,
+        queue,
         user: `${req.platform}:${req.user.id}`,
         channel: req.conversation,
         priority: command.priority,

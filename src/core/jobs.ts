@@ -8,6 +8,8 @@ import type { BotRequest, Progress, Reply } from './types.js';
 
 export interface JobSubmission {
   command: AnyCommand;
+  /** The scheduler queue the command would use here (`queueFor(config)` or `queue`): 'remote' → llm jobs. */
+  queue?: string;
   /** What command.parse returned (images already fetched and validated). */
   input: unknown;
   request: BotRequest;

@@ -101,7 +101,7 @@ export class RedisJobQueue implements JobQueue {
 
   async submit(submission: JobSubmission): Promise<Reply> {
     const { command, request } = submission;
-    const taskClass = taskClassOf(command);
+    const taskClass = taskClassOf({ name: command.name, queue: submission.queue ?? command.queue });
     const queue = this.#queues.get(taskClass) as Queue;
     if (request.signal.aborted) throw cancelled();
     const user = `${request.platform}:${request.user.id}`;
