@@ -10,6 +10,10 @@ const BENCHES: Record<
     description: 'CLIP zero-shot tagging: transformers.js pipeline vs raw ONNX vs iris',
     load: () => import('./tag.js'),
   },
+  queue: {
+    description: 'jobs/s through the in-memory scheduler vs the Redis (BullMQ) queue, instant backend',
+    load: () => import('./queue.js'),
+  },
   vqa: {
     description: 'BLIP-2 follow-up latency: turn 1 vs turn 2 with the per-image feature cache',
     load: () => import('./vqa.js'),

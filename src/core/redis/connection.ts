@@ -29,6 +29,8 @@ export function redisClient(settings: RedisSettings, kind: 'client' | 'blocking'
   const client = new Redis(settings.url, { ...options, lazyConnect: false });
   // Errors surface on the commands that fail; the event itself would crash the process if unhandled.
   client.on('error', () => {});
+  // Many requests may wait for the same reconnect at once (whenReady adds one listener each).
+  client.setMaxListeners(0);
   return client;
 }
 
