@@ -152,6 +152,30 @@ describe('scale-out across processes on a real redis-server', { skip: SKIP_NO_RE
     await b.exited;
   });
 
+  test('a job whose worker dies more often than queue.maxStalls allows fails, and the user is told once', async () => {
+    const prefix = 'stalls';
+    const env = { REDIS_URL: server.url, PREFIX: prefix, MAX_STALLS: '0' };
+    const workers = [run('redis-worker-proc.ts', [], env), run('redis-worker-proc.ts', [], env)];
+    children.push(...workers);
+    await Promise.all(workers.map((w) => w.waitFor(/^ready$/)));
+    const adapter = redisAdapter(redisConfig(server.url, { 'queue.prefix': prefix }));
+    open.push(() => adapter.close());
+    const res = new RecordingResponder();
+    const done = adapter.dispatcher.handle(workRequest({ ms: 10_000, label: 'doomed' }), res);
+    const runner = await Promise.race(workers.map((w) => w.waitFor(/^start doomed$/).then(() => w)));
+    runner.child.kill('SIGKILL');
+    await done;
+    assert.equal(res.replies.length, 1);
+    assert.match(
+      res.reply.text ?? '',
+      /^Your job was interrupted because the worker running it stopped, and was not finished — try again\.$/,
+    );
+    const survivor = workers.find((w) => w !== runner) as Proc;
+    assert.equal(survivor.lines.includes('start doomed'), false, 'not run again past maxStalls');
+    survivor.child.kill('SIGTERM');
+    await survivor.exited;
+  });
+
   test("two adapter processes share one user's quota", async () => {
     const config = redisConfig(server.url, { 'queue.prefix': 'quota' });
     const stopWorker = await startFakeWorker(config, { slots: 4 });
