@@ -14,6 +14,15 @@ const BENCHES: Record<
     description: 'jobs/s through the in-memory scheduler vs the Redis (BullMQ) queue, instant backend',
     load: () => import('./queue.js'),
   },
+  read: {
+    description: 'OCR: tesseract.js one-call API (worker per image) vs iris (one kept worker)',
+    load: () => import('./read.js'),
+  },
+  caption: {
+    description:
+      'Florence-2 captions: transformers.js preprocessing of the full image vs iris (decode at model size)',
+    load: () => import('./caption.js'),
+  },
   vqa: {
     description: 'BLIP-2 follow-up latency: turn 1 vs turn 2 with the per-image feature cache',
     load: () => import('./vqa.js'),

@@ -15,6 +15,7 @@ import {
 } from './core/redis/index.js';
 import { Scheduler } from './core/scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './core/settings.js';
+import { SqliteSettingsStore } from './core/settings-sqlite.js';
 import { ModelRegistry } from './models/registry.js';
 
 export interface App {
@@ -26,7 +27,7 @@ export interface App {
   memory: MemoryStore;
   /** Set when queue.kind is redis: requests run on `iris worker` processes (docs/scaling.md). */
   jobs?: JobQueue;
-  /** Preferences (/alttext); in-process until a persistent store lands. */
+  /** Preferences (/alttext), in the memory store's SQLite file or in-process. */
   settings: SettingsStore;
   stop(): Promise<void>;
 }
@@ -66,6 +67,13 @@ export function createMemoryStore(memory: Config['memory']): MemoryStore {
     : new MemoryMapStore(options);
 }
 
+/** Preferences (/alttext) live beside conversation memory: in its SQLite file, or in-process. */
+export function createSettingsStore(memory: Config['memory']): SettingsStore {
+  return memory.store === 'sqlite'
+    ? new SqliteSettingsStore({ path: memory.path })
+    : new MemorySettingsStore();
+}
+
 /** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
 export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
@@ -77,7 +85,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   });
   const scheduler = new Scheduler(config.scheduler);
   const memory = usesRedisMemory(config) ? createRedisMemory(config) : createMemoryStore(config.memory);
-  const settings = new MemorySettingsStore();
+  const settings = createSettingsStore(config.memory);
   const jobs = usesRedisQueue(config) ? createRedisJobQueue(config, log) : undefined;
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
