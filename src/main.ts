@@ -10,6 +10,7 @@ import { MemoryMapStore, type MemoryStore } from './core/memory.js';
 import { SqliteMemoryStore } from './core/memory-sqlite.js';
 import { Scheduler } from './core/scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './core/settings.js';
+import { SqliteSettingsStore } from './core/settings-sqlite.js';
 import { ModelRegistry } from './models/registry.js';
 
 export interface App {
@@ -19,7 +20,7 @@ export interface App {
   scheduler: Scheduler;
   dispatcher: Dispatcher;
   memory: MemoryStore;
-  /** Preferences (/alttext); in-process until a persistent store lands. */
+  /** Preferences (/alttext), in the memory store's SQLite file or in-process. */
   settings: SettingsStore;
   /** Image memory (/similar): in memory's SQLite file, or an in-process database with memory.store: memory. */
   imageIndex: ImageIndex;
@@ -61,6 +62,13 @@ export function createMemoryStore(memory: Config['memory']): MemoryStore {
     : new MemoryMapStore(options);
 }
 
+/** Preferences (/alttext) live beside conversation memory: in its SQLite file, or in-process. */
+export function createSettingsStore(memory: Config['memory']): SettingsStore {
+  return memory.store === 'sqlite'
+    ? new SqliteSettingsStore({ path: memory.path })
+    : new MemorySettingsStore();
+}
+
 export function createImageIndex(config: Config): ImageIndex {
   return new SqliteImageIndex({
     path: config.memory.store === 'sqlite' ? config.memory.path : ':memory:',
@@ -80,7 +88,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   });
   const scheduler = new Scheduler(config.scheduler);
   const memory = createMemoryStore(config.memory);
-  const settings = new MemorySettingsStore();
+  const settings = createSettingsStore(config.memory);
   const imageIndex = createImageIndex(config);
   const dispatcher = new Dispatcher({
     commands: COMMANDS,

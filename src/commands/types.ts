@@ -75,6 +75,12 @@ export interface Command<I> {
   ephemeral?: boolean;
   /** Stores the request's images in image memory itself (/similar); the dispatcher leaves them alone. */
   indexesImages?: boolean;
+  /**
+   * Decodes one of this command's button ids (`<command>:<action>:<payload>`) into its options. Adapters
+   * send a press as `args: { button: id }`; dispatch calls this before validating. Without it the command
+   * gets `button` as an ordinary (hidden) option. Throws UserError for an id it cannot read.
+   */
+  fromButton?(id: string): Record<string, unknown>;
   /** Builds the run's input before a queue slot is taken (downloads happen here, not on the GPU's time). */
   parse(ctx: ParseContext): Promise<I>;
   run(input: I, ctx: CommandContext): Promise<Reply>;
