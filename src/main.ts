@@ -8,6 +8,7 @@ import { MemoryMapStore, type MemoryStore } from './core/memory.js';
 import { SqliteMemoryStore } from './core/memory-sqlite.js';
 import { Scheduler } from './core/scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './core/settings.js';
+import { SqliteSettingsStore } from './core/settings-sqlite.js';
 import { ModelRegistry } from './models/registry.js';
 
 export interface App {
@@ -17,7 +18,7 @@ export interface App {
   scheduler: Scheduler;
   dispatcher: Dispatcher;
   memory: MemoryStore;
-  /** Preferences (/alttext); in-process until a persistent store lands. */
+  /** Preferences (/alttext), in the memory store's SQLite file or in-process. */
   settings: SettingsStore;
   stop(): Promise<void>;
 }
@@ -57,6 +58,13 @@ export function createMemoryStore(memory: Config['memory']): MemoryStore {
     : new MemoryMapStore(options);
 }
 
+/** Preferences (/alttext) live beside conversation memory: in its SQLite file, or in-process. */
+export function createSettingsStore(memory: Config['memory']): SettingsStore {
+  return memory.store === 'sqlite'
+    ? new SqliteSettingsStore({ path: memory.path })
+    : new MemorySettingsStore();
+}
+
 /** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
 export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
@@ -68,7 +76,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   });
   const scheduler = new Scheduler(config.scheduler);
   const memory = createMemoryStore(config.memory);
-  const settings = new MemorySettingsStore();
+  const settings = createSettingsStore(config.memory);
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
     scheduler,
