@@ -207,6 +207,16 @@ export function buildProgram(): Command {
       out(inviteUrl(await applicationIdOf(config.platforms.discord)));
     });
 
+  program
+    .command('doctor')
+    .description('Check Node, onnxruntime providers, sharp, config, models, tokens (format only) and Redis')
+    .option('--models <dir>', 'models folder')
+    .action(async (flags: ModelFlags) => {
+      const { doctorCli } = await import('./cli/doctor.js');
+      const code = await doctorCli({ ...program.opts(), ...flags }, { out });
+      if (code !== 0) throw new ExitCode(code);
+    });
+
   const models = program.command('models').description('Model folders: pull, list, remove, synth');
   models
     .command('synth')

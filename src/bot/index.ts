@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { PlatformAdapter } from '../core/types.js';
 import type { App } from '../main.js';
 import { discordEntry } from './discord/index.js';
+import { playgroundEntry } from './playground/index.js';
 
 /** What `iris start` needs to know about one platform adapter. */
 export interface AdapterEntry {
@@ -21,5 +22,5 @@ export interface AdapterEntry {
 export const ADAPTERS: readonly AdapterEntry[] = [
   discordEntry,
   // slack: src/bot/slack/ (issue 7)
-  // playground: src/bot/playground/ (issue 8)
+  playgroundEntry,
 ];
