@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { COMMANDS } from './commands/index.js';
 import type { Config } from './config.js';
 import { SECRET_PATHS } from './config.js';
@@ -6,6 +7,7 @@ import { createLogger, type Logger } from './core/log.js';
 import type { FetchPolicy, MediaLimits } from './core/media.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
 import { Scheduler } from './core/scheduler.js';
+import { SettingsFileStore, type SettingsStore } from './core/settings.js';
 import { ModelRegistry } from './models/registry.js';
 
 export interface App {
@@ -15,6 +17,8 @@ export interface App {
   scheduler: Scheduler;
   dispatcher: Dispatcher;
   memory: MemoryStore;
+  /** Per-user/per-channel preferences (e.g. auto alt text off), kept beside the memory store's file. */
+  settings: SettingsStore;
   stop(): Promise<void>;
 }
 
@@ -56,6 +60,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const scheduler = new Scheduler(config.scheduler);
   // memory.store sqlite lands with issue 4 (src/core/memory-sqlite.ts); until then turns live in-process.
   const memory = new MemoryMapStore(config.memory);
+  const settings = new SettingsFileStore(join(dirname(config.memory.path), 'settings.json'));
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
     scheduler,
@@ -64,6 +69,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     log,
     media: mediaSettings(config),
     memory,
+    settings,
   });
   return {
     config,
@@ -72,10 +78,12 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     scheduler,
     dispatcher,
     memory,
+    settings,
     async stop() {
       await scheduler.stop({ graceMs: 5000 });
       await registry.release();
       await memory.close();
+      await settings.close();
     },
   };
 }

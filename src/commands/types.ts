@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { MemoryStore } from '../core/memory.js';
+import type { SettingsStore } from '../core/settings.js';
 import type { BotRequest, LoadedImage, Progress, Reply } from '../core/types.js';
 import type { Backend, TaskName } from '../models/types.js';
 
@@ -40,6 +41,8 @@ export interface CommandContext {
   progress(p: Progress): Promise<void>;
   /** Conversation memory, keyed by request.conversation. */
   memory: MemoryStore;
+  /** Per-user/per-channel preferences (e.g. auto alt text off); absent only in hand-built test contexts. */
+  settings?: SettingsStore;
   /** Every registered command (for /help). */
   commands: readonly AnyCommand[];
   /** Snapshot of queues and models (for /status). */

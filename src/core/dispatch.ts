@@ -8,6 +8,7 @@ import { type FetchPolicy, type MediaLimits, resolveImage } from './media.js';
 import { MemoryMapStore, type MemoryStore } from './memory.js';
 import { validateArgs } from './options.js';
 import type { Scheduler } from './scheduler.js';
+import { SettingsMapStore, type SettingsStore } from './settings.js';
 import type { BotRequest, LoadedImage, Reply, Responder } from './types.js';
 
 /** Short id shown to users as "ref …" and logged with every line of the request. */
@@ -24,6 +25,8 @@ export interface DispatcherDeps {
   media: { limits: MediaLimits; policy: FetchPolicy };
   /** Conversation memory; default: an in-process store with config.memory's limits. */
   memory?: MemoryStore;
+  /** Preferences (auto alt text on/off); default: in-process. */
+  settings?: SettingsStore;
   /** For /status uptime; injectable for tests. */
   startedAt?: number;
 }
@@ -54,10 +57,12 @@ export class Dispatcher {
   readonly #byName: Map<string, AnyCommand>;
   readonly #startedAt: number;
   readonly #memory: MemoryStore;
+  readonly #settings: SettingsStore;
 
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
     this.#memory = deps.memory ?? new MemoryMapStore(deps.config.memory);
+    this.#settings = deps.settings ?? new SettingsMapStore();
     this.#byName = new Map(deps.commands.map((c) => [c.name, c]));
     this.#startedAt = deps.startedAt ?? Date.now();
   }
@@ -133,6 +138,7 @@ export class Dispatcher {
         backend: (task) => registry.get(task),
         progress: (p) => res.progress(p),
         memory: this.#memory,
+        settings: this.#settings,
         commands: this.#deps.commands,
         status: () => this.status(),
       };

@@ -1,0 +1,88 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Small per-user and per-channel preferences that must outlive a conversation and a restart (unlike
+ * MemoryStore's turns, which expire): e.g. "no auto alt text for me". Keys are built by the helpers
+ * below so every platform spells them the same way.
+ */
+export interface SettingsStore {
+  get(key: string): Promise<string | undefined>;
+  /** undefined removes the key. */
+  set(key: string, value: string | undefined): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const settingKeys = {
+  /** 'on' | 'off': a user's auto-alt-text choice on one platform. */
+  altTextUser: (platform: string, userId: string) => `alttext:user:${platform}:${userId}`,
+  /** 'on' | 'off': a channel's auto-alt-text setting (set by an admin); absent: the platform's config. */
+  altTextChannel: (platform: string, channelId: string) => `alttext:channel:${platform}:${channelId}`,
+};
+
+/** In-process settings (tests; forgotten on restart). */
+export class SettingsMapStore implements SettingsStore {
+  readonly #values = new Map<string, string>();
+
+  async get(key: string): Promise<string | undefined> {
+    return this.#values.get(key);
+  }
+
+  async set(key: string, value: string | undefined): Promise<void> {
+    if (value === undefined) this.#values.delete(key);
+    else this.#values.set(key, value);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Settings in one JSON file, read once and rewritten whole on each change (write to a temp file, then
+ * rename, so a crash never leaves half a file). Preferences change rarely; a file is plenty.
+ */
+export class SettingsFileStore implements SettingsStore {
+  readonly #path: string;
+  #values?: Promise<Map<string, string>>;
+  #writing: Promise<void> = Promise.resolve();
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  #load(): Promise<Map<string, string>> {
+    this.#values ??= readFile(this.#path, 'utf8').then(
+      (text) => {
+        const parsed = JSON.parse(text) as unknown;
+        const entries = typeof parsed === 'object' && parsed !== null ? Object.entries(parsed) : [];
+        return new Map(entries.filter((e): e is [string, string] => typeof e[1] === 'string'));
+      },
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return new Map<string, string>();
+        throw err;
+      },
+    );
+    return this.#values;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return (await this.#load()).get(key);
+  }
+
+  async set(key: string, value: string | undefined): Promise<void> {
+    const values = await this.#load();
+    if (value === undefined) values.delete(key);
+    else values.set(key, value);
+    const text = `${JSON.stringify(Object.fromEntries(values), null, 2)}\n`;
+    this.#writing = this.#writing.then(async () => {
+      await mkdir(dirname(this.#path), { recursive: true });
+      const tmp = `${this.#path}.${process.pid}.tmp`;
+      await writeFile(tmp, text);
+      await rename(tmp, this.#path);
+    });
+    await this.#writing;
+  }
+
+  async close(): Promise<void> {
+    await this.#writing.catch(() => {});
+  }
+}
