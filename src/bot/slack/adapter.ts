@@ -62,6 +62,7 @@ export class SlackAdapter implements PlatformAdapter {
   readonly #admins = new Map<string, { admin: boolean; at: number }>();
   #app?: App;
   #server?: Server;
+  #socket?: SocketModeReceiver;
 
   constructor(options: SlackAdapterOptions) {
     this.#o = options;
@@ -87,18 +88,14 @@ export class SlackAdapter implements PlatformAdapter {
     const { slack } = this.#o;
     const logger = boltLogger(this.#log);
     const clientOptions: WebClientOptions = { slackApiUrl: slack.apiUrl, retryConfig: this.#o.retryConfig };
+    // Built here, not by App: App would not pass clientOptions (SLACK_API_URL) to apps.connections.open.
+    const receiver = this.socketMode
+      ? new SocketModeReceiver({ appToken: slack.appToken, logger, installerOptions: { clientOptions } })
+      : undefined;
+    this.#socket = receiver;
     const app = new App({
       token: slack.botToken,
-      ...(this.socketMode
-        ? {
-            socketMode: true,
-            receiver: new SocketModeReceiver({
-              appToken: slack.appToken,
-              logger,
-              installerOptions: { clientOptions },
-            }),
-          }
-        : { signingSecret: slack.signingSecret }),
+      ...(receiver ? { socketMode: true, receiver } : { signingSecret: slack.signingSecret }),
       clientOptions,
       logger,
       deferInitialization: true,
@@ -141,6 +138,10 @@ export class SlackAdapter implements PlatformAdapter {
     this.#app = undefined;
     if (!app) return;
     this.#server?.closeAllConnections();
+    // Bolt's stop does not wait for the websocket's close handshake; a socket torn down mid-handshake
+    // leaves the client's 30 s close timer holding the process open. Wait for it here.
+    const closing = this.#socket?.client.disconnect();
+    if (closing) await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     await app.stop().catch((err: unknown) => this.#log.warn({ err }, 'slack: stop failed'));
     const grace = new Promise<void>((resolve) => setTimeout(resolve, this.#o.stopGraceMs ?? 5000).unref());
     await Promise.race([Promise.allSettled(this.#running), grace]);

@@ -47,7 +47,7 @@ async function slashJob(rt: SlackRuntime, route: SlashRoute, cmd: SlashCommand) 
   }
   const required = command.options.filter((o) => o.type === 'image' && o.required).length;
   if (found.length < required) {
-    const what = required === 1 ? 'an image' : `${required} images`;
+    const what = required === 1 ? 'image' : `${required} images`;
     throw new UserError(
       'bad_image',
       `${cmd.command} uses the latest ${what} in this channel, and there ${found.length === 1 ? 'is only one' : 'is none'} in the recent messages. Upload one, then run ${cmd.command} again.`,

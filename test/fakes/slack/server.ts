@@ -24,7 +24,11 @@ export interface FakeFile {
   url_private: string;
   url_private_download: string;
   alt_txt?: string;
+  /** Where the file was shared: channel → messages (files.info's `shares.public`). */
+  shares?: { public: Record<string, { ts: string }[]> };
   bytes: Buffer;
+  /** Serve Slack's HTML sign-in page even to the bot token (a revoked or expired link). */
+  signInPageOnly?: boolean;
 }
 
 export interface FakeMessage {
@@ -49,8 +53,8 @@ export interface ApiCall {
 type Failure = { status: 429; retryAfter: number } | { error: string };
 
 /** A Slack file object as the API shows it (no bytes). */
-export function publicFile(f: FakeFile): Omit<FakeFile, 'bytes'> {
-  const { bytes: _bytes, ...rest } = f;
+export function publicFile(f: FakeFile): Omit<FakeFile, 'bytes' | 'signInPageOnly'> {
+  const { bytes: _bytes, signInPageOnly: _signIn, ...rest } = f;
   return rest;
 }
 
@@ -152,6 +156,10 @@ export class FakeSlack {
       ts: fields.ts ?? this.nextTs(),
       ...(fields.files ? { subtype: 'file_share' } : {}),
     };
+    for (const file of message.files ?? []) {
+      file.shares ??= { public: {} };
+      file.shares.public[message.channel] = [{ ts: message.ts }];
+    }
     this.messages.push(message);
     this.#events.emit('change');
     return message;
@@ -294,6 +302,7 @@ export class FakeSlack {
             text: str('initial_comment') ?? '',
             thread_ts: str('thread_ts'),
             files: done,
+            blocks: json('blocks'),
           });
         }
         return { ok: true, files: done.map((f) => ({ id: f.id, title: f.title })) };
@@ -343,7 +352,7 @@ export class FakeSlack {
       res.writeHead(404).end();
       return;
     }
-    if (!authorized) {
+    if (!authorized || file.signInPageOnly) {
       // What Slack really does: a sign-in page with status 200.
       res
         .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
