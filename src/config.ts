@@ -69,7 +69,22 @@ export const configSchema = z.strictObject({
     fetchTimeoutSeconds: z.number().positive(),
   }),
   platforms: z.strictObject({
-    discord: z.strictObject({ token: z.string(), apiUrl: z.url() }),
+    discord: z.strictObject({
+      token: z.string(),
+      apiUrl: z.url(),
+      applicationId: z.union([z.literal(''), z.string().regex(/^\d{15,21}$/)]),
+      commandGuilds: z.array(z.string().regex(/^\d{15,21}$/)),
+      messageContent: z.boolean(),
+      dms: z.enum(['allow', 'deny']),
+      guilds: z.record(
+        z.string().regex(/^\d{15,21}$/),
+        z.strictObject({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() }),
+      ),
+      altTextChannels: z.array(z.string().regex(/^\d{15,21}$/)),
+      admins: z.array(z.string().regex(/^\d{15,21}$/)),
+      progressIntervalSeconds: z.number().min(0).max(60),
+      uploadLimitBytes: z.number().int().positive(),
+    }),
     slack: z.strictObject({
       botToken: z.string(),
       signingSecret: z.string(),

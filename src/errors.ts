@@ -20,6 +20,7 @@ export const USER_ERROR_CODES = [
   'unknown_model',
   'model_missing',
   'not_available',
+  'forbidden',
 ] as const;
 export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
 

@@ -1,6 +1,7 @@
 import { type Config, ConfigError } from '../config.js';
 import type { PlatformAdapter } from '../core/types.js';
 import type { App } from '../main.js';
+import { discordEntry } from './discord/index.js';
 
 /** What `iris start` needs to know about one platform adapter. */
 export interface AdapterEntry {
@@ -18,7 +19,7 @@ export interface AdapterEntry {
  * placeholder. The console channel is the fallback when nothing else runs (see src/cli/start.ts).
  */
 export const ADAPTERS: readonly AdapterEntry[] = [
-  // discord: src/bot/discord/ (issue 6)
+  discordEntry,
   {
     name: 'slack',
     enabled: (config) => config.platforms.slack.botToken !== '',

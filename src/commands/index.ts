@@ -1,3 +1,4 @@
+import { alttextCommand } from './alttext.js';
 import { helpCommand } from './help.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
@@ -14,7 +15,7 @@ export const COMMANDS: readonly AnyCommand[] = [
 
   // imagine (issue 5)
 
-  // alttext (issues 6/7)
+  alttextCommand,
 
   statusCommand,
   helpCommand,

@@ -16,6 +16,8 @@ export interface OptionSpec {
   min?: number;
   max?: number;
   maxLength?: number;
+  /** Set only by buttons (e.g. /imagine's `variation_of`): adapters do not offer it in forms or slash commands. */
+  hidden?: boolean;
 }
 
 export type Priority = 'interactive' | 'normal' | 'batch';
@@ -41,7 +43,7 @@ export interface CommandContext {
   progress(p: Progress): Promise<void>;
   /** Conversation memory, keyed by request.conversation. */
   memory: MemoryStore;
-  /** Per-user/per-channel preferences (e.g. auto alt text off); absent only in hand-built test contexts. */
+  /** Per-user / per-channel preferences (e.g. /alttext); absent where the caller keeps none. */
   settings?: SettingsStore;
   /** Every registered command (for /help). */
   commands: readonly AnyCommand[];

@@ -8,7 +8,7 @@ import { type FetchPolicy, type MediaLimits, resolveImage } from './media.js';
 import { MemoryMapStore, type MemoryStore } from './memory.js';
 import { validateArgs } from './options.js';
 import type { Scheduler } from './scheduler.js';
-import { SettingsMapStore, type SettingsStore } from './settings.js';
+import { MemorySettingsStore, type SettingsStore } from './settings.js';
 import type { BotRequest, LoadedImage, Reply, Responder } from './types.js';
 
 /** Short id shown to users as "ref …" and logged with every line of the request. */
@@ -25,7 +25,7 @@ export interface DispatcherDeps {
   media: { limits: MediaLimits; policy: FetchPolicy };
   /** Conversation memory; default: an in-process store with config.memory's limits. */
   memory?: MemoryStore;
-  /** Preferences (auto alt text on/off); default: in-process. */
+  /** Preferences for commands like /alttext; default: an in-process store. */
   settings?: SettingsStore;
   /** For /status uptime; injectable for tests. */
   startedAt?: number;
@@ -62,7 +62,7 @@ export class Dispatcher {
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
     this.#memory = deps.memory ?? new MemoryMapStore(deps.config.memory);
-    this.#settings = deps.settings ?? new SettingsMapStore();
+    this.#settings = deps.settings ?? new MemorySettingsStore();
     this.#byName = new Map(deps.commands.map((c) => [c.name, c]));
     this.#startedAt = deps.startedAt ?? Date.now();
   }

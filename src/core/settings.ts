@@ -2,26 +2,19 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
- * Small per-user and per-channel preferences that must outlive a conversation and a restart (unlike
- * MemoryStore's turns, which expire): e.g. "no auto alt text for me". Keys are built by the helpers
- * below so every platform spells them the same way.
+ * Small per-user / per-channel preferences (e.g. alt-text opt-out, channels with auto alt text), kept
+ * apart from conversation memory. Keys are namespaced by the caller (`alttext:user:discord:123`).
+ * MemorySettingsStore keeps them in-process (forgotten on restart); a persistent store (SQLite, Redis)
+ * implements the same interface.
  */
 export interface SettingsStore {
   get(key: string): Promise<string | undefined>;
-  /** undefined removes the key. */
+  /** `undefined` removes the key. */
   set(key: string, value: string | undefined): Promise<void>;
   close(): Promise<void>;
 }
 
-export const settingKeys = {
-  /** 'on' | 'off': a user's auto-alt-text choice on one platform. */
-  altTextUser: (platform: string, userId: string) => `alttext:user:${platform}:${userId}`,
-  /** 'on' | 'off': a channel's auto-alt-text setting (set by an admin); absent: the platform's config. */
-  altTextChannel: (platform: string, channelId: string) => `alttext:channel:${platform}:${channelId}`,
-};
-
-/** In-process settings (tests; forgotten on restart). */
-export class SettingsMapStore implements SettingsStore {
+export class MemorySettingsStore implements SettingsStore {
   readonly #values = new Map<string, string>();
 
   async get(key: string): Promise<string | undefined> {
@@ -33,7 +26,9 @@ export class SettingsMapStore implements SettingsStore {
     else this.#values.set(key, value);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#values.clear();
+  }
 }
 
 /**

@@ -85,7 +85,12 @@ test('a tags request defers, runs the backend on the image and replies with the 
 test('unknown command, unknown option and missing image each get a specific user error', async () => {
   const { dispatcher, scheduler } = setup(tagAsRed);
   const cases: [BotRequest, RegExp, string][] = [
-    [request('imagin'), /Unknown command \/imagin\. Commands: \/tags, \/status or \/help/, 'unknown_command'],
+    [
+      request('imagin'),
+      // Every registered command is listed, whichever issues have landed.
+      new RegExp(`^Unknown command /imagin\\. Commands: ${COMMANDS.map((c) => `/${c.name}`).join('.*')}\\.$`),
+      'unknown_command',
+    ],
     [
       request('tags', { args: { colour: 'x' }, images: [{ name: 'a.png', data: await solidPng('red') }] }),
       /no option `colour`.*labels/,

@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import { settingKeys } from '../../core/settings.js';
+import { altTextWanted } from '../../commands/alttext.js';
 import type { SeenKeys } from './dedupe.js';
 import { imageRef, latestImages, messageImages, type SlackFile, type SlackMessageLike } from './images.js';
 import type { SlackRuntime } from './runtime.js';
@@ -23,14 +23,16 @@ function stripMention(text: string, botUserId: string): string {
     .trim();
 }
 
-/** Whether a channel has auto alt text: an admin's /alttext choice, else the config list. */
-async function altTextChannelOn(rt: SlackRuntime, channel: string): Promise<boolean> {
-  const set = await rt.settings?.get(settingKeys.altTextChannel('slack', channel));
-  return set ? set === 'on' : rt.slack.altText.channels.includes(channel);
-}
-
-async function altTextUserOn(rt: SlackRuntime, user: string): Promise<boolean> {
-  return (await rt.settings?.get(settingKeys.altTextUser('slack', user))) !== 'off';
+/** Auto alt text for this upload: the channel is on (an admin's /alttext, else config) and the user did not opt out. */
+async function altTextOn(rt: SlackRuntime, channel: string, user: string): Promise<boolean> {
+  const configured = rt.slack.altText.channels.includes(channel);
+  if (!rt.settings) return configured;
+  return altTextWanted(rt.settings, {
+    platform: 'slack',
+    userId: user,
+    conversation: `slack:${channel}`,
+    configured,
+  });
 }
 
 /**
@@ -44,7 +46,7 @@ async function autoAltText(
   where: { channel: string; ts: string; user: string; images: SlackFile[] },
 ): Promise<void> {
   if (!rt.commands.some((c) => c.name === ALT_TEXT_COMMAND)) return;
-  if (!(await altTextChannelOn(rt, where.channel)) || !(await altTextUserOn(rt, where.user))) return;
+  if (!(await altTextOn(rt, where.channel, where.user))) return;
   for (const file of where.images) {
     if (!files.seen.firstTime(`alt:${file.id ?? file.url_private}`)) continue;
     rt.run(
@@ -107,7 +109,7 @@ interface FileShared {
 
 /** file_shared carries only ids: files.info gives the file and the message it was shared in. */
 async function onFileShared(rt: SlackRuntime, files: { seen: SeenKeys }, event: FileShared): Promise<void> {
-  if (event.user_id === rt.botUserId || !(await altTextChannelOn(rt, event.channel_id))) return;
+  if (event.user_id === rt.botUserId || !(await altTextOn(rt, event.channel_id, event.user_id))) return;
   const info = await rt.client.files.info({ file: event.file_id });
   const file = info.file as
     | (SlackFile & { shares?: Record<string, Record<string, { ts: string }[]>> })

@@ -168,3 +168,49 @@ test("a file whose link serves Slack's sign-in page is refused as not an image, 
   assert.match(String(refusal.args.text), /red\.png is not an image \(expected PNG, JPEG, WebP or GIF\)/);
   assert.equal(repliesIn('CGEN', message.ts).length, 0);
 });
+
+test('/alttext mode:off opts a user out of auto alt text; mode:on opts back in', async () => {
+  await h.command({ command: '/alttext', text: 'mode:off', user_id: 'UQUIET', channel_id: ALT_CHANNEL });
+  const confirm = await h.fake.waitForCall('chat.postEphemeral', (c) => c.args.user === 'UQUIET');
+  assert.match(String(confirm.args.text), /no longer add alt text to your uploads/);
+  const quiet = await postImage({ channel: ALT_CHANNEL, colour: 'red', user: 'UQUIET' });
+  await h.event(messageEvent(quiet.message));
+  const control = await postImage({ channel: ALT_CHANNEL, colour: 'green' });
+  await h.event(messageEvent(control.message));
+  await h.fake.waitForMessage((m) => m.thread_ts === control.message.ts && m.user === 'UBOT');
+  assert.equal(repliesIn(ALT_CHANNEL, quiet.message.ts).length, 0);
+  assert.equal(h.fake.downloads.filter((d) => d.fileId === quiet.file.id).length, 0, 'not even downloaded');
+
+  await h.command({ command: '/alttext', text: 'on', user_id: 'UQUIET', channel_id: ALT_CHANNEL });
+  await h.fake.waitForCall(
+    'chat.postEphemeral',
+    (c) => c.args.user === 'UQUIET' && /will add alt text/.test(String(c.args.text)),
+  );
+  const back = await postImage({ channel: ALT_CHANNEL, colour: 'blue', user: 'UQUIET' });
+  await h.event(messageEvent(back.message));
+  const reply = await h.fake.waitForMessage((m) => m.thread_ts === back.message.ts && m.user === 'UBOT');
+  assert.equal(reply.text, 'Alt text: a blue square');
+});
+
+test('a workspace admin turns auto alt text on for a channel; a non-admin may not', async () => {
+  await h.command({
+    command: '/alttext',
+    text: 'mode:on scope:channel',
+    user_id: 'UNOBODY',
+    channel_id: 'CNEW',
+  });
+  const refused = await h.fake.waitForCall('chat.postEphemeral', (c) => c.args.user === 'UNOBODY');
+  assert.match(String(refused.args.text), /Only server admins/);
+  h.fake.admins.add('UBOSS');
+  await h.command({
+    command: '/alttext',
+    text: 'mode:on scope:channel',
+    user_id: 'UBOSS',
+    channel_id: 'CNEW',
+  });
+  await h.fake.waitForCall('chat.postEphemeral', (c) => c.args.user === 'UBOSS');
+  const { message } = await postImage({ channel: 'CNEW', colour: 'green' });
+  await h.event(messageEvent(message));
+  const reply = await h.fake.waitForMessage((m) => m.thread_ts === message.ts && m.user === 'UBOT');
+  assert.equal(reply.text, 'Alt text: a green square');
+});

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import sharp from 'sharp';
 import { SlackAdapter } from '../../../src/bot/slack/adapter.js';
+import { alttextCommand } from '../../../src/commands/alttext.js';
 import { helpCommand } from '../../../src/commands/help.js';
 import { type AnyCommand, defineCommand } from '../../../src/commands/types.js';
 import { loadConfig } from '../../../src/config.js';
@@ -8,7 +9,7 @@ import { Dispatcher } from '../../../src/core/dispatch.js';
 import { createLogger } from '../../../src/core/log.js';
 import { MemoryMapStore } from '../../../src/core/memory.js';
 import { Scheduler } from '../../../src/core/scheduler.js';
-import { SettingsMapStore } from '../../../src/core/settings.js';
+import { MemorySettingsStore } from '../../../src/core/settings.js';
 import type { LoadedImage } from '../../../src/core/types.js';
 import { mediaSettings } from '../../../src/main.js';
 import { fakeBackends } from '../../fakes/backends.js';
@@ -122,7 +123,7 @@ export function testCommands(): AnyCommand[] {
       };
     },
   });
-  return [echo, look, caption, ask, draw, helpCommand];
+  return [echo, look, caption, ask, draw, alttextCommand, helpCommand];
 }
 
 export interface Harness {
@@ -163,7 +164,9 @@ export async function startHarness(
   });
   const log = createLogger({ level: 'debug', secrets: [fake.tokens.bot, SECRET], destination });
   const commands = options.commands ?? testCommands();
+  const settings = new MemorySettingsStore();
   const dispatcher = new Dispatcher({
+    settings,
     commands,
     scheduler: new Scheduler(config.scheduler),
     registry: fakeBackends({}),
@@ -176,7 +179,7 @@ export async function startHarness(
     slack: config.platforms.slack,
     commands,
     log,
-    settings: new SettingsMapStore(),
+    settings,
     progressIntervalMs: 20,
     retryConfig: { retries: 3, minTimeout: 10, maxTimeout: 50 },
     stopGraceMs: 500,

@@ -1,0 +1,120 @@
+import type { Message } from 'discord.js';
+import { altTextWanted } from '../../commands/alttext.js';
+import { newRequestId } from '../../core/dispatch.js';
+import type { Logger } from '../../core/log.js';
+import type { SettingsStore } from '../../core/settings.js';
+import type { BotRequest, ImageRef, Responder } from '../../core/types.js';
+import { CollectingResponder, isMissingPermission, MessageResponder } from './responder.js';
+import {
+  conversationOf,
+  type DiscordSettings,
+  imageRef,
+  imagesOf,
+  PLATFORM,
+  refusal,
+  settingsChannelOf,
+  userOf,
+} from './translate.js';
+
+/**
+ * Chat messages iris acts on:
+ * - a question replying to a message with an image (or an image + a mention, or a mention alone, or a
+ *   reply to iris's own answer) → `ask` in the channel's conversation, so follow-ups continue it;
+ * - a mention with an image and no words → `caption`;
+ * - otherwise an upload in a channel with automatic alt text → one reply with `caption` for each image
+ *   that has no description.
+ * Without the MESSAGE_CONTENT intent Discord blanks the text and attachments of messages that do not
+ * mention iris, so only mentions (and replies that ping iris) get here with anything to act on.
+ */
+
+export interface MessageContext {
+  botId: string;
+  settings: DiscordSettings;
+  store: SettingsStore;
+  log: Logger;
+  /** Whether the dispatcher has a command (the adapter works with whatever commands exist). */
+  has(command: string): boolean;
+  handle(req: BotRequest, res: Responder): Promise<void>;
+  /** Aborted when the adapter stops. */
+  signal: AbortSignal;
+}
+
+type Plan =
+  | { kind: 'request'; command: string; args: Record<string, unknown>; images: ImageRef[] }
+  | { kind: 'alttext'; images: ImageRef[] };
+
+async function plan(m: Message, ctx: MessageContext): Promise<Plan | undefined> {
+  const mentioned = m.mentions.users.has(ctx.botId);
+  const question = m.content.replaceAll(`<@${ctx.botId}>`, '').replaceAll(`<@!${ctx.botId}>`, '').trim();
+  const own = imagesOf(m.attachments);
+  const referenced = m.reference?.messageId ? await m.fetchReference().catch(() => undefined) : undefined;
+  const replyImages = referenced ? imagesOf(referenced.attachments) : [];
+  const replyToIris = referenced?.author.id === ctx.botId;
+
+  if (question && ctx.has('ask')) {
+    const ask = (images: ImageRef[]): Plan => ({
+      kind: 'request',
+      command: 'ask',
+      args: { question },
+      images,
+    });
+    if (replyImages.length) return ask(replyImages.map(imageRef));
+    if (own.length && mentioned) return ask(own.map(imageRef));
+    if (mentioned || replyToIris) return ask([]);
+  }
+  if (!question && mentioned && ctx.has('caption')) {
+    const images = own.length ? own : replyImages;
+    if (images.length) return { kind: 'request', command: 'caption', args: {}, images: images.map(imageRef) };
+  }
+  const undescribed = own.filter((a) => !a.description);
+  if (undescribed.length && ctx.has('caption')) return { kind: 'alttext', images: undescribed.map(imageRef) };
+  return undefined;
+}
+
+export async function onMessage(m: Message, ctx: MessageContext): Promise<void> {
+  if (m.author.bot || m.webhookId || m.author.id === ctx.botId || m.system) return;
+  const p = await plan(m, ctx);
+  if (!p) return;
+  const conversation = conversationOf(m.channelId, m.channel);
+  const user = userOf(m.author, m.member?.permissions, ctx.settings);
+  const base = { platform: PLATFORM, conversation, user, signal: ctx.signal };
+  const log = ctx.log.child({ message: m.id });
+
+  if (p.kind === 'request') {
+    if (refusal(ctx.settings, m.guildId, p.command)) return;
+    const res = new MessageResponder(m, { log, uploadLimit: ctx.settings.uploadLimitBytes });
+    await ctx.handle(
+      { ...base, id: newRequestId(), command: p.command, args: p.args, images: p.images },
+      res,
+    );
+    return;
+  }
+
+  if (refusal(ctx.settings, m.guildId, 'caption')) return;
+  const channel = settingsChannelOf(m.channelId, m.channel);
+  const wanted = await altTextWanted(ctx.store, {
+    platform: PLATFORM,
+    userId: m.author.id,
+    conversation,
+    configured: ctx.settings.altTextChannels.includes(channel),
+  });
+  if (!wanted) return;
+  const texts: string[] = [];
+  for (const image of p.images) {
+    const res = new CollectingResponder();
+    await ctx.handle({ ...base, id: newRequestId(), command: 'caption', args: {}, images: [image] }, res);
+    if (res.reply?.error) log.info({ code: res.reply.error.code }, 'discord: no alt text for an upload');
+    else if (res.reply?.text) texts.push(res.reply.text);
+  }
+  if (!texts.length) return;
+  const content =
+    texts.length === 1
+      ? `Alt text: ${texts[0]}`
+      : texts.map((t, i) => `Alt text, image ${i + 1}: ${t}`).join('\n');
+  try {
+    await m.reply({ content: content.slice(0, 2000), allowedMentions: { repliedUser: false } });
+  } catch (err) {
+    if (!isMissingPermission(err)) throw err;
+    log.warn({ channel: m.channelId }, 'discord: missing permission to post alt text');
+  }
+}

@@ -1,0 +1,200 @@
+import { Writable } from 'node:stream';
+import { DiscordAdapter } from '../../../src/bot/discord/adapter.js';
+import { alttextCommand } from '../../../src/commands/alttext.js';
+import { helpCommand } from '../../../src/commands/help.js';
+import { tagsCommand } from '../../../src/commands/tags.js';
+import { type AnyCommand, defineCommand } from '../../../src/commands/types.js';
+import { loadConfig } from '../../../src/config.js';
+import { Dispatcher } from '../../../src/core/dispatch.js';
+import { createLogger } from '../../../src/core/log.js';
+import { Scheduler } from '../../../src/core/scheduler.js';
+import { MemorySettingsStore } from '../../../src/core/settings.js';
+import { mediaSettings } from '../../../src/main.js';
+import { fakeBackends } from '../../fakes/backends.js';
+import { FakeDiscord } from '../../fakes/discord/server.js';
+import { solidPng } from '../../fakes/images.js';
+
+export const TOKEN = 'discord-test-token-0123456789';
+export const alice = { id: '100000000000000001', username: 'alice' };
+export const bob = { id: '100000000000000002', username: 'bob' };
+
+/** A command that draws a red square: an image with alt text, progress steps and a button. */
+export const drawCommand = defineCommand<{ prompt: string; pressed?: string; size: number }>({
+  name: 'draw',
+  description: 'Draw a red square (test command).',
+  options: [
+    { name: 'prompt', type: 'string', description: 'What to draw.' },
+    { name: 'size', type: 'integer', description: 'Edge in pixels.', min: 8, max: 1024 },
+    { name: 'button', type: 'string', description: 'Set by buttons.', hidden: true },
+  ],
+  queue: 'gpu',
+  async parse({ args }) {
+    return {
+      prompt: String(args.prompt ?? 'a red square'),
+      pressed: args.button as string | undefined,
+      size: Number(args.size ?? 32),
+    };
+  },
+  async run({ prompt, pressed, size }, ctx) {
+    await ctx.progress({ kind: 'running', step: 1, total: 2 });
+    await ctx.progress({ kind: 'running', step: 2, total: 2 });
+    const png =
+      size > 64
+        ? await (await import('sharp'))
+            .default(
+              Buffer.alloc(size * size * 3).map(() => Math.random() * 256),
+              {
+                raw: { width: size, height: size, channels: 3 },
+              },
+            )
+            .png()
+            .toBuffer()
+        : await solidPng('#ff0000', size);
+    return {
+      text: pressed ? `Drew again (${pressed}) for ${ctx.request.user.id}` : `Drew: ${prompt}`,
+      images: [{ png, name: 'square.png', altText: `A red square: ${prompt}` }],
+      buttons: [
+        { id: 'draw:again:red', label: 'Again' },
+        { id: 'draw:settings:red', label: 'Settings' },
+      ],
+    };
+  },
+});
+
+/** Stands in for issue 4's `ask` until it lands: answers with what conversation memory holds. */
+export const echoAskCommand = defineCommand<{ question: string; image?: string }>({
+  name: 'ask',
+  description: 'Ask about an image (test command that echoes memory).',
+  options: [
+    { name: 'question', type: 'string', description: 'The question.', required: true },
+    { name: 'image', type: 'image', description: 'The image.' },
+  ],
+  async parse({ args, loadImages }) {
+    const images = await loadImages();
+    return {
+      question: String(args.question),
+      image: images[0] ? `${images[0].width}x${images[0].height}` : undefined,
+    };
+  },
+  async run({ question, image }, ctx) {
+    const key = ctx.request.conversation;
+    const turns = await ctx.memory.recent(key, 10);
+    const about = image ?? turns.find((t) => t.imageKey)?.imageKey;
+    await ctx.memory.append(key, { question, answer: 'ok', imageKey: about, at: Date.now() });
+    return {
+      text: `turn ${turns.length + 1} in ${key}; first question: ${turns[0]?.question ?? question}; image: ${about ?? 'none'}`,
+    };
+  },
+});
+
+/** Stands in for issue 4's `caption`: describes the image by its size. */
+export const sizeCaptionCommand = defineCommand<{ sizes: string[] }>({
+  name: 'caption',
+  description: 'Describe an image (test command).',
+  options: [{ name: 'image', type: 'image', description: 'The image.', required: true }],
+  async parse({ loadImages }) {
+    return { sizes: (await loadImages()).map((i) => `${i.width}x${i.height}`) };
+  },
+  async run({ sizes }) {
+    return { text: `a ${sizes.join(', ')} picture` };
+  },
+});
+
+export const tagAsRed = fakeBackends({
+  tag: async ({ images, labels }) =>
+    images.map(() => ({
+      labels: labels
+        .map((label) => ({ label, score: label === 'red' ? 0.9 : 0.1 / Math.max(1, labels.length - 1) }))
+        .sort((a, b) => b.score - a.score),
+    })),
+});
+
+export const TEST_COMMANDS: AnyCommand[] = [
+  tagsCommand,
+  drawCommand,
+  echoAskCommand,
+  sizeCaptionCommand,
+  alttextCommand,
+  helpCommand,
+];
+
+export interface HarnessOptions {
+  commands?: AnyCommand[];
+  overrides?: Record<string, unknown>;
+  now?: () => number;
+  fake?: FakeDiscord;
+}
+
+/** A fake Discord, a dispatcher with test commands, and the real adapter connected through discord.js. */
+export async function startDiscord(o: HarnessOptions = {}) {
+  const fake = o.fake ?? (await new FakeDiscord().start());
+  const config = loadConfig({
+    env: { DISCORD_TOKEN: TOKEN, DISCORD_API_URL: fake.apiUrl, IRIS_ALLOW_HOSTS: `127.0.0.1:${fake.port}` },
+    overrides: {
+      'platforms.discord.progressIntervalSeconds': 0.05,
+      'memory.store': 'memory',
+      ...o.overrides,
+    },
+  });
+  const lines: string[] = [];
+  const log = createLogger({
+    level: 'info',
+    secrets: [TOKEN],
+    destination: new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    }),
+  });
+  const scheduler = new Scheduler(config.scheduler);
+  const settings = new MemorySettingsStore();
+  const dispatcher = new Dispatcher({
+    commands: o.commands ?? TEST_COMMANDS,
+    scheduler,
+    registry: tagAsRed,
+    config,
+    log,
+    media: mediaSettings(config),
+    settings,
+  });
+  const open = async () => {
+    const adapter = new DiscordAdapter({ config, log, commands: dispatcher.commands, settings, now: o.now });
+    await adapter.start(dispatcher.handle);
+    return adapter;
+  };
+  let adapter = await open();
+  return {
+    fake,
+    config,
+    dispatcher,
+    settings,
+    lines,
+    get adapter() {
+      return adapter;
+    },
+    /** A new adapter (new discord.js client, new gateway session); the dispatcher and stores stay. */
+    async restart() {
+      await adapter.stop();
+      adapter = await open();
+    },
+    async stop() {
+      await adapter.stop();
+      await scheduler.stop({ graceMs: 100 });
+      if (!o.fake) await fake.stop();
+    },
+  };
+}
+
+export type Harness = Awaited<ReturnType<typeof startDiscord>>;
+
+/** The webhook edit of an interaction's original reply that carries the final answer (not a progress edit). */
+export function finalEdit(fake: FakeDiscord, token: string, match: (json: { content?: string }) => boolean) {
+  return fake.waitFor(
+    (r) =>
+      r.method === 'PATCH' &&
+      r.path.endsWith(`/${token}/messages/@original`) &&
+      r.status === 200 &&
+      match(r.json ?? {}),
+  );
+}
