@@ -44,8 +44,10 @@ export function parseSlashText(command: AnyCommand, text: string): Record<string
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&');
-  const names = new Set(command.options.filter((o) => o.type !== 'image').map((o) => o.name));
-  const strings = command.options.filter((o) => o.type === 'string');
+  // Hidden options are set by buttons only, never typed.
+  const typed = command.options.filter((o) => o.type !== 'image' && !o.hidden);
+  const names = new Set(typed.map((o) => o.name));
+  const strings = typed.filter((o) => o.type === 'string');
   const main = strings.find((o) => o.required) ?? strings[0];
   const args: Record<string, string> = {};
   const rest: string[] = [];

@@ -141,7 +141,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: { commands?: AnyCommand[]; socketMode?: boolean } = {},
+  options: { commands?: AnyCommand[]; socketMode?: boolean; overrides?: Record<string, unknown> } = {},
 ): Promise<Harness> {
   const fake = await new FakeSlack().start();
   const config = loadConfig({
@@ -153,7 +153,7 @@ export async function startHarness(
       SLACK_PORT: '0',
       IRIS_ALLOW_HOSTS: `127.0.0.1:${fake.port}`,
     },
-    overrides: { 'platforms.slack.altText.channels': [ALT_CHANNEL], 'log.level': 'silent' },
+    overrides: { 'platforms.slack.altText.channels': [ALT_CHANNEL], ...options.overrides },
   });
   const logs: string[] = [];
   const destination = new Writable({
