@@ -10,6 +10,10 @@ const BENCHES: Record<
     description: 'CLIP zero-shot tagging: transformers.js pipeline vs raw ONNX vs iris',
     load: () => import('./tag.js'),
   },
+  vqa: {
+    description: 'BLIP-2 follow-up latency: turn 1 vs turn 2 with the per-image feature cache',
+    load: () => import('./vqa.js'),
+  },
 };
 
 const [name, ...args] = process.argv.slice(2);

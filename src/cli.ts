@@ -4,6 +4,7 @@ import { tagCli } from './cli/tag.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { isUserError, UserError } from './errors.js';
 import { type App, createApp } from './main.js';
+import { TASKS } from './models/registry.js';
 
 /**
  * `iris` — exit codes: 0 ok, 2 user error (one line `error: …` on stderr), 1 internal error.
@@ -40,6 +41,27 @@ async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise
   } finally {
     await app.stop();
   }
+}
+
+const VQA_BACKENDS = ['local', 'blip2', 'smolvlm', 'groq'] as const;
+
+function backendChoice(value: string): string {
+  if (!(VQA_BACKENDS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`expected ${VQA_BACKENDS.join(', ')}`);
+  }
+  return value;
+}
+
+/**
+ * --backend → config overrides for tasks.vqa: `local` keeps a configured local backend (else blip2), a
+ * backend name picks it with its default model; the configured model and options stay when the backend does.
+ */
+function vqaOverrides(config: Config, backend: string | undefined): Record<string, unknown> {
+  const configured = config.tasks.vqa.backend;
+  const wanted = backend === 'local' ? (configured === 'groq' ? 'blip2' : configured) : backend;
+  if (!wanted || wanted === configured) return {};
+  const entry = TASKS.vqa.backends[wanted as keyof typeof TASKS.vqa.backends];
+  return { 'tasks.vqa': { backend: wanted, model: entry.defaultModel, options: {} } };
 }
 
 export function buildProgram(): Command {
@@ -83,6 +105,65 @@ export function buildProgram(): Command {
           { 'tasks.tag.model': flags.model, 'scheduler.perUser.jobs': 0, 'scheduler.perChannel.jobs': 0 },
         );
         const code = await withApp(config, (app) => tagCli(app, images, { ...flags, out, err }));
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
+
+  program
+    .command('caption')
+    .description('Describe an image: alt text (under the alt-text policy) and a long caption')
+    .argument('<image>', 'image file')
+    .option('--models <dir>', 'models folder')
+    .option('--model <id-or-folder>', 'caption model id (in the models folder) or a folder path')
+    .option('--json', 'print {"altText":…,"caption":…}')
+    .action(async (image: string, flags: ModelFlags & { model?: string; json?: boolean }) => {
+      const { captionCli } = await import('./cli/caption.js');
+      const config = configFrom({ ...program.opts(), ...flags }, { 'tasks.caption.model': flags.model });
+      const code = await withApp(config, (app) => captionCli(app, image, { ...flags, out, err }));
+      if (code !== 0) throw new ExitCode(code);
+    });
+
+  program
+    .command('ask')
+    .description('Ask a question about an image; --conversation KEY continues an earlier conversation')
+    .argument('<image>', 'image file')
+    .argument('<question>', 'the question')
+    .option('--conversation <key>', 'conversation to continue (remembered between calls)')
+    .option('--backend <name>', 'local (the configured local model), blip2, smolvlm or groq', backendChoice)
+    .option('--structured', 'answer as {description, funny_story} (groq)')
+    .option('--models <dir>', 'models folder')
+    .option('--json', 'print {"answer": …} as JSON')
+    .action(
+      async (
+        image: string,
+        question: string,
+        flags: ModelFlags & { conversation?: string; backend?: string; structured?: boolean; json?: boolean },
+      ) => {
+        const base = configFrom({ ...program.opts(), ...flags });
+        const config = configFrom({ ...program.opts(), ...flags }, vqaOverrides(base, flags.backend));
+        const { askCli } = await import('./cli/ask.js');
+        const code = await withApp(config, (app) => askCli(app, image, question, { ...flags, out, err }));
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
+
+  program
+    .command('compare')
+    .description('Compare 2–4 images (optionally answering a question about them)')
+    .argument('<images...>', '2 to 4 image files')
+    .option('--question <text>', 'what to compare')
+    .option('--backend <name>', 'local (the configured local model), blip2, smolvlm or groq', backendChoice)
+    .option('--models <dir>', 'models folder')
+    .option('--json', 'print {"answer": …, "images": […]} as JSON')
+    .action(
+      async (
+        images: string[],
+        flags: ModelFlags & { question?: string; backend?: string; json?: boolean },
+      ) => {
+        const base = configFrom({ ...program.opts(), ...flags });
+        const config = configFrom({ ...program.opts(), ...flags }, vqaOverrides(base, flags.backend));
+        const { compareCli } = await import('./cli/ask.js');
+        const code = await withApp(config, (app) => compareCli(app, images, { ...flags, out, err }));
         if (code !== 0) throw new ExitCode(code);
       },
     );

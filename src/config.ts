@@ -50,7 +50,7 @@ export const configSchema = z.strictObject({
     ttlSeconds: z.number().int().positive(),
   }),
   altText: z.strictObject({
-    maxLength: z.number().int().min(20).max(1000),
+    maxLength: z.number().int().min(20).max(1024),
     label: z.string().max(60),
   }),
   scheduler: z.strictObject({

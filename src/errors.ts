@@ -21,6 +21,10 @@ export const USER_ERROR_CODES = [
   'model_missing',
   'not_available',
   'forbidden',
+  'no_image',
+  'not_configured',
+  'remote_unavailable',
+  'bad_answer',
 ] as const;
 export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
 

@@ -6,6 +6,7 @@ import { Dispatcher } from './core/dispatch.js';
 import { createLogger, type Logger } from './core/log.js';
 import type { FetchPolicy, MediaLimits } from './core/media.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
+import { SqliteMemoryStore } from './core/memory-sqlite.js';
 import { Scheduler } from './core/scheduler.js';
 import { SettingsFileStore, type SettingsStore } from './core/settings.js';
 import { ModelRegistry } from './models/registry.js';
@@ -49,6 +50,14 @@ export function mediaSettings(config: Config): { limits: MediaLimits; policy: Fe
   };
 }
 
+/** memory.store: 'sqlite' (file at memory.path, folder created) or 'memory' (in-process, lost on exit). */
+export function createMemoryStore(memory: Config['memory']): MemoryStore {
+  const options = { ttlSeconds: memory.ttlSeconds, maxTurns: memory.maxTurns };
+  return memory.store === 'sqlite'
+    ? new SqliteMemoryStore({ ...options, path: memory.path })
+    : new MemoryMapStore(options);
+}
+
 /** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
 export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
@@ -56,10 +65,10 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     modelsDir: config.models.dir,
     executionProviders: config.models.executionProviders,
     tasks: config.tasks,
+    providers: { groq: config.providers.groq },
   });
   const scheduler = new Scheduler(config.scheduler);
-  // memory.store sqlite lands with issue 4 (src/core/memory-sqlite.ts); until then turns live in-process.
-  const memory = new MemoryMapStore(config.memory);
+  const memory = createMemoryStore(config.memory);
   const settings = new SettingsFileStore(join(dirname(config.memory.path), 'settings.json'));
   const dispatcher = new Dispatcher({
     commands: COMMANDS,

@@ -1,4 +1,8 @@
 import { alttextCommand } from './alttext.js';
+import { askCommand } from './ask.js';
+import { captionCommand } from './caption.js';
+import { compareCommand } from './compare.js';
+import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
@@ -11,7 +15,13 @@ import type { AnyCommand } from './types.js';
 export const COMMANDS: readonly AnyCommand[] = [
   tagsCommand,
 
-  // caption, ask, read, compare, forget (issue 4)
+  captionCommand,
+
+  // ask, read, compare, forget (issue 4)
+
+  askCommand,
+  compareCommand,
+  forgetCommand,
 
   // imagine (issue 5)
 

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { MemoryStore } from '../core/memory.js';
 import type { SettingsStore } from '../core/settings.js';
-import type { BotRequest, LoadedImage, Progress, Reply } from '../core/types.js';
+import type { BotRequest, ImageRef, LoadedImage, Progress, Reply } from '../core/types.js';
 import type { Backend, TaskName } from '../models/types.js';
 
 export type OptionType = 'string' | 'integer' | 'number' | 'boolean' | 'image';
@@ -32,6 +32,8 @@ export interface ParseContext {
   loadImages(): Promise<LoadedImage[]>;
   /** Conversation memory; read it here (e.g. the image a follow-up refers to) before a slot is taken. */
   memory: MemoryStore;
+  /** Fetches and validates one more image (e.g. the one an earlier turn was about), same rules as loadImages. */
+  fetchImage?(ref: ImageRef): Promise<LoadedImage>;
 }
 
 export interface CommandContext {
@@ -63,6 +65,8 @@ export interface Command<I> {
   options: readonly OptionSpec[];
   /** Queue the run occupies ('gpu' for local models, 'remote' for APIs); absent: runs at once, unqueued. */
   queue?: string;
+  /** When the queue depends on config (e.g. /ask on a local model or a remote API); wins over `queue`. */
+  queueFor?(config: Config): string | undefined;
   priority?: Priority;
   /** Reply only to the requester. */
   ephemeral?: boolean;

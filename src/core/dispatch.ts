@@ -127,6 +127,7 @@ export class Dispatcher {
         );
         return images;
       },
+      fetchImage: (ref) => resolveImage(ref, media.limits, media.policy, req.signal),
     };
     const input = await command.parse(parseCtx);
 
@@ -144,10 +145,11 @@ export class Dispatcher {
       };
       return command.run(input, ctx);
     };
-    if (!command.queue) return run(req.signal);
+    const queue = command.queueFor?.(config) ?? command.queue;
+    if (!queue) return run(req.signal);
     return scheduler.schedule(
       {
-        queue: command.queue,
+        queue,
         user: `${req.platform}:${req.user.id}`,
         channel: req.conversation,
         priority: command.priority,

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
 import { listChoices, UserError } from '../errors.js';
-import type { Backend, BackendFactory, TaskName } from './types.js';
+import type { Backend, BackendFactory, BackendLoadOptions, TaskName } from './types.js';
 
 export interface BackendEntry<T extends TaskName> {
   /** Hugging Face model id used when config names none. */
@@ -11,6 +11,8 @@ export interface BackendEntry<T extends TaskName> {
   load: () => Promise<BackendFactory<T>>;
   /** false: the backend needs no model folder (a remote API, or weights shipped in an npm package); it gets modelDir ''. */
   modelFolder?: false;
+  /** Scheduler queue when it differs from the task's (a remote API beside local models). */
+  queue?: string;
 }
 
 export interface TaskEntry<T extends TaskName> {
@@ -37,9 +39,33 @@ export const TASKS = {
     },
   },
 
-  // caption: src/models/caption/… (issue 4)
+  caption: {
+    description: 'image captions and alt text',
+    queue: 'gpu',
+    backends: {
+      florence2: {
+        defaultModel: 'onnx-community/Florence-2-base-ft',
+        load: async () => (await import('./caption/florence2.js')).createFlorence2Captioner,
+      },
+    },
+  },
 
-  // vqa: src/models/vqa/… (issue 4)
+  vqa: {
+    description: 'visual question answering with conversation memory',
+    queue: 'gpu',
+    backends: {
+      blip2: {
+        defaultModel: 'Salesforce/blip2-opt-2.7b',
+        load: async () => (await import('./vqa/blip2.js')).createBlip2Vqa,
+      },
+      groq: {
+        defaultModel: 'meta-llama/llama-4-maverick-17b-128e-instruct',
+        load: async () => (await import('./vqa/groq.js')).createGroqVqa,
+        modelFolder: false,
+        queue: 'remote',
+      },
+    },
+  },
 
   // read: src/models/read/… (issue 4)
 
@@ -61,6 +87,8 @@ export interface RegistryOptions {
   tasks: { [T in TaskName]?: TaskSelection };
   /** The task table; tests pass their own. */
   table?: TaskTable;
+  /** Remote API settings handed to backends (config `providers`). */
+  providers?: BackendLoadOptions['providers'];
 }
 
 export type ModelState = 'loaded' | 'loading' | 'ready' | 'missing';
@@ -98,6 +126,12 @@ export function localModels(modelsDir: string): string[] {
     }
   }
   return found.sort();
+}
+
+/** The queue a task's jobs run on with the given backend (the backend's own, else the task's). */
+export function queueOf(task: TaskName, backend: string, table: TaskTable = TASKS): string | undefined {
+  const row = table[task] as TaskEntry<TaskName> | undefined;
+  return row?.backends[backend]?.queue ?? row?.queue;
 }
 
 /** Tasks this build can run (those with a row in the table). */
@@ -184,6 +218,7 @@ export class ModelRegistry implements BackendProvider {
           modelId: sel.model,
           executionProviders: this.#options.executionProviders,
           options: sel.options,
+          ...(this.#options.providers && { providers: this.#options.providers }),
         }),
       );
       this.#loaded.set(key, pending);

@@ -43,6 +43,8 @@ export interface Backend<T extends TaskName> {
   id: string;
   /** Model id or folder it was loaded from. */
   model: string;
+  /** vqa: how many images one question may be about (compare sends several); absent means 1. */
+  maxImages?: number;
   run(input: TaskIO[T]['in'], opts: RunOptions): Promise<TaskIO[T]['out']>;
   /** Frees sessions and caches. */
   dispose(): Promise<void>;
@@ -56,6 +58,8 @@ export interface BackendLoadOptions {
   executionProviders: string[];
   /** Backend-specific settings from config (tasks.<task>.options). */
   options: Record<string, unknown>;
+  /** Remote API settings (config `providers`): keys and base URLs; never logged. */
+  providers?: { groq?: { apiKey: string; baseUrl: string } };
 }
 
 export type BackendFactory<T extends TaskName> = (opts: BackendLoadOptions) => Promise<Backend<T>>;

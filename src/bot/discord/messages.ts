@@ -104,7 +104,12 @@ export async function onMessage(m: Message, ctx: MessageContext): Promise<void> 
     const res = new CollectingResponder();
     await ctx.handle({ ...base, id: newRequestId(), command: 'caption', args: {}, images: [image] }, res);
     if (res.reply?.error) log.info({ code: res.reply.error.code }, 'discord: no alt text for an upload');
-    else if (res.reply?.text) texts.push(res.reply.text);
+    else {
+      // /caption's data.altText is the policy-made alt text (its text also carries the long caption).
+      const alt = (res.reply?.data as { altText?: unknown } | undefined)?.altText;
+      const text = typeof alt === 'string' ? alt : res.reply?.text;
+      if (text) texts.push(text);
+    }
   }
   if (!texts.length) return;
   const content =

@@ -132,7 +132,7 @@ function colourVision(g: Graph, px: string): Tower {
 }
 
 /** Deterministic uniform weights with variance `scale²/fanIn` (xorshift32). */
-function randn(n: number, fanIn: number, seed: number, scale = 1): Float32Array {
+export function randn(n: number, fanIn: number, seed: number, scale = 1): Float32Array {
   const out = new Float32Array(n);
   const a = Math.sqrt(3 / fanIn) * scale;
   let s = seed >>> 0 || 1;
@@ -147,7 +147,7 @@ function randn(n: number, fanIn: number, seed: number, scale = 1): Float32Array 
   return out;
 }
 
-function layerNorm(g: Graph, x: string, width: number): string {
+export function layerNorm(g: Graph, x: string, width: number): string {
   return g.node(
     'LayerNormalization',
     [x, g.f32(new Float32Array(width).fill(1)), g.f32(new Float32Array(width))],
@@ -163,7 +163,7 @@ function layerNorm(g: Graph, x: string, width: number): string {
  * and an MLP (C → 4C → C, GELU). The weights are shared by all layers (same initializers): the cost
  * is a real 12-layer tower's, the file is one layer's.
  */
-function blocks(
+export function blocks(
   g: Graph,
   x: string,
   width: number,

@@ -36,7 +36,7 @@ export class FloatAttr {
 }
 export const float = (v: number): FloatAttr => new FloatAttr(v);
 
-export type AttrValue = number | FloatAttr | string | number[] | FloatAttr[] | string[];
+export type AttrValue = number | FloatAttr | string | number[] | FloatAttr[] | string[] | Graph;
 
 export type TypedArray = Float32Array | BigInt64Array | Int32Array | Uint8Array;
 
@@ -67,6 +67,7 @@ function valueInfo(name: string, elem: ElemType, dims: readonly Dim[]) {
 
 function attribute(name: string, v: AttrValue) {
   const T = onnx.AttributeProto.AttributeType;
+  if (v instanceof Graph) return onnx.AttributeProto.create({ name, type: T.GRAPH, g: v.toGraphProto() });
   if (v instanceof FloatAttr) return onnx.AttributeProto.create({ name, type: T.FLOAT, f: v.value });
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) return onnx.AttributeProto.create({ name, type: T.FLOAT, f: v });
@@ -101,12 +102,19 @@ export class Graph {
   private readonly names = new Set<string>();
   private counter = 0;
 
-  constructor(readonly name: string) {}
+  /**
+   * `namePrefix` keeps a subgraph's generated names (an If branch's) apart from its parent's: ONNX
+   * forbids a subgraph from redefining a name of the enclosing scope.
+   */
+  constructor(
+    readonly name: string,
+    private readonly namePrefix = '',
+  ) {}
 
   /** A fresh value name with the given prefix. */
   fresh(prefix = 't'): string {
     let n: string;
-    do n = `${prefix}_${this.counter++}`;
+    do n = `${this.namePrefix}${prefix}_${this.counter++}`;
     while (this.names.has(n));
     this.names.add(n);
     return n;
@@ -204,18 +212,23 @@ export class Graph {
     return this.node('Div', [x, norm]);
   }
 
+  /** The graph alone: a model's main graph, or a subgraph attribute (If's then_branch / else_branch). */
+  toGraphProto() {
+    return onnx.GraphProto.create({
+      name: this.name,
+      node: this.nodes,
+      initializer: this.inits,
+      input: this.inputs,
+      output: this.outputs,
+    });
+  }
+
   toModel(opset = 18) {
     return onnx.ModelProto.create({
       irVersion: 8,
       producerName: 'iris-colourworld',
       opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: opset })],
-      graph: onnx.GraphProto.create({
-        name: this.name,
-        node: this.nodes,
-        initializer: this.inits,
-        input: this.inputs,
-        output: this.outputs,
-      }),
+      graph: this.toGraphProto(),
     });
   }
 

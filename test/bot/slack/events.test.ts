@@ -47,7 +47,7 @@ test('an image posted in an alt-text channel gets a threaded alt-text reply; the
   const res = await h.event(messageEvent(message));
   assert.equal(res.status, 200);
   const reply = await h.fake.waitForMessage((m) => m.thread_ts === message.ts && m.user === 'UBOT');
-  assert.equal(reply.text, 'Alt text: a red square');
+  assert.equal(reply.text, 'Alt text: AI-generated: A red square\nCaption: A red square');
   assert.equal(reply.channel, ALT_CHANNEL);
   assert.deepEqual(
     h.fake.downloads.filter((d) => d.fileId === file.id),
@@ -77,7 +77,7 @@ test('the same event delivered three times (Slack retries) and its file_shared e
   const controlReply = await h.fake.waitForMessage(
     (m) => m.thread_ts === control.message.ts && m.user === 'UBOT',
   );
-  assert.equal(controlReply.text, 'Alt text: a blue square');
+  assert.equal(controlReply.text, 'Alt text: AI-generated: A blue square\nCaption: A blue square');
   assert.equal(repliesIn(ALT_CHANNEL, message.ts).length, 1);
   assert.equal(h.fake.downloads.filter((d) => d.fileId === file.id).length, 1);
 });
@@ -92,7 +92,7 @@ test('file_shared alone (no message event) also gets the alt-text reply, found t
     event_ts: message.ts,
   });
   const reply = await h.fake.waitForMessage((m) => m.thread_ts === message.ts && m.user === 'UBOT');
-  assert.equal(reply.text, 'Alt text: a blue square');
+  assert.equal(reply.text, 'Alt text: AI-generated: A blue square\nCaption: A blue square');
 });
 
 test('no alt text outside enabled channels, and none for bot messages', async () => {
@@ -119,7 +119,7 @@ test('a question in a thread under an image is answered in the thread; a follow-
   });
   await h.event(messageEvent(q1));
   const a1 = await h.fake.waitForMessage((m) => m.thread_ts === message.ts && m.user === 'UBOT');
-  assert.equal(a1.text, 'Answer: green; earlier: nothing');
+  assert.equal(a1.text, 'green; earlier: nothing');
   // No question mark, no mention: still a question, because iris already answers in this thread.
   const q2 = h.fake.addMessage({
     channel: 'CGEN',
@@ -131,7 +131,7 @@ test('a question in a thread under an image is answered in the thread; a follow-
   const a2 = await h.fake.waitForMessage(
     (m) => m.thread_ts === message.ts && m.user === 'UBOT' && m.ts !== a1.ts,
   );
-  assert.equal(a2.text, 'Answer: green; earlier: what colour is it?');
+  assert.equal(a2.text, 'green; earlier: what colour is it?');
 });
 
 test('chat in a thread iris is not part of, with no question, is left alone', async () => {
@@ -146,7 +146,7 @@ test('chat in a thread iris is not part of, with no question, is left alone', as
   });
   await h.event(messageEvent(control));
   const answer = await h.fake.waitForMessage((m) => m.thread_ts === message.ts && m.user === 'UBOT');
-  assert.equal(answer.text, 'Answer: red; earlier: nothing', 'only the question was asked');
+  assert.equal(answer.text, 'red; earlier: nothing', 'only the question was asked');
   assert.equal(repliesIn('CGEN', message.ts).length, 1);
 });
 
@@ -154,7 +154,7 @@ test('mentioning iris with an image starts a thread conversation about it', asyn
   const { message } = await postImage({ channel: 'CGEN', colour: 'blue', text: '<@UBOT> what is this' });
   await h.event(messageEvent(message));
   const answer = await h.fake.waitForMessage((m) => m.thread_ts === message.ts && m.user === 'UBOT');
-  assert.equal(answer.text, 'Answer: blue; earlier: nothing');
+  assert.equal(answer.text, 'blue; earlier: nothing');
   const ask = h.fake.callsTo('chat.postMessage').find((c) => c.args.thread_ts === message.ts);
   assert.equal(ask?.args.channel, 'CGEN');
 });
@@ -189,7 +189,7 @@ test('/alttext mode:off opts a user out of auto alt text; mode:on opts back in',
   const back = await postImage({ channel: ALT_CHANNEL, colour: 'blue', user: 'UQUIET' });
   await h.event(messageEvent(back.message));
   const reply = await h.fake.waitForMessage((m) => m.thread_ts === back.message.ts && m.user === 'UBOT');
-  assert.equal(reply.text, 'Alt text: a blue square');
+  assert.equal(reply.text, 'Alt text: AI-generated: A blue square\nCaption: A blue square');
 });
 
 test('a workspace admin turns auto alt text on for a channel; a non-admin may not', async () => {
@@ -212,5 +212,5 @@ test('a workspace admin turns auto alt text on for a channel; a non-admin may no
   const { message } = await postImage({ channel: 'CNEW', colour: 'green' });
   await h.event(messageEvent(message));
   const reply = await h.fake.waitForMessage((m) => m.thread_ts === message.ts && m.user === 'UBOT');
-  assert.equal(reply.text, 'Alt text: a green square');
+  assert.equal(reply.text, 'Alt text: AI-generated: A green square\nCaption: A green square');
 });

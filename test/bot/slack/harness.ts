@@ -2,6 +2,8 @@ import { Writable } from 'node:stream';
 import sharp from 'sharp';
 import { SlackAdapter } from '../../../src/bot/slack/adapter.js';
 import { alttextCommand } from '../../../src/commands/alttext.js';
+import { askCommand } from '../../../src/commands/ask.js';
+import { captionCommand } from '../../../src/commands/caption.js';
 import { helpCommand } from '../../../src/commands/help.js';
 import { type AnyCommand, defineCommand } from '../../../src/commands/types.js';
 import { loadConfig } from '../../../src/config.js';
@@ -35,8 +37,8 @@ async function colourOf(image: LoadedImage): Promise<string> {
 }
 
 /**
- * Commands for adapter tests. They are deliberately not the real ones: the adapter must work with any
- * command list. `ask` echoes what memory held, so a test can see a follow-up remembered the first turn.
+ * Commands for adapter tests: the real /caption, /ask, /alttext and /help, and a few made up here (echo,
+ * look, draw) — the adapter must work with any command list.
  */
 export function testCommands(): AnyCommand[] {
   const echo = defineCommand<{ text: string }>({
@@ -65,38 +67,6 @@ export function testCommands(): AnyCommand[] {
       return { text: `saw ${image?.name} ${image?.width}x${image?.height} ${image?.format}` };
     },
   });
-  const caption = defineCommand<{ image: LoadedImage }>({
-    name: 'caption',
-    description: 'Alt text.',
-    options: [{ name: 'image', type: 'image', description: 'An image.', required: true }],
-    async parse({ loadImages }) {
-      const [image] = await loadImages();
-      if (!image) throw new Error('no image');
-      return { image };
-    },
-    async run({ image }) {
-      return { text: `Alt text: a ${await colourOf(image)} square` };
-    },
-  });
-  const ask = defineCommand<{ question: string; image?: LoadedImage }>({
-    name: 'ask',
-    description: 'Answers about the image, remembering the conversation.',
-    options: [
-      { name: 'question', type: 'string', description: 'The question.', required: true },
-      { name: 'image', type: 'image', description: 'The image.' },
-    ],
-    async parse({ args, loadImages }) {
-      const [image] = await loadImages();
-      return { question: String(args.question), image };
-    },
-    async run({ question, image }, ctx) {
-      const earlier = await ctx.memory.recent(ctx.request.conversation, 10);
-      const colour = image ? await colourOf(image) : 'no image';
-      const answer = `${colour}; earlier: ${earlier.map((t) => t.question).join(' | ') || 'nothing'}`;
-      await ctx.memory.append(ctx.request.conversation, { question, answer, at: Date.now() });
-      return { text: `Answer: ${answer}` };
-    },
-  });
   const draw = defineCommand<{ seed: number }>({
     name: 'draw',
     description: 'Draws a red square; buttons reroll it.',
@@ -123,7 +93,7 @@ export function testCommands(): AnyCommand[] {
       };
     },
   });
-  return [echo, look, caption, ask, draw, alttextCommand, helpCommand];
+  return [echo, look, captionCommand, askCommand, draw, alttextCommand, helpCommand];
 }
 
 export interface Harness {
@@ -169,7 +139,14 @@ export async function startHarness(
     settings,
     commands,
     scheduler: new Scheduler(config.scheduler),
-    registry: fakeBackends({}),
+    // What the models "see": the image's colour. The VQA answer lists the earlier questions it was given,
+    // so a test can tell that a follow-up's history reached the model.
+    registry: fakeBackends({
+      caption: async ({ image }) => ({ caption: `a ${await colourOf(image)} square` }),
+      vqa: async ({ images, history }) => ({
+        answer: `${images[0] ? await colourOf(images[0]) : 'no image'}; earlier: ${history.map((t) => t.question).join(' | ') || 'nothing'}`,
+      }),
+    }),
     config,
     log,
     media: mediaSettings(config),

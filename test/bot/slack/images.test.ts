@@ -94,7 +94,7 @@ test('the "Describe image" message shortcut captions that message\'s image in it
     }),
   );
   const reply = await h.fake.waitForMessage((m) => m.thread_ts === message.ts && m.user === 'UBOT');
-  assert.equal(reply.text, 'Alt text: a red square');
+  assert.equal(reply.text, 'Alt text: AI-generated: A red square\nCaption: A red square');
 });
 
 test('a shortcut on a message without an image explains, to the user only', async () => {

@@ -1,0 +1,105 @@
+/**
+ * `npm run bench -- vqa [--rounds 5] [--threads 0]`
+ *
+ * Synthesizes the 'bench' colour-world BLIP-2 (ViT-B/16 vision encoder, 2-block Q-Former over 32
+ * queries, 12 MLP blocks of width 1024 per decoder token; random weights, same answers as the colour
+ * world) and measures, in one process, side by side, a two-turn conversation about a new photo-like image:
+ *   turn 1            first question (vision encoder + Q-Former + decoder)
+ *   turn 2            follow-up with turn 1 in the prompt, features cached per image hash
+ *   turn 2 uncached   the same follow-up on a backend with featureCache: false (what turn 2 would cost)
+ * Every round uses a fresh image (so turn 1 is never cached); the median round is reported.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { LoadedImage } from '../src/core/types.js';
+import { synthBlip2 } from '../src/models/colourworld/blip2.js';
+import { createBlip2Vqa } from '../src/models/vqa/blip2.js';
+
+function flag(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(args[i + 1]);
+  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
+  return v;
+}
+
+/** A photo-like JPEG (blurred tinted noise, 480×360), different for each i. */
+async function photo(i: number): Promise<LoadedImage> {
+  const noisy = await sharp({
+    create: {
+      width: 480,
+      height: 360,
+      channels: 3,
+      background: '#000',
+      noise: { type: 'gaussian', mean: 90, sigma: 40 },
+    },
+  })
+    .tint({ r: (i * 53) % 256, g: (i * 97) % 256, b: (i * 151) % 256 })
+    .png()
+    .toBuffer();
+  const bytes = await sharp(noisy).blur(2).jpeg({ quality: 85 }).toBuffer();
+  return { name: `photo${i}.jpg`, bytes, format: 'jpeg', width: 480, height: 360 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+export async function run(args: string[]): Promise<void> {
+  const rounds = flag(args, 'rounds', 5);
+  const threads = flag(args, 'threads', 0);
+  const dir = await mkdtemp(join(tmpdir(), 'iris-bench-vqa-'));
+  try {
+    console.log(`vqa bench: ${cpus().length} CPUs, intraOpNumThreads ${threads || 'auto'}, ${rounds} rounds`);
+    console.log('synthesizing the bench BLIP-2 (ViT-B/16 vision cost, random weights)…');
+    await synthBlip2(dir, { variant: 'bench' });
+    const load = (featureCache: boolean) =>
+      createBlip2Vqa({
+        modelDir: dir,
+        modelId: 'bench',
+        executionProviders: ['cpu'],
+        options: { featureCache, intraOpNumThreads: threads },
+      });
+    const cached = await load(true);
+    const uncached = await load(false);
+    const signal = new AbortController().signal;
+    const q1 = 'What colour is the car in this picture?';
+    const q2 = 'And what did I ask before?';
+    // warm-up
+    const warm = await photo(999);
+    await cached.run({ images: [warm], question: q1, history: [] }, { signal });
+    await uncached.run({ images: [warm], question: q1, history: [] }, { signal });
+
+    const t1: number[] = [];
+    const t2: number[] = [];
+    const t2u: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const image = await photo(r);
+      let t = performance.now();
+      const first = await cached.run({ images: [image], question: q1, history: [] }, { signal });
+      t1.push(performance.now() - t);
+      const history = [{ question: q1, answer: first.answer, at: Date.now() }];
+      t = performance.now();
+      const second = await cached.run({ images: [image], question: q2, history }, { signal });
+      t2.push(performance.now() - t);
+      t = performance.now();
+      const third = await uncached.run({ images: [image], question: q2, history }, { signal });
+      t2u.push(performance.now() - t);
+      if (second.answer !== 'car' || third.answer !== 'car') {
+        throw new Error(`memory did not reach the model: ${second.answer} / ${third.answer}`);
+      }
+    }
+    const [a, b, c] = [median(t1), median(t2), median(t2u)];
+    console.log('');
+    console.log(`turn 1 (new image)                ${a.toFixed(1).padStart(8)} ms`);
+    console.log(`turn 2 (follow-up, cached)        ${b.toFixed(1).padStart(8)} ms`);
+    console.log(`turn 2 (follow-up, no cache)      ${c.toFixed(1).padStart(8)} ms`);
+    console.log('');
+    console.log(`turn 2 / turn 1                   ${(b / a).toFixed(2)}×   (goal ≤ 0.5×)`);
+    console.log(`turn 2 uncached / turn 1          ${(c / a).toFixed(2)}×   (for information)`);
+    await cached.dispose();
+    await uncached.dispose();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

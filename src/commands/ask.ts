@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import type { Turn } from '../core/memory.js';
+import type { LoadedImage } from '../core/types.js';
+import { UserError } from '../errors.js';
+import { queueOf } from '../models/registry.js';
+import { defineCommand } from './types.js';
+
+/** Longer questions are refused before any model runs (prompts stay small, answers stay fast). */
+export const MAX_QUESTION_LENGTH = 500;
+/** Below this confidence a reply says the answer may be wrong. */
+const LOW_CONFIDENCE = 0.3;
+
+export interface AskInput {
+  question: string;
+  image: LoadedImage;
+  imageKey: string;
+  imageUrl?: string;
+  history: Turn[];
+  format: 'text' | 'json';
+}
+
+/** Content hash of an image: the key of its turns in memory and of its cached vision features. */
+export function imageKeyOf(image: LoadedImage): string {
+  return createHash('sha256').update(image.bytes).digest('hex');
+}
+
+export const askCommand = defineCommand<AskInput>({
+  name: 'ask',
+  description: 'Ask a question about an image; follow-up questions remember the conversation.',
+  options: [
+    {
+      name: 'question',
+      type: 'string',
+      description: 'What you want to know about the image.',
+      required: true,
+      maxLength: MAX_QUESTION_LENGTH,
+    },
+    {
+      name: 'image',
+      type: 'image',
+      description: 'The image to ask about (default: the image this conversation is about).',
+    },
+    {
+      name: 'format',
+      type: 'string',
+      description: 'text, or json for {description, funny_story} (remote backends).',
+      choices: ['text', 'json'],
+    },
+  ],
+  queue: 'gpu',
+  queueFor: (config) => queueOf('vqa', config.tasks.vqa.backend),
+  priority: 'interactive',
+  async parse({ args, config, request, memory, loadImages, fetchImage }) {
+    const question = String(args.question ?? '').trim();
+    if (!question) throw new UserError('bad_option', '`question` is empty: ask something about the image.');
+    const earlier = await memory.recent(request.conversation, config.memory.maxTurns);
+    let image: LoadedImage | undefined;
+    let imageUrl: string | undefined;
+    if (request.images.length > 0) {
+      image = (await loadImages())[0];
+      imageUrl = request.images[0]?.url;
+    } else {
+      // A follow-up without an image is about the last image this conversation was about.
+      const last = [...earlier].reverse().find((t) => t.imageUrl);
+      if (last?.imageUrl && fetchImage) {
+        image = await fetchImage({ name: 'the earlier image', url: last.imageUrl });
+        imageUrl = last.imageUrl;
+      }
+    }
+    if (!image) {
+      throw new UserError(
+        'no_image',
+        'This conversation has no image yet: attach one to your question, or reply to a message that has one.',
+      );
+    }
+    const imageKey = imageKeyOf(image);
+    // Memory is per conversation and per image: turns about another image would only mislead the model.
+    const history = earlier.filter((t) => t.imageKey === undefined || t.imageKey === imageKey);
+    const format = args.format === 'json' ? 'json' : 'text';
+    return { question, image, imageKey, ...(imageUrl && { imageUrl }), history, format };
+  },
+  async run(input, ctx) {
+    const vqa = await ctx.backend('vqa');
+    const out = await vqa.run(
+      {
+        images: [input.image],
+        question: input.question,
+        history: input.history,
+        imageKey: input.imageKey,
+        format: input.format,
+      },
+      { signal: ctx.signal },
+    );
+    const answer = out.answer.trim() || "I don't know.";
+    await ctx.memory.append(ctx.request.conversation, {
+      question: input.question,
+      answer,
+      imageKey: input.imageKey,
+      ...(input.imageUrl && { imageUrl: input.imageUrl }),
+      userId: ctx.request.user.id,
+      at: Date.now(),
+    });
+    const unsure = out.confidence !== undefined && out.confidence < LOW_CONFIDENCE;
+    return {
+      text: unsure ? `${answer}\n(I'm not sure about this one.)` : answer,
+      data: {
+        answer,
+        ...(out.confidence !== undefined && { confidence: out.confidence }),
+        ...(out.data && { data: out.data }),
+      },
+    };
+  },
+});

@@ -1,0 +1,135 @@
+/**
+ * The one alt-text policy. Every place iris attaches a description to an image (/caption, alt text
+ * on uploads in Discord and Slack, the playground, /imagine's results) builds it here, so the rules
+ * are the same everywhere:
+ *
+ * 1. Source: the model's caption; if it is empty, the image's top tags ("An image that may show red,
+ *    car and tree."); if there are none, a generic text. Never empty.
+ * 2. Whitespace collapsed to single spaces, control characters dropped, first letter capitalised.
+ * 3. Length: at most `min(config altText.maxLength, the platform's cap)` characters (UTF-16 code
+ *    units, which is what JavaScript and both platforms' limits count): Discord 1024, Slack 1000;
+ *    other platforms get the configured length only.
+ * 4. Trimmed at the last sentence end that keeps at least half the room; otherwise at the last word
+ *    boundary with "…"; a single word longer than the room is cut (never inside a surrogate pair).
+ * 5. The configured label (e.g. "AI-generated:") goes in front, followed by one space, and counts
+ *    towards the length. When
+ *    the label would leave less than half the room for the description, it is left out: the
+ *    description matters more than the label.
+ *
+ * Pure functions only: no I/O, no config loading.
+ */
+
+/** Platforms' own caps on an attachment's description. */
+export const PLATFORM_ALT_TEXT_LIMITS: Readonly<Record<string, number>> = {
+  discord: 1024,
+  slack: 1000,
+};
+
+/** Used when there is neither a caption nor a tag. */
+export const GENERIC_ALT_TEXT = 'An image (no description available).';
+
+const ELLIPSIS = '…';
+
+export interface AltTextPolicy {
+  /** config altText.maxLength */
+  maxLength: number;
+  /** config altText.label; '' for none. */
+  label: string;
+}
+
+export interface AltTextSource {
+  /** The model's caption; empty or missing means "no caption". */
+  caption?: string;
+  /** Fallback labels, best first (e.g. the top tags of the tag task). */
+  tags?: readonly string[];
+}
+
+/** The length cap for a platform: the smaller of the configured length and the platform's own cap. */
+export function altTextLimit(policy: Pick<AltTextPolicy, 'maxLength'>, platform?: string): number {
+  const cap = platform === undefined ? undefined : PLATFORM_ALT_TEXT_LIMITS[platform];
+  const limit = Math.min(policy.maxLength, cap ?? Number.POSITIVE_INFINITY);
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`alt text: the length limit must be a whole number ≥ 1 (got ${limit})`);
+  }
+  return limit;
+}
+
+/** Collapses whitespace, drops control characters, trims. */
+export function normaliseText(text: string): string {
+  return (
+    text
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: dropping control characters is the point.
+      .replace(/[\u0000-\u0008\u000e-\u001f\u007f-\u009f]/g, '')
+      .replace(/\s+/g, ' ')
+      .trim()
+  );
+}
+
+/** "a", "a and b", "a, b and c" */
+function joinAnd(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
+function capitalise(text: string): string {
+  const first = text.codePointAt(0);
+  if (first === undefined) return text;
+  const ch = String.fromCodePoint(first);
+  return ch.toLocaleUpperCase('en') + text.slice(ch.length);
+}
+
+/** The untrimmed description: caption, else tags, else the generic text. */
+export function describe(source: AltTextSource): string {
+  const caption = normaliseText(source.caption ?? '');
+  if (caption) return capitalise(caption);
+  const tags = [...new Set((source.tags ?? []).map(normaliseText).filter(Boolean))];
+  if (tags.length) return `An image that may show ${joinAnd(tags)}.`;
+  return GENERIC_ALT_TEXT;
+}
+
+/** Index ≤ `at` that does not split a surrogate pair. */
+function safeCut(text: string, at: number): number {
+  const code = text.charCodeAt(at - 1);
+  return at > 0 && code >= 0xd800 && code <= 0xdbff ? at - 1 : at;
+}
+
+const sentences = new Intl.Segmenter('en', { granularity: 'sentence' });
+
+/**
+ * `text` (already normalised) in at most `max` characters: whole sentences when they keep at least
+ * half the room, else up to a word boundary plus "…", else a hard cut plus "…".
+ */
+export function trimToLength(text: string, max: number): string {
+  if (!Number.isInteger(max) || max < 1) throw new RangeError(`alt text: bad length ${max}`);
+  if (text.length <= max) return text;
+  let sentenceEnd = 0;
+  for (const s of sentences.segment(text)) {
+    const end = s.index + s.segment.trimEnd().length;
+    if (end > max) break;
+    if (/[.!?…]["'’”)\]]*$/.test(s.segment.trimEnd())) sentenceEnd = end;
+  }
+  if (sentenceEnd >= max / 2) return text.slice(0, sentenceEnd);
+
+  const room = max - ELLIPSIS.length;
+  if (room < 1) return text.slice(0, safeCut(text, max));
+  const space = text.lastIndexOf(' ', room);
+  if (space > 0) {
+    const head = text.slice(0, space).replace(/[\s,;:–—-]+$/, '');
+    if (head) return head + ELLIPSIS;
+  }
+  return text.slice(0, safeCut(text, room)) + ELLIPSIS;
+}
+
+/** The alt text for one image: description, label, platform cap, trimmed — never empty. */
+export function buildAltText(
+  source: AltTextSource,
+  options: { policy: AltTextPolicy; platform?: string },
+): string {
+  const limit = altTextLimit(options.policy, options.platform);
+  const description = describe(source);
+  const label = normaliseText(options.policy.label);
+  const prefix = label ? `${label} ` : '';
+  const useLabel = prefix !== '' && limit - prefix.length >= limit / 2;
+  const body = trimToLength(description, useLabel ? limit - prefix.length : limit);
+  return useLabel ? prefix + body : body;
+}

@@ -1,0 +1,168 @@
+/**
+ * Florence-2 through transformers.js, shared by the caption backend (caption/florence2.ts) and the
+ * OCR backend (read/florence2.ts). The folder is laid out like `onnx-community/Florence-2-base-ft`
+ * (sessions vision_encoder, embed_tokens, encoder_model, decoder_model_merged; task prompts in
+ * preprocessor_config.json). Florence-2 is not reachable through the `image-to-text` pipeline, so this
+ * is the model class + processor + `generate()`.
+ *
+ * Offline by construction: the model id is the absolute folder the registry resolved, with
+ * `local_files_only`; transformers.js's own file cache (inside node_modules by default, and read
+ * before the folder) is switched off, as is remote loading: iris reads model folders, it never lets
+ * transformers.js download.
+ *
+ * Options (config `tasks.<task>.options`):
+ * - `dtype` (default 'fp32'): which ONNX files to load ('fp32' → `onnx/<session>.onnx`, 'fp16' →
+ *   `_fp16`, 'q8' → `_quantized`, 'q4' → `_q4`…), or one per session, e.g.
+ *   `{ vision_encoder: 'fp16', decoder_model_merged: 'q4' }`. A missing file is an error.
+ * - `maxNewTokens` (default 256): longest answer in tokens.
+ */
+import {
+  AutoProcessor,
+  env,
+  Florence2ForConditionalGeneration,
+  type Florence2Processor,
+  type PreTrainedModel,
+  RawImage,
+  StoppingCriteria,
+  type Tensor,
+} from '@huggingface/transformers';
+import { toRgb } from '../core/media.js';
+import type { LoadedImage } from '../core/types.js';
+import { BackendError, UserError } from '../errors.js';
+import type { BackendLoadOptions, RunOptions } from './types.js';
+
+/** The task prompts iris uses. */
+export type Florence2Task = '<CAPTION>' | '<DETAILED_CAPTION>' | '<MORE_DETAILED_CAPTION>' | '<OCR>';
+
+export interface Florence2 {
+  /** The task's answer, whitespace collapsed ('' when the model says nothing). */
+  run(image: LoadedImage, task: Florence2Task, opts: RunOptions): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+const DEFAULT_MAX_NEW_TOKENS = 256;
+type DType = NonNullable<Parameters<typeof Florence2ForConditionalGeneration.from_pretrained>[1]>['dtype'];
+type Device = NonNullable<Parameters<typeof Florence2ForConditionalGeneration.from_pretrained>[1]>['device'];
+
+/** Stops generate() between tokens once the request is cancelled or timed out, and reports steps. */
+class StopOnAbort extends StoppingCriteria {
+  steps = 0;
+  constructor(
+    private readonly signal: AbortSignal,
+    private readonly onStep?: (step: number) => void,
+  ) {
+    super();
+  }
+  override _call(inputIds: number[][]): boolean[] {
+    this.steps++;
+    this.onStep?.(this.steps);
+    return inputIds.map(() => this.signal.aborted);
+  }
+}
+
+function dtypeOption(v: unknown, who: string): DType {
+  if (v === undefined) return 'fp32';
+  const ok = (x: unknown) => typeof x === 'string' && x !== '';
+  if (ok(v) || (v && typeof v === 'object' && Object.values(v).every(ok))) return v as DType;
+  throw new BackendError('bad_config', `${who}: option dtype must be a dtype name or a map session → dtype`, {
+    isRetryable: false,
+  });
+}
+
+function positiveInt(v: unknown, fallback: number, name: string, who: string): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new BackendError('bad_config', `${who}: option ${name} must be a whole number ≥ 1`, {
+      isRetryable: false,
+    });
+  }
+  return v;
+}
+
+/** The size the processor resizes to, so the image is decoded (with shrink-on-load) once, at that size. */
+function targetSize(processor: Florence2Processor, image: LoadedImage): { width: number; height: number } {
+  const config = (processor.image_processor as unknown as { config: Record<string, unknown> }).config;
+  const size = config.size as { width?: number; height?: number } | undefined;
+  if (
+    config.do_resize !== false &&
+    size &&
+    typeof size.width === 'number' &&
+    typeof size.height === 'number'
+  ) {
+    return { width: size.width, height: size.height };
+  }
+  return { width: image.width, height: image.height };
+}
+
+/** Loads Florence-2 from `load.modelDir`; `who` names the backend in errors ('caption/florence2'). */
+export async function loadFlorence2(load: BackendLoadOptions, who: string): Promise<Florence2> {
+  const dtype = dtypeOption(load.options.dtype, who);
+  const maxNewTokens = positiveInt(load.options.maxNewTokens, DEFAULT_MAX_NEW_TOKENS, 'maxNewTokens', who);
+  env.allowRemoteModels = false;
+  env.useFSCache = false;
+
+  let model: PreTrainedModel;
+  let processor: Florence2Processor;
+  try {
+    [model, processor] = await Promise.all([
+      Florence2ForConditionalGeneration.from_pretrained(load.modelDir, {
+        dtype,
+        device: (load.executionProviders[0] ?? 'cpu') as Device,
+        local_files_only: true,
+      }),
+      AutoProcessor.from_pretrained(load.modelDir, { local_files_only: true }) as Promise<Florence2Processor>,
+    ]);
+  } catch (cause) {
+    throw new UserError(
+      'model_missing',
+      `${who}: cannot load the Florence-2 model in ${load.modelDir}: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  if (typeof processor.post_process_generation !== 'function') {
+    throw new UserError(
+      'model_missing',
+      `${who}: ${load.modelDir} is not a Florence-2 folder (its preprocessor_config.json names no Florence2Processor)`,
+    );
+  }
+
+  let disposed = false;
+  return {
+    async run(image, task, opts) {
+      if (disposed) throw new BackendError('disposed', `${who}: backend was disposed`, { isRetryable: true });
+      if (!processor.task_prompts_without_inputs.has(task)) {
+        throw new BackendError('bad_model', `${who}: the model's processor has no prompt for ${task}`, {
+          isRetryable: false,
+        });
+      }
+      if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
+      const size = targetSize(processor, image);
+      const rgb = await toRgb(image, { ...size, fit: 'fill' });
+      const raw = new RawImage(rgb.data, rgb.width, rgb.height, 3);
+      const stop = new StopOnAbort(opts.signal, (step) => opts.onProgress?.({ step, total: maxNewTokens }));
+      let text: string;
+      try {
+        const inputs = await processor(raw, task);
+        const ids = (await model.generate({
+          ...inputs,
+          max_new_tokens: maxNewTokens,
+          stopping_criteria: [stop],
+        })) as Tensor;
+        text = processor.batch_decode(ids, { skip_special_tokens: false })[0] ?? '';
+      } catch (cause) {
+        throw new BackendError('model_failed', `${who}: generation failed: ${(cause as Error).message}`, {
+          isRetryable: false,
+          cause,
+        });
+      }
+      if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
+      const answer = processor.post_process_generation(text, task, [image.height, image.width])[task];
+      return typeof answer === 'string' ? answer.replace(/\s+/g, ' ').trim() : '';
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await model.dispose();
+    },
+  };
+}

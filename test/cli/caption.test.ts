@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { COLOURS, solidPng } from '../fakes/images.js';
+
+const run = promisify(execFile);
+const CLI = ['--import', 'tsx', 'src/cli.ts'];
+
+/** Runs the real CLI in a child process; returns exit code and output (never throws on a non-zero exit). */
+async function iris(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [...CLI, ...args], {
+      env: { ...process.env, IRIS_LOG_LEVEL: 'silent' },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+let dir = '';
+let models = '';
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'iris-cli-caption-'));
+  models = join(dir, 'models');
+  const synth = await iris('models', 'synth', '--out', models);
+  assert.equal(synth.code, 0, synth.stderr);
+  for (const [name, hex] of Object.entries(COLOURS))
+    await writeFile(join(dir, `${name}.png`), await solidPng(hex, 50));
+});
+
+test('iris caption --json prints {"altText","caption"} naming the colour (colour-world Florence-2)', async () => {
+  for (const name of ['red', 'white']) {
+    const res = await iris('caption', join(dir, `${name}.png`), '--models', models, '--json');
+    assert.equal(res.code, 0, res.stderr);
+    const lines = res.stdout.trim().split('\n');
+    assert.equal(lines.length, 1);
+    const out = JSON.parse(lines[0] as string);
+    assert.deepEqual(Object.keys(out), ['altText', 'caption']);
+    assert.equal(
+      out.altText,
+      `AI-generated: The image shows a plain ${name} background with nothing else in it.`,
+    );
+    assert.match(out.caption, new RegExp(`The colour is ${name},`));
+  }
+});
+
+test('iris caption without --json prints the alt text and the caption', async () => {
+  const res = await iris('caption', join(dir, 'blue.png'), '--models', models);
+  assert.equal(res.code, 0, res.stderr);
+  const [alt, caption] = res.stdout.trim().split('\n');
+  assert.match(alt ?? '', /^Alt text: AI-generated: .*\bblue\b/);
+  assert.match(caption ?? '', /^Caption: .*\bblue\b/);
+});
+
+test('a corrupt image, a text file and a missing file exit 2 with one clear line; a missing model too', async () => {
+  const red = await solidPng('#ff0000', 64);
+  await writeFile(join(dir, 'corrupt.png'), red.subarray(0, Math.floor(red.length / 2)));
+  await writeFile(join(dir, 'notes.txt'), 'this is not an image\n');
+  const cases: [string, RegExp][] = [
+    ['corrupt.png', /corrupt\.png.*(corrupt|truncated)/i],
+    ['notes.txt', /notes\.txt is not an image/],
+    ['missing.png', /missing\.png: no such file/],
+  ];
+  for (const [name, message] of cases) {
+    const res = await iris('caption', join(dir, name), '--models', models, '--json');
+    assert.equal(res.code, 2, `${name}: ${res.stderr}`);
+    const errLines = res.stderr.trim().split('\n');
+    assert.equal(errLines.length, 1, res.stderr);
+    assert.match(errLines[0] ?? '', /^error: /);
+    assert.match(errLines[0] ?? '', message);
+    assert.equal(res.stdout, '');
+  }
+  const noModel = await iris('caption', join(dir, 'red.png'), '--models', join(dir, 'empty'));
+  assert.equal(noModel.code, 2);
+  assert.match(noModel.stderr, /^error: .*Florence-2-base-ft is not in .*iris models synth/);
+  const usage = await iris('caption');
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /missing required argument/);
+});

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { COMMANDS } from '../../src/commands/index.js';
+import { loadConfig } from '../../src/config.js';
+import { Dispatcher } from '../../src/core/dispatch.js';
+import { createLogger } from '../../src/core/log.js';
+import { MemoryMapStore } from '../../src/core/memory.js';
+import { Scheduler } from '../../src/core/scheduler.js';
+import type { BotRequest } from '../../src/core/types.js';
+import { mediaSettings } from '../../src/main.js';
+import { queueOf } from '../../src/models/registry.js';
+import type { VqaIO } from '../../src/models/vqa/types.js';
+import { fakeBackends } from '../fakes/backends.js';
+import { solidPng } from '../fakes/images.js';
+import { RecordingResponder } from '../fakes/responder.js';
+
+function setup(overrides: Record<string, unknown> = {}) {
+  const config = loadConfig({ env: {}, overrides: { 'memory.store': 'memory', ...overrides } });
+  const seen: VqaIO['in'][] = [];
+  const backends = fakeBackends({
+    vqa: async (input) => {
+      seen.push(input);
+      return { answer: `answer ${seen.length}`, confidence: 0.9 };
+    },
+  });
+  const memory = new MemoryMapStore(config.memory);
+  const sink = new Writable({ write: (_c, _e, done) => done() });
+  const scheduler = new Scheduler(config.scheduler);
+  const dispatcher = new Dispatcher({
+    commands: COMMANDS,
+    scheduler,
+    registry: backends,
+    config,
+    log: createLogger({ level: 'info', secrets: [], destination: sink }),
+    media: mediaSettings(config),
+    memory,
+  });
+  const ask = async (fields: Partial<BotRequest>) => {
+    const res = new RecordingResponder();
+    await dispatcher.handle(
+      {
+        id: 'r',
+        platform: 'test',
+        command: 'ask',
+        args: {},
+        images: [],
+        conversation: 'test:chan',
+        user: { id: 'alice' },
+        signal: new AbortController().signal,
+        ...fields,
+      },
+      res,
+    );
+    return res.reply;
+  };
+  return { ask, seen, memory, scheduler };
+}
+
+test('ask answers about the attached image and a follow-up carries the earlier turn', async () => {
+  const { ask, seen, memory, scheduler } = setup();
+  const png = await solidPng('#f00');
+  const first = await ask({
+    args: { question: 'what colour is it?' },
+    images: [{ name: 'r.png', data: png }],
+  });
+  assert.equal(first.error, undefined);
+  assert.equal(first.text, 'answer 1');
+  assert.deepEqual(first.data, { answer: 'answer 1', confidence: 0.9 });
+  const second = await ask({ args: { question: 'and before?' }, images: [{ name: 'r.png', data: png }] });
+  assert.equal(second.text, 'answer 2');
+  assert.deepEqual(
+    seen[1]?.history.map((t) => [t.question, t.answer]),
+    [['what colour is it?', 'answer 1']],
+  );
+  assert.equal(seen[1]?.imageKey, seen[0]?.imageKey);
+  assert.match(seen[0]?.imageKey ?? '', /^[0-9a-f]{64}$/);
+  // another image in the same conversation does not see the turns about the first one
+  await ask({
+    args: { question: 'and this one?' },
+    images: [{ name: 'g.png', data: await solidPng('#0f0') }],
+  });
+  assert.deepEqual(seen[2]?.history, []);
+  // another conversation sees nothing
+  await ask({ conversation: 'test:other', args: { question: 'q' }, images: [{ name: 'r.png', data: png }] });
+  assert.deepEqual(seen[3]?.history, []);
+  assert.equal((await memory.recent('test:chan', 10)).length, 3);
+  await scheduler.stop();
+});
+
+test('a follow-up without an image is about the image the conversation was about (fetched again)', async () => {
+  const png = await solidPng('#00f');
+  let fetches = 0;
+  const server = createServer((_req, res) => {
+    fetches++;
+    res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length }).end(png);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const { ask, seen, scheduler } = setup({ 'media.allowHosts': [`127.0.0.1:${port}`] });
+  const url = `http://127.0.0.1:${port}/b.png`;
+  await ask({ args: { question: 'what colour is it?' }, images: [{ name: 'b.png', url }] });
+  const follow = await ask({ args: { question: 'are you sure?' } });
+  assert.equal(follow.error, undefined, follow.text);
+  assert.equal(fetches, 2);
+  assert.equal(seen[1]?.images[0]?.bytes.equals(png), true);
+  assert.equal(seen[1]?.history.length, 1);
+  await scheduler.stop();
+  server.close();
+});
+
+test('no image in the conversation, a too-long question, an empty one: clear messages, nothing lost', async () => {
+  const { ask, seen, scheduler } = setup();
+  const none = await ask({ args: { question: 'what colour is it?' } });
+  assert.equal(none.error?.code, 'no_image');
+  assert.match(none.text ?? '', /no image yet: attach one/);
+  const long = await ask({
+    args: { question: 'why '.repeat(200) },
+    images: [{ name: 'r.png', data: await solidPng('red') }],
+  });
+  assert.equal(long.error?.code, 'bad_option');
+  assert.match(long.text ?? '', /`question` is too long \(799 characters; at most 500\)/);
+  const empty = await ask({
+    args: { question: '   ' },
+    images: [{ name: 'r.png', data: await solidPng('red') }],
+  });
+  assert.equal(empty.error?.code, 'bad_option');
+  assert.equal(seen.length, 0);
+  // the dispatcher goes on serving
+  const ok = await ask({
+    args: { question: 'ok?' },
+    images: [{ name: 'r.png', data: await solidPng('red') }],
+  });
+  assert.equal(ok.error, undefined);
+  await scheduler.stop();
+});
+
+test('forget clears this conversation only', async () => {
+  const { ask, memory, scheduler } = setup();
+  const png = await solidPng('#f00');
+  await ask({ args: { question: 'q1' }, images: [{ name: 'r.png', data: png }] });
+  await ask({ conversation: 'test:other', args: { question: 'q2' }, images: [{ name: 'r.png', data: png }] });
+  const res = await ask({ command: 'forget' });
+  assert.match(res.text ?? '', /forgot this conversation/);
+  assert.deepEqual(await memory.recent('test:chan', 10), []);
+  assert.equal((await memory.recent('test:other', 10)).length, 1);
+  await scheduler.stop();
+});
+
+test('ask runs on the gpu queue with a local backend and on the remote queue with groq', () => {
+  const ask = COMMANDS.find((c) => c.name === 'ask');
+  const config = loadConfig({ env: {} });
+  assert.equal(ask?.queueFor?.(config), 'gpu');
+  const groq = loadConfig({
+    env: {},
+    overrides: { 'tasks.vqa': { backend: 'groq', model: 'm', options: {} } },
+  });
+  assert.equal(ask?.queueFor?.(groq), 'remote');
+  assert.equal(queueOf('vqa', 'blip2'), 'gpu');
+});
