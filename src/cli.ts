@@ -169,6 +169,17 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('discord')
+    .description('Discord: the invite link for your bot')
+    .command('invite')
+    .description('Print the link that adds the bot to a server, with the scopes and permissions iris needs')
+    .action(async () => {
+      const { applicationIdOf, inviteUrl } = await import('./bot/discord/invite.js');
+      const config = configFrom(program.opts());
+      out(inviteUrl(await applicationIdOf(config.platforms.discord)));
+    });
+
+  program
     .command('slack')
     .description('Slack app setup')
     .command('manifest')

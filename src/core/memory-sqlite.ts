@@ -55,8 +55,9 @@ export class SqliteMemoryStore implements MemoryStore {
     this.#options = options;
     if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
     this.#db = new Database(options.path);
+    // several processes (CLI calls, workers) may open the same file: wait for locks before anything else
+    this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('busy_timeout = 2000');
     this.#db.exec(SCHEMA);
     this.#recent = this.#db.prepare(
       `SELECT question, answer, image_key, image_url, user_id, at FROM turns

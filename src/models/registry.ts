@@ -58,6 +58,10 @@ export const TASKS = {
         defaultModel: 'Salesforce/blip2-opt-2.7b',
         load: async () => (await import('./vqa/blip2.js')).createBlip2Vqa,
       },
+      smolvlm: {
+        defaultModel: 'HuggingFaceTB/SmolVLM-256M-Instruct',
+        load: async () => (await import('./vqa/smolvlm.js')).createSmolVlmVqa,
+      },
       groq: {
         defaultModel: 'meta-llama/llama-4-maverick-17b-128e-instruct',
         load: async () => (await import('./vqa/groq.js')).createGroqVqa,

@@ -81,6 +81,17 @@ test('iris ask answers with the colour; a second call with the same --conversati
   assert.equal(other.stdout.trim(), 'nothing');
 });
 
+test('iris ask --backend smolvlm (transformers.js) keeps the conversation as chat messages', async () => {
+  const image = join(dir, 'red.png');
+  const args = ['--backend', 'smolvlm', '--conversation', 's1', '--models', models];
+  const first = await iris(['ask', image, 'What colour is the apple?', ...args]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(first.stdout.trim(), 'red');
+  const second = await iris(['ask', image, 'What did I ask before?', ...args, '--json']);
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(JSON.parse(second.stdout).answer, 'apple');
+});
+
 test('iris ask user errors exit 2 with one line on stderr', async () => {
   const image = join(dir, 'red.png');
   const cases: [string[], Record<string, string>, RegExp][] = [
@@ -100,7 +111,7 @@ test('iris ask user errors exit 2 with one line on stderr', async () => {
       { GROQ_API_KEY: 'gsk_test_secret', GROQ_BASE_URL: 'http://127.0.0.1:1' },
       /^error: Cannot reach Groq at 127\.0\.0\.1:1: check providers\.groq\.baseUrl/,
     ],
-    [['ask', image, 'what is it?', '--backend', 'gpt'], {}, /expected local or groq/],
+    [['ask', image, 'what is it?', '--backend', 'gpt'], {}, /expected local, blip2, smolvlm, groq/],
   ];
   for (const [args, env, message] of cases) {
     const res = await iris([...args, '--models', models], env);

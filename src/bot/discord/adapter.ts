@@ -18,7 +18,7 @@ import type { SettingsStore } from '../../core/settings.js';
 import type { BotRequest, ImageRef, PlatformAdapter, Responder } from '../../core/types.js';
 import { onMessage } from './messages.js';
 import { MESSAGE_MENUS, syncCommands } from './registration.js';
-import { InteractionResponder } from './responder.js';
+import { altTextOnly, InteractionResponder } from './responder.js';
 import {
   BUTTON_ID,
   conversationOf,
@@ -158,13 +158,17 @@ export class DiscordAdapter implements PlatformAdapter {
     });
   }
 
-  #responder(i: RepliableInteraction, forceEphemeral = false): InteractionResponder {
+  #responder(
+    i: RepliableInteraction,
+    menu?: { ephemeral: boolean; altTextOnly: boolean },
+  ): InteractionResponder {
     return new InteractionResponder(i, {
       log: this.#log.child({ interaction: i.id }),
       now: this.#o.now ?? Date.now,
       progressIntervalMs: this.#d.progressIntervalSeconds * 1000,
       uploadLimit: this.#d.uploadLimitBytes,
-      forceEphemeral,
+      forceEphemeral: menu?.ephemeral,
+      transform: menu?.altTextOnly ? altTextOnly : undefined,
     });
   }
 
@@ -174,7 +178,7 @@ export class DiscordAdapter implements PlatformAdapter {
     let command: string;
     let args: Record<string, unknown> = {};
     let images: ImageRef[] = [];
-    let forceEphemeral = false;
+    let menu: (typeof MESSAGE_MENUS)[number] | undefined;
     if (i.isChatInputCommand()) {
       command = i.commandName;
       ({ args, images } = slashArgs(
@@ -182,10 +186,9 @@ export class DiscordAdapter implements PlatformAdapter {
         this.#o.commands.find((c) => c.name === command),
       ));
     } else if (i.isMessageContextMenuCommand()) {
-      const menu = MESSAGE_MENUS.find((m) => m.name === i.commandName);
+      menu = MESSAGE_MENUS.find((m) => m.name === i.commandName);
       if (!menu) return;
       command = menu.command;
-      forceEphemeral = menu.ephemeral;
       images = imagesOf(i.targetMessage.attachments).map(imageRef);
       if (!images.length) {
         await i.reply({ content: 'That message has no image.', flags: MessageFlags.Ephemeral });
@@ -209,7 +212,7 @@ export class DiscordAdapter implements PlatformAdapter {
       await i.reply({ content: refused, flags: MessageFlags.Ephemeral });
       return;
     }
-    const res = this.#responder(i, forceEphemeral);
+    const res = this.#responder(i, menu);
     const autoDefer = setTimeout(() => {
       res.defer().catch((err) => this.#log.warn({ err }, 'discord auto-defer failed'));
     }, AUTO_DEFER_MS);

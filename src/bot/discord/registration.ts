@@ -16,8 +16,9 @@ import type { Logger } from '../../core/log.js';
 
 /** Context-menu entries on messages, and the command each one runs. */
 export const MESSAGE_MENUS = [
-  { name: 'Describe image', command: 'caption', ephemeral: false },
-  { name: 'Alt text', command: 'caption', ephemeral: true },
+  { name: 'Describe image', command: 'caption', ephemeral: false, altTextOnly: false },
+  // Private, and only the alt text (when the command supplies one as data.altText): ready to paste.
+  { name: 'Alt text', command: 'caption', ephemeral: true, altTextOnly: true },
 ] as const;
 
 const DESCRIPTION_MAX = 100;

@@ -48,6 +48,14 @@ export interface InteractionResponderOptions {
   uploadLimit: number;
   /** Reply only to the requester whatever the command says (the "Alt text" menu, button notes). */
   forceEphemeral?: boolean;
+  /** Reshapes the reply before it is sent (the "Alt text" menu keeps only the alt text). */
+  transform?: (reply: Reply) => Reply;
+}
+
+/** A reply reduced to the command's `data.altText`, when it has one and is not an error. */
+export function altTextOnly(reply: Reply): Reply {
+  const alt = (reply.data as { altText?: unknown } | undefined)?.altText;
+  return !reply.error && typeof alt === 'string' ? { ...reply, text: alt } : reply;
 }
 
 /**
@@ -111,7 +119,8 @@ export class InteractionResponder implements Responder {
     await this.#i.editReply({ content: progressText(p), files, attachments: [] });
   }
 
-  async send(reply: Reply): Promise<void> {
+  async send(original: Reply): Promise<void> {
+    const reply = this.#o.transform ? this.#o.transform(original) : original;
     this.#finished = true;
     clearTimeout(this.#timer);
     await this.#editing;

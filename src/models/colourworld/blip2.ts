@@ -90,6 +90,7 @@ export const BLIP2_VOCAB: Record<string, number> = Object.fromEntries(
   [PAD, EOS, UNK, ...WORDS].map((w, i) => [w, i] as const),
 );
 const V = Object.keys(BLIP2_VOCAB).length;
+const BLIP2_LM: ColourLm = { vocab: BLIP2_VOCAB, questionWord: 'question', answerWord: 'answer', eos: EOS };
 const K = NOUNS.length;
 const F_COLOUR = 0;
 const F_NOUN = 8;
@@ -177,6 +178,25 @@ function visionGraph(variant: Blip2Variant): Uint8Array {
   return g.toBytes();
 }
 
+/**
+ * Mean RGB [N, 3] in [0, 1] → an image token's features [N, 24]: e = [r, g, b, 1−r, 1−g, 1−b] and
+ * score(c) = e · colourVector(c)[0..6] / 3 ∈ [0, 1] in the colour slots, zero elsewhere.
+ */
+export function colourFeatures(g: Graph, rgb: string): string {
+  const toE = new Float32Array(3 * 6);
+  for (let c = 0; c < 3; c++) {
+    toE[c * 6 + c] = 1;
+    toE[c * 6 + 3 + c] = -1;
+  }
+  const e = g.node('Add', [g.node('MatMul', [rgb, g.f32(toE, [3, 6])]), g.f32([0, 0, 0, 1, 1, 1])]);
+  const place = new Float32Array(6 * HIDDEN);
+  COLOUR_NAMES.forEach((name, w) => {
+    const v = colourVector(COLOURS[name] as [number, number, number]);
+    for (let d = 0; d < 6; d++) place[d * HIDDEN + F_COLOUR + w] = (v[d] as number) / 3;
+  });
+  return g.node('MatMul', [e, g.f32(place, [6, HIDDEN])]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // qformer.onnx: image_embeds → language_model_inputs [batch_size, num_query_tokens, hidden_size]
 
@@ -209,19 +229,7 @@ function qformerGraph(variant: Blip2Variant): Uint8Array {
     rgbSource = g.node('Slice', [img, g.i64([0]), g.i64([3]), g.i64([2])]);
   }
   const rgb = g.node('ReduceMean', [rgbSource, g.i64([1])], { keepdims: 0 }); // [B, 3]
-  // e = [r, g, b, 1−r, 1−g, 1−b]; score(c) = e · colourVector(c)[0..6] / 3
-  const toE = new Float32Array(3 * 6);
-  for (let c = 0; c < 3; c++) {
-    toE[c * 6 + c] = 1;
-    toE[c * 6 + 3 + c] = -1;
-  }
-  const e = g.node('Add', [g.node('MatMul', [rgb, g.f32(toE, [3, 6])]), g.f32([0, 0, 0, 1, 1, 1])]);
-  const place = new Float32Array(6 * HIDDEN);
-  COLOUR_NAMES.forEach((name, w) => {
-    const v = colourVector(COLOURS[name] as [number, number, number]);
-    for (let d = 0; d < 6; d++) place[d * HIDDEN + F_COLOUR + w] = (v[d] as number) / 3;
-  });
-  const token = g.node('Unsqueeze', [g.node('MatMul', [e, g.f32(place, [6, HIDDEN])]), g.i64([1])]);
+  const token = g.node('Unsqueeze', [colourFeatures(g, rgb), g.i64([1])]);
   const batch = g.node('Shape', [img], { start: 0, end: 1 });
   const shape = g.node('Concat', [batch, g.i64([s.queries, HIDDEN])], { axis: 0 });
   let lm = g.node('Expand', [token, shape]);
@@ -233,12 +241,29 @@ function qformerGraph(variant: Blip2Variant): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // embed_tokens.onnx: input_ids [batch_size, sequence_length] → inputs_embeds [.., .., hidden_size]
 
-function embedGraph(): Uint8Array {
-  const g = new Graph('blip2_embed_tokens');
+/** The words a colour-world language model reads: its vocabulary and the words that mark turns. */
+export interface ColourLm {
+  vocab: Record<string, number>;
+  /** Starts a user turn ("question" for BLIP-2's prompt, "user" for a chat template). */
+  questionWord: string;
+  /** Starts a model turn ("answer", "assistant"). */
+  answerWord: string;
+  eos: string;
+}
+
+/** Words every colour-world language model must have (the answers and the turn logic). */
+export const ANSWER_WORDS = [...COLOUR_NAMES, ...NOUNS, 'nothing', 'before'];
+export const COLOUR_LM_HIDDEN = HIDDEN;
+
+export function colourEmbedGraph(lm: ColourLm): Uint8Array {
+  const V = Object.keys(lm.vocab).length;
+  const g = new Graph('colour_embed_tokens');
   const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const table = new Float32Array(V * HIDDEN);
   const set = (word: string, feature: number) => {
-    table[(BLIP2_VOCAB[word] as number) * HIDDEN + feature] = 1;
+    const id = lm.vocab[word];
+    if (id === undefined) throw new Error(`colour LM vocabulary lacks ${word}`);
+    table[id * HIDDEN + feature] = 1;
   };
   NOUNS.forEach((n, i) => {
     set(n, F_NOUN + i);
@@ -246,9 +271,9 @@ function embedGraph(): Uint8Array {
   });
   for (const c of COLOUR_NAMES) set(c, F_WORD);
   set('nothing', F_WORD);
-  set('question', F_QUESTION);
+  set(lm.questionWord, F_QUESTION);
   set('before', F_BEFORE);
-  set('answer', F_ANSWER);
+  set(lm.answerWord, F_ANSWER);
   const embeds = g.node('Gather', [g.f32(table, [V, HIDDEN]), ids], { axis: 0 });
   g.output(g.rename(embeds, 'inputs_embeds'), 'float32', ['batch_size', 'sequence_length', HIDDEN]);
   return g.toBytes();
@@ -257,10 +282,20 @@ function embedGraph(): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // decoder_model_merged.onnx
 
-function decoderGraph(variant: Blip2Variant): Uint8Array {
-  const g = new Graph('blip2_decoder');
+/**
+ * The colour-world decoder (one layer, one head of width 24). With `positionIds` it takes
+ * `position_ids` (0-based, as Llama/SmolVLM decoders do); without, positions come from the attention
+ * mask (as OPT's).
+ */
+export function colourDecoderGraph(
+  lm: ColourLm,
+  { variant = 'colour', positionIds = false }: { variant?: Blip2Variant; positionIds?: boolean } = {},
+): Uint8Array {
+  const V = Object.keys(lm.vocab).length;
+  const g = new Graph('colour_decoder');
   const x = g.input('inputs_embeds', 'float32', ['batch_size', 'sequence_length', HIDDEN]);
   const mask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
+  const positions = positionIds ? g.input('position_ids', 'int64', ['batch_size', 'sequence_length']) : '';
   const pastDims = ['batch_size', 1, 'past_sequence_length', HIDDEN];
   const pastK = g.input('past_key_values.0.key', 'float32', pastDims);
   const pastV = g.input('past_key_values.0.value', 'float32', pastDims);
@@ -268,7 +303,9 @@ function decoderGraph(variant: Blip2Variant): Uint8Array {
   const mf = g.node('Cast', [mask], { to: 1 }); // [B,T]
   const posAll = g.node('Mul', [g.node('CumSum', [mf, g.i64([1], [])]), mf]); // 1-based, 0 on padding
   const seq = g.node('Shape', [x], { start: 1, end: 2 });
-  const posCur = g.node('Slice', [posAll, g.node('Neg', [seq]), g.i64([2 ** 62]), g.i64([1])]); // [B,S]
+  const posCur = positionIds
+    ? g.node('Add', [g.node('Cast', [positions], { to: 1 }), g.scalar(1)])
+    : g.node('Slice', [posAll, g.node('Neg', [seq]), g.i64([2 ** 62]), g.i64([1])]); // [B,S]
   const cur = g.node('Unsqueeze', [
     g.node('Mul', [x, g.node('Unsqueeze', [posCur, g.i64([2])])]),
     g.i64([1]),
@@ -321,7 +358,7 @@ function decoderGraph(variant: Blip2Variant): Uint8Array {
   const G = 11 + K;
   const w = new Float32Array(G * V);
   const bias = new Float32Array(V).fill(-100);
-  const col = (word: string) => BLIP2_VOCAB[word] as number;
+  const col = (word: string) => lm.vocab[word] as number;
   COLOUR_NAMES.forEach((c, i) => {
     w[0 * V + col(c)] = 10;
     w[(1 + i) * V + col(c)] = 10;
@@ -333,8 +370,8 @@ function decoderGraph(variant: Blip2Variant): Uint8Array {
   });
   w[(9 + K) * V + col('nothing')] = 8;
   bias[col('nothing')] = 0;
-  w[(10 + K) * V + col(EOS)] = 200;
-  bias[col(EOS)] = -50;
+  w[(10 + K) * V + col(lm.eos)] = 200;
+  bias[col(lm.eos)] = -50;
   let logits = g.node('Add', [g.node('MatMul', [gates, g.f32(w, [G, V])]), g.f32(bias)]);
   if (variant === 'bench') {
     // the cost of a language model's per-token layers; scaled to nothing in the logits
@@ -443,6 +480,9 @@ export async function synthBlip2(outDir: string, { variant = 'colour' }: { varia
   });
   await writeFile(join(outDir, 'onnx', 'vision_encoder.onnx'), visionGraph(variant));
   await writeFile(join(outDir, 'onnx', 'qformer.onnx'), qformerGraph(variant));
-  await writeFile(join(outDir, 'onnx', 'embed_tokens.onnx'), embedGraph());
-  await writeFile(join(outDir, 'onnx', 'decoder_model_merged.onnx'), decoderGraph(variant));
+  await writeFile(join(outDir, 'onnx', 'embed_tokens.onnx'), colourEmbedGraph(BLIP2_LM));
+  await writeFile(
+    join(outDir, 'onnx', 'decoder_model_merged.onnx'),
+    colourDecoderGraph(BLIP2_LM, { variant }),
+  );
 }

@@ -20,17 +20,20 @@ import { join } from 'node:path';
 import { synthBlip2 } from './blip2.js';
 import { synthClip } from './clip.js';
 import { synthFlorence2 } from './florence2.js';
+import { synthSmolVlm } from './smolvlm.js';
 
 export { BLIP2_VOCAB, NOUNS, synthBlip2 } from './blip2.js';
 export { BENCH_LABELS, COLOURS, colourVector, synthClip, VOCAB } from './clip.js';
 export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, synthFlorence2 } from './florence2.js';
 export { Graph } from './onnx.js';
+export { SMOLVLM_VOCAB, synthSmolVlm } from './smolvlm.js';
 
 /** Model id (as in the registry) → writer of its colour-world folder. */
 export const MODELS: Record<string, (outDir: string) => Promise<void>> = {
   'Xenova/clip-vit-base-patch32': (dir) => synthClip(dir, { variant: 'colour' }),
   'onnx-community/Florence-2-base-ft': synthFlorence2,
   'Salesforce/blip2-opt-2.7b': (dir) => synthBlip2(dir, { variant: 'colour' }),
+  'HuggingFaceTB/SmolVLM-256M-Instruct': synthSmolVlm,
 };
 
 /** Write every colour-world model under `outDir/<model id>`. Returns the ids written. */

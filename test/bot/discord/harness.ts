@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
 import { DiscordAdapter } from '../../../src/bot/discord/adapter.js';
 import { alttextCommand } from '../../../src/commands/alttext.js';
+import { askCommand } from '../../../src/commands/ask.js';
+import { captionCommand } from '../../../src/commands/caption.js';
 import { helpCommand } from '../../../src/commands/help.js';
 import { tagsCommand } from '../../../src/commands/tags.js';
 import { type AnyCommand, defineCommand } from '../../../src/commands/types.js';
@@ -61,46 +63,15 @@ export const drawCommand = defineCommand<{ prompt: string; pressed?: string; siz
   },
 });
 
-/** Stands in for issue 4's `ask` until it lands: answers with what conversation memory holds. */
-export const echoAskCommand = defineCommand<{ question: string; image?: string }>({
-  name: 'ask',
-  description: 'Ask about an image (test command that echoes memory).',
-  options: [
-    { name: 'question', type: 'string', description: 'The question.', required: true },
-    { name: 'image', type: 'image', description: 'The image.' },
-  ],
-  async parse({ args, loadImages }) {
-    const images = await loadImages();
-    return {
-      question: String(args.question),
-      image: images[0] ? `${images[0].width}x${images[0].height}` : undefined,
-    };
-  },
-  async run({ question, image }, ctx) {
-    const key = ctx.request.conversation;
-    const turns = await ctx.memory.recent(key, 10);
-    const about = image ?? turns.find((t) => t.imageKey)?.imageKey;
-    await ctx.memory.append(key, { question, answer: 'ok', imageKey: about, at: Date.now() });
-    return {
-      text: `turn ${turns.length + 1} in ${key}; first question: ${turns[0]?.question ?? question}; image: ${about ?? 'none'}`,
-    };
-  },
-});
-
-/** Stands in for issue 4's `caption`: describes the image by its size. */
-export const sizeCaptionCommand = defineCommand<{ sizes: string[] }>({
-  name: 'caption',
-  description: 'Describe an image (test command).',
-  options: [{ name: 'image', type: 'image', description: 'The image.', required: true }],
-  async parse({ loadImages }) {
-    return { sizes: (await loadImages()).map((i) => `${i.width}x${i.height}`) };
-  },
-  async run({ sizes }) {
-    return { text: `a ${sizes.join(', ')} picture` };
-  },
-});
-
-export const tagAsRed = fakeBackends({
+/**
+ * Fake models: tag says "red"; caption describes the image by its size; vqa answers with the image size
+ * and the questions it was given as history (so a test sees what memory carried).
+ */
+export const fakeModels = fakeBackends({
+  caption: async ({ image }) => ({ caption: `a ${image.width}x${image.height} picture` }),
+  vqa: async ({ images, history }) => ({
+    answer: `${images[0]?.width}x${images[0]?.height}; earlier: ${history.map((t) => t.question).join(' | ') || 'none'}`,
+  }),
   tag: async ({ images, labels }) =>
     images.map(() => ({
       labels: labels
@@ -112,8 +83,8 @@ export const tagAsRed = fakeBackends({
 export const TEST_COMMANDS: AnyCommand[] = [
   tagsCommand,
   drawCommand,
-  echoAskCommand,
-  sizeCaptionCommand,
+  askCommand,
+  captionCommand,
   alttextCommand,
   helpCommand,
 ];
@@ -152,7 +123,7 @@ export async function startDiscord(o: HarnessOptions = {}) {
   const dispatcher = new Dispatcher({
     commands: o.commands ?? TEST_COMMANDS,
     scheduler,
-    registry: tagAsRed,
+    registry: fakeModels,
     config,
     log,
     media: mediaSettings(config),

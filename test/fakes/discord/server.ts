@@ -24,6 +24,8 @@ export interface FailRule {
   body?: unknown;
   headers?: Record<string, string>;
   times?: number;
+  /** Only requests this accepts (e.g. the final edit, not a progress edit). */
+  when?: (r: RecordedRequest) => boolean;
 }
 
 const MESSAGE_CONTENT_INTENT = 1 << 15;
@@ -185,7 +187,12 @@ export class FakeDiscord extends EventEmitter {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('request', listener);
-        reject(new Error(`fake discord: no matching request within ${timeoutMs} ms`));
+        const recent = this.requests
+          .slice(-8)
+          .map((r) => `${r.method} ${r.path} ${r.status} ${JSON.stringify(r.json ?? null).slice(0, 120)}`);
+        reject(
+          new Error(`fake discord: no matching request within ${timeoutMs} ms; last:\n${recent.join('\n')}`),
+        );
       }, timeoutMs);
       const listener = (r: RecordedRequest) => {
         if (!match(r)) return;
@@ -217,7 +224,9 @@ export class FakeDiscord extends EventEmitter {
       res.end(json === undefined ? undefined : JSON.stringify(json));
       this.emit('request', recorded);
     };
-    const rule = this.#rules.find((r) => r.method === method && r.path.test(path));
+    const rule = this.#rules.find(
+      (r) => r.method === method && r.path.test(path) && (r.when?.(recorded) ?? true),
+    );
     if (rule) {
       rule.times = (rule.times ?? 1) - 1;
       if (rule.times <= 0) this.#rules.splice(this.#rules.indexOf(rule), 1);

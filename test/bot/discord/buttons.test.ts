@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { alice, bob, finalEdit, startDiscord } from './harness.js';
+
+test('a button press after the adapter restarts is routed to its command; only the requester or an admin may press', async () => {
+  const h = await startDiscord();
+  try {
+    const drawn = h.fake.interaction({
+      kind: 'command',
+      name: 'draw',
+      user: alice,
+      options: { prompt: 'a fox' },
+    });
+    await finalEdit(h.fake, drawn.token, (j) => /^Drew: a fox/.test(j.content ?? ''));
+    const message = [...h.fake.messages.values()].find(
+      (m) => (m.interaction_metadata as { id: string } | undefined)?.id === drawn.id,
+    );
+    assert.ok(message, 'the reply message is kept by the fake');
+    assert.equal((message.components as { components: unknown[] }[])[0]?.components.length, 2);
+
+    await h.restart();
+    assert.equal(h.fake.gateway.identifies.length, 2, 'a new gateway session');
+
+    const press = h.fake.interaction({ kind: 'button', customId: 'draw:again:red', user: alice, message });
+    const callback = await h.fake.waitFor(
+      (r) => r.path === `/interactions/${press.id}/${press.token}/callback`,
+    );
+    assert.equal(callback.json.type, 5);
+    const edit = await finalEdit(h.fake, press.token, (j) => /^Drew again/.test(j.content ?? ''));
+    assert.equal(edit.json.content, `Drew again (draw:again:red) for ${alice.id}`);
+    assert.equal(edit.files[0]?.description, 'A red square: a red square');
+
+    const stranger = h.fake.interaction({ kind: 'button', customId: 'draw:again:red', user: bob, message });
+    const note = await h.fake.waitFor(
+      (r) => r.path === `/interactions/${stranger.id}/${stranger.token}/callback`,
+    );
+    assert.equal(note.json.type, 4);
+    assert.equal(note.json.data.flags, 64, 'only the presser sees the note');
+    assert.match(note.json.data.content, new RegExp(`Only <@${alice.id}> \\(or a server admin\\)`));
+
+    const look = h.fake.interaction({ kind: 'button', customId: 'draw:settings:red', user: bob, message });
+    await finalEdit(h.fake, look.token, (j) => /^Drew again \(draw:settings:red\)/.test(j.content ?? ''));
+
+    const admin = h.fake.interaction({
+      kind: 'button',
+      customId: 'draw:again:red',
+      user: bob,
+      admin: true,
+      message,
+    });
+    await finalEdit(h.fake, admin.token, (j) => j.content === `Drew again (draw:again:red) for ${bob.id}`);
+
+    const unknown = h.fake.interaction({ kind: 'button', customId: 'nosuch:again:x', user: alice, message });
+    const refused = await h.fake.waitFor(
+      (r) => r.path === `/interactions/${unknown.id}/${unknown.token}/callback`,
+    );
+    assert.match(refused.json.data.content, /Unknown command \/nosuch/);
+  } finally {
+    await h.stop();
+  }
+});
