@@ -11,10 +11,11 @@ import { MemoryMapStore } from '../../src/core/memory.js';
 import { Scheduler } from '../../src/core/scheduler.js';
 import type { BotRequest } from '../../src/core/types.js';
 import { mediaSettings } from '../../src/main.js';
-import { queueOf } from '../../src/models/registry.js';
+import { ModelRegistry, queueOf } from '../../src/models/registry.js';
 import type { VqaIO } from '../../src/models/vqa/types.js';
 import { fakeBackends } from '../fakes/backends.js';
 import { solidPng } from '../fakes/images.js';
+import { completion, startFakeOpenAI } from '../fakes/openai.js';
 import { RecordingResponder } from '../fakes/responder.js';
 
 function setup(overrides: Record<string, unknown> = {}) {
@@ -159,4 +160,79 @@ test('ask runs on the gpu queue with a local backend and on the remote queue wit
   });
   assert.equal(ask?.queueFor?.(groq), 'remote');
   assert.equal(queueOf('vqa', 'blip2'), 'gpu');
+});
+
+test('through the real registry and groq-sdk: missing key, malformed answer, then a good one — one process', async () => {
+  const fake = await startFakeOpenAI({ apiKey: 'gsk_dispatch' });
+  const run = async (apiKey: string) => {
+    const config = loadConfig({
+      env: { GROQ_API_KEY: apiKey, GROQ_BASE_URL: fake.url },
+      overrides: {
+        'memory.store': 'memory',
+        'tasks.vqa': { backend: 'groq', model: 'meta-llama/llama-4-maverick-17b-128e-instruct', options: {} },
+      },
+    });
+    const scheduler = new Scheduler(config.scheduler);
+    const registry = new ModelRegistry({
+      modelsDir: config.models.dir,
+      executionProviders: ['cpu'],
+      tasks: config.tasks,
+      providers: { groq: config.providers.groq },
+    });
+    const dispatcher = new Dispatcher({
+      commands: COMMANDS,
+      scheduler,
+      registry,
+      config,
+      log: createLogger({
+        level: 'silent',
+        secrets: [],
+        destination: new Writable({ write: (_c, _e, d) => d() }),
+      }),
+      media: mediaSettings(config),
+    });
+    const ask = async (args: Record<string, unknown>) => {
+      const res = new RecordingResponder();
+      await dispatcher.handle(
+        {
+          id: 'r',
+          platform: 'test',
+          command: 'ask',
+          args,
+          images: [{ name: 'r.png', data: await solidPng('#f00') }],
+          conversation: 'test:groq',
+          user: { id: 'u' },
+          signal: new AbortController().signal,
+        },
+        res,
+      );
+      return res.reply;
+    };
+    return { ask, stop: () => scheduler.stop() };
+  };
+  try {
+    const keyless = await run('');
+    const missing = await keyless.ask({ question: 'what is it?' });
+    assert.equal(missing.error?.code, 'not_configured');
+    assert.match(missing.text ?? '', /needs an API key: set GROQ_API_KEY/);
+    await keyless.stop();
+
+    const keyed = await run('gsk_dispatch');
+    fake.script(
+      completion('{"description": "red"}'),
+      completion('{"description":"A red square.","funny_story":"It blushed."}'),
+    );
+    const bad = await keyed.ask({ question: 'describe', format: 'json' });
+    assert.equal(bad.error?.code, 'bad_answer');
+    assert.match(bad.text ?? '', /did not answer with the requested JSON/);
+    const good = await keyed.ask({ question: 'describe', format: 'json' });
+    assert.equal(good.error, undefined, good.text);
+    assert.deepEqual((good.data as { data: unknown }).data, {
+      description: 'A red square.',
+      funny_story: 'It blushed.',
+    });
+    await keyed.stop();
+  } finally {
+    await fake.close();
+  }
 });
