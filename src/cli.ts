@@ -124,6 +124,34 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('read')
+    .description('Read the text in an image (OCR)')
+    .argument('<image>', 'image file')
+    .option('--backend <name>', 'tesseract (default) or florence2')
+    .option('--models <dir>', 'models folder (florence2)')
+    .option('--model <id>', 'tesseract language (e.g. eng) or Florence-2 model id / folder')
+    .option('--json', 'print {"text":…}')
+    .action(
+      async (image: string, flags: ModelFlags & { backend?: string; model?: string; json?: boolean }) => {
+        const { readCli } = await import('./cli/read.js');
+        const { TASKS } = await import('./models/registry.js');
+        // Another backend than the configured one runs on its own default model unless --model names one.
+        const configured = configFrom({ ...program.opts(), ...flags }).tasks.read.backend;
+        const switched = flags.backend !== undefined && flags.backend !== configured;
+        const fallback = switched
+          ? (TASKS.read.backends as Record<string, { defaultModel: string }>)[flags.backend as string]
+              ?.defaultModel
+          : undefined;
+        const config = configFrom(
+          { ...program.opts(), ...flags },
+          { 'tasks.read.backend': flags.backend, 'tasks.read.model': flags.model ?? fallback },
+        );
+        const code = await withApp(config, (app) => readCli(app, image, { ...flags, out, err }));
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
+
+  program
     .command('ask')
     .description('Ask a question about an image; --conversation KEY continues an earlier conversation')
     .argument('<image>', 'image file')

@@ -4,6 +4,7 @@ import { captionCommand } from './caption.js';
 import { compareCommand } from './compare.js';
 import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
+import { readCommand } from './read.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
 import type { AnyCommand } from './types.js';
@@ -16,9 +17,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   tagsCommand,
 
   captionCommand,
-
-  // ask, read, compare, forget (issue 4)
-
+  readCommand,
   askCommand,
   compareCommand,
   forgetCommand,

@@ -71,7 +71,22 @@ export const TASKS = {
     },
   },
 
-  // read: src/models/read/… (issue 4)
+  read: {
+    description: 'reading the text in images (OCR)',
+    queue: 'gpu',
+    backends: {
+      tesseract: {
+        // the language; its trained data ships in the @tesseract.js-data/<lang> npm package
+        defaultModel: 'eng',
+        modelFolder: false,
+        load: async () => (await import('./read/tesseract.js')).createTesseractReader,
+      },
+      florence2: {
+        defaultModel: 'onnx-community/Florence-2-base-ft',
+        load: async () => (await import('./read/florence2.js')).createFlorence2Reader,
+      },
+    },
+  },
 
   // imagine: src/models/imagine/… (issue 5)
 } as const satisfies TaskTable;

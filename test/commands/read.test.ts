@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { COMMANDS } from '../../src/commands/index.js';
+import { MAX_READ_REPLY } from '../../src/commands/read.js';
+import { loadConfig } from '../../src/config.js';
+import { Dispatcher } from '../../src/core/dispatch.js';
+import { createLogger } from '../../src/core/log.js';
+import { Scheduler } from '../../src/core/scheduler.js';
+import type { BotRequest } from '../../src/core/types.js';
+import { BackendError } from '../../src/errors.js';
+import { mediaSettings } from '../../src/main.js';
+import type { BackendProvider } from '../../src/models/registry.js';
+import { fakeBackends } from '../fakes/backends.js';
+import { solidPng } from '../fakes/images.js';
+import { RecordingResponder } from '../fakes/responder.js';
+
+function setup(backends: BackendProvider) {
+  const config = loadConfig({ env: {} });
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const dispatcher = new Dispatcher({
+    commands: COMMANDS,
+    scheduler: new Scheduler(config.scheduler),
+    registry: backends,
+    config,
+    log: createLogger({ level: 'info', secrets: [], destination: sink }),
+    media: mediaSettings(config),
+  });
+  return { dispatcher, lines };
+}
+
+let nextId = 0;
+async function send(dispatcher: Dispatcher, fields: Partial<BotRequest>) {
+  const res = new RecordingResponder();
+  await dispatcher.handle(
+    {
+      id: `req${++nextId}`,
+      platform: 'test',
+      command: 'read',
+      args: {},
+      images: [],
+      conversation: 'test:chan',
+      user: { id: 'alice' },
+      signal: new AbortController().signal,
+      ...fields,
+    },
+    res,
+  );
+  return res.reply;
+}
+
+const image = async (name = 'sign.png') => ({ name, data: await solidPng('#fff') });
+
+test('read replies with the text and returns it (and the confidence) as data', async () => {
+  const backends = fakeBackends({ read: async () => ({ text: '  OPEN 9–5\nMon–Fri \n', confidence: 0.91 }) });
+  const { dispatcher } = setup(backends);
+  const reply = await send(dispatcher, { images: [await image()] });
+  assert.equal(reply.error, undefined, reply.text);
+  assert.equal(reply.text, 'OPEN 9–5\nMon–Fri');
+  assert.deepEqual(reply.data, { text: 'OPEN 9–5\nMon–Fri', confidence: 0.91 });
+  assert.equal(backends.calls.length, 1);
+});
+
+test('no text is an answer that says so, with an empty text in data', async () => {
+  const { dispatcher } = setup(fakeBackends({ read: async () => ({ text: ' \n ' }) }));
+  const reply = await send(dispatcher, { images: [await image('blank.png')] });
+  assert.equal(reply.error, undefined);
+  assert.equal(reply.text, 'No text found in blank.png.');
+  assert.deepEqual(reply.data, { text: '' });
+});
+
+test('a long text is trimmed in the reply and complete in data', async () => {
+  const long = 'Lorem ipsum dolor sit amet. '.repeat(400).trim();
+  const { dispatcher } = setup(fakeBackends({ read: async () => ({ text: long }) }));
+  const reply = await send(dispatcher, { images: [await image()] });
+  assert.ok((reply.text ?? '').length <= MAX_READ_REPLY);
+  assert.ok((reply.text ?? '').endsWith('amet.'));
+  assert.equal((reply.data as { text: string }).text, long);
+});
+
+test('bad input and a throwing backend each get a clear reply; the process and the next request go on', async () => {
+  let fail = true;
+  const backends = fakeBackends({
+    read: async () => {
+      if (fail)
+        throw new BackendError('model_failed', 'read/tesseract: recognition failed: boom', {
+          isRetryable: false,
+        });
+      return { text: 'fine' };
+    },
+  });
+  const { dispatcher, lines } = setup(backends);
+  const none = await send(dispatcher, { images: [] });
+  assert.equal(none.error?.internal, false);
+  assert.match(none.text ?? '', /image/);
+  const two = await send(dispatcher, { images: [await image('a.png'), await image('b.png')] });
+  assert.match(two.text ?? '', /one image \(got 2\)/);
+  const text = await send(dispatcher, { images: [{ name: 'notes.txt', data: Buffer.from('plain words') }] });
+  assert.match(text.text ?? '', /notes\.txt is not an image/);
+  assert.equal(backends.calls.length, 0);
+
+  const failed = await send(dispatcher, { images: [await image()] });
+  assert.equal(failed.error?.internal, true);
+  assert.match(failed.text ?? '', /^Something went wrong \(ref req\d+\)\.$/);
+  assert.ok(lines.some((l) => l.includes('boom')));
+  fail = false;
+  assert.equal((await send(dispatcher, { images: [await image()] })).text, 'fine');
+});
