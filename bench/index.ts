@@ -10,6 +10,15 @@ const BENCHES: Record<
     description: 'CLIP zero-shot tagging: transformers.js pipeline vs raw ONNX vs iris',
     load: () => import('./tag.js'),
   },
+  read: {
+    description: 'OCR: tesseract.js one-call API (worker per image) vs iris (one kept worker)',
+    load: () => import('./read.js'),
+  },
+  caption: {
+    description:
+      'Florence-2 captions: transformers.js preprocessing of the full image vs iris (decode at model size)',
+    load: () => import('./caption.js'),
+  },
   vqa: {
     description: 'BLIP-2 follow-up latency: turn 1 vs turn 2 with the per-image feature cache',
     load: () => import('./vqa.js'),

@@ -1,4 +1,3 @@
-import { dirname, join } from 'node:path';
 import { COMMANDS } from './commands/index.js';
 import type { Config } from './config.js';
 import { SECRET_PATHS } from './config.js';
@@ -8,7 +7,8 @@ import type { FetchPolicy, MediaLimits } from './core/media.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
 import { SqliteMemoryStore } from './core/memory-sqlite.js';
 import { Scheduler } from './core/scheduler.js';
-import { SettingsFileStore, type SettingsStore } from './core/settings.js';
+import { MemorySettingsStore, type SettingsStore } from './core/settings.js';
+import { SqliteSettingsStore } from './core/settings-sqlite.js';
 import { ModelRegistry } from './models/registry.js';
 
 export interface App {
@@ -18,7 +18,7 @@ export interface App {
   scheduler: Scheduler;
   dispatcher: Dispatcher;
   memory: MemoryStore;
-  /** Per-user/per-channel preferences (e.g. auto alt text off), kept beside the memory store's file. */
+  /** Preferences (/alttext), in the memory store's SQLite file or in-process. */
   settings: SettingsStore;
   stop(): Promise<void>;
 }
@@ -58,6 +58,13 @@ export function createMemoryStore(memory: Config['memory']): MemoryStore {
     : new MemoryMapStore(options);
 }
 
+/** Preferences (/alttext) live beside conversation memory: in its SQLite file, or in-process. */
+export function createSettingsStore(memory: Config['memory']): SettingsStore {
+  return memory.store === 'sqlite'
+    ? new SqliteSettingsStore({ path: memory.path })
+    : new MemorySettingsStore();
+}
+
 /** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
 export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
@@ -69,7 +76,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   });
   const scheduler = new Scheduler(config.scheduler);
   const memory = createMemoryStore(config.memory);
-  const settings = new SettingsFileStore(join(dirname(config.memory.path), 'settings.json'));
+  const settings = createSettingsStore(config.memory);
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
     scheduler,

@@ -70,6 +70,12 @@ export interface Command<I> {
   priority?: Priority;
   /** Reply only to the requester. */
   ephemeral?: boolean;
+  /**
+   * Decodes one of this command's button ids (`<command>:<action>:<payload>`) into its options. Adapters
+   * send a press as `args: { button: id }`; dispatch calls this before validating. Without it the command
+   * gets `button` as an ordinary (hidden) option. Throws UserError for an id it cannot read.
+   */
+  fromButton?(id: string): Record<string, unknown>;
   /** Builds the run's input before a queue slot is taken (downloads happen here, not on the GPU's time). */
   parse(ctx: ParseContext): Promise<I>;
   run(input: I, ctx: CommandContext): Promise<Reply>;

@@ -112,7 +112,10 @@ export class Dispatcher {
   async #run(req: BotRequest, res: Responder): Promise<Reply> {
     const { config, scheduler, registry, media } = this.#deps;
     const command = this.command(req.command);
-    const args = validateArgs(command, req.args, req.images.length);
+    // A button press arrives as { button: id }; a command that encodes its options in ids decodes them.
+    const pressed = req.args.button;
+    const given = typeof pressed === 'string' && command.fromButton ? command.fromButton(pressed) : req.args;
+    const args = validateArgs(command, given, req.images.length);
     await res.defer({ ephemeral: command.ephemeral });
 
     let images: Promise<LoadedImage[]> | undefined;

@@ -172,10 +172,12 @@ test('a retryable backend error says so', async () => {
 
 test('a waiting request hears its queue position, and cancelling it while queued frees it without running', async () => {
   const gate = deferred();
+  const started = deferred();
   let runs = 0;
   const backends = fakeBackends({
     tag: async ({ images }) => {
       runs++;
+      started.resolve();
       await gate.promise;
       return images.map(() => ({ labels: [{ label: 'x', score: 1 }] }));
     },
@@ -188,6 +190,8 @@ test('a waiting request hears its queue position, and cancelling it while queued
     first,
   );
 
+  // The second request is sent once the first holds the slot (under load its parse could finish first).
+  await started.promise;
   const cancel = new AbortController();
   const queued = deferred();
   const second = new RecordingResponder().onProgress((p) => {

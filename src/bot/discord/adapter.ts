@@ -107,7 +107,8 @@ export class DiscordAdapter implements PlatformAdapter {
           'Discord rejected the token (DISCORD_TOKEN): check it in the Developer Portal.',
         );
       }
-      if (code === DiscordjsErrorCodes.DisallowedIntents) {
+      // discord.js reports the gateway's 4014 close as a plain Error from @discordjs/ws.
+      if (code === DiscordjsErrorCodes.DisallowedIntents || /disallowed intents/i.test(String(err))) {
         throw new ConfigError(
           'Discord refused the MESSAGE_CONTENT intent: turn on "Message Content Intent" for the bot in the Developer Portal, or set platforms.discord.messageContent: false.',
         );

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { defineCommand } from '../../../src/commands/types.js';
+import { UserError } from '../../../src/errors.js';
 import { alice, bob, finalEdit, startDiscord } from './harness.js';
 
 test('a button press after the adapter restarts is routed to its command; only the requester or an admin may press', async () => {
@@ -55,6 +57,42 @@ test('a button press after the adapter restarts is routed to its command; only t
       (r) => r.path === `/interactions/${unknown.id}/${unknown.token}/callback`,
     );
     assert.match(refused.json.data.content, /Unknown command \/nosuch/);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('a command that decodes its own button ids gets the decoded options; an unreadable id is a short note', async () => {
+  const pick = defineCommand<{ n: number }>({
+    name: 'pick',
+    description: 'Pick a number (test command with buttons that carry it).',
+    options: [{ name: 'n', type: 'integer', description: 'The number.', required: true, min: 1, max: 9 }],
+    fromButton(id) {
+      const n = /^pick:choose:(\d)$/.exec(id)?.[1];
+      if (!n) throw new UserError('bad_option', 'This button is from an older iris; run /pick again.');
+      return { n };
+    },
+    async parse({ args }) {
+      return { n: Number(args.n) };
+    },
+    async run({ n }) {
+      return { text: `picked ${n}`, buttons: [{ id: `pick:choose:${(n % 9) + 1}`, label: 'Next' }] };
+    },
+  });
+  const h = await startDiscord({ commands: [pick] });
+  try {
+    const first = h.fake.interaction({ kind: 'command', name: 'pick', user: alice, options: { n: 4 } });
+    await finalEdit(h.fake, first.token, (j) => j.content === 'picked 4');
+    const message = [...h.fake.messages.values()].find(
+      (m) => (m.interaction_metadata as { id: string } | undefined)?.id === first.id,
+    );
+    assert.ok(message);
+    const press = h.fake.interaction({ kind: 'button', customId: 'pick:choose:5', user: alice, message });
+    await finalEdit(h.fake, press.token, (j) => j.content === 'picked 5');
+    const stale = h.fake.interaction({ kind: 'button', customId: 'pick:choose:x', user: alice, message });
+    const note = await h.fake.waitFor((r) => r.path === `/interactions/${stale.id}/${stale.token}/callback`);
+    assert.equal(note.json.data.content, 'This button is from an older iris; run /pick again.');
+    assert.equal(note.json.data.flags, 64);
   } finally {
     await h.stop();
   }

@@ -5,7 +5,7 @@ import { PERMISSION_NOTE } from '../../../src/bot/discord/responder.js';
 import { defineCommand } from '../../../src/commands/types.js';
 import { FakeDiscord } from '../../fakes/discord/server.js';
 import { solidPng } from '../../fakes/images.js';
-import { alice, finalEdit, startDiscord, TEST_COMMANDS } from './harness.js';
+import { alice, bob, finalEdit, startDiscord, TEST_COMMANDS } from './harness.js';
 
 const stepsCommand = defineCommand<void>({
   name: 'steps',
@@ -29,7 +29,13 @@ test('progress edits are throttled; a 429 on the edit route is waited out and re
   });
   try {
     const steps = h.fake.interaction({ kind: 'command', name: 'steps', user: alice });
+    await h.fake.waitFor((r) => r.path.includes(steps.token) && /Working/.test(r.json?.content ?? ''));
+    // One GPU slot: a job sent now waits behind /steps and shows its place in the queue.
+    const waiting = h.fake.interaction({ kind: 'command', name: 'draw', user: bob });
     await finalEdit(h.fake, steps.token, (j) => j.content === 'all steps done');
+    const queued = await h.fake.waitFor((r) => r.path.includes(waiting.token) && r.method === 'PATCH');
+    assert.equal(queued.json.content, '⏳ Queued: next up');
+    await finalEdit(h.fake, waiting.token, (j) => /^Drew/.test(j.content ?? ''));
     const progress = h.fake.requests.filter(
       (r) =>
         r.method === 'PATCH' && r.path.includes(steps.token) && /Working… step \d+\/20/.test(r.json?.content),

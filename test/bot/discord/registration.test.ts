@@ -92,3 +92,18 @@ test('without a caption command the message menus are not registered; with dms: 
     [['draw', 1, [0]]],
   );
 });
+
+test('asking for MESSAGE_CONTENT when the portal switch is off stops start-up with a message naming the switch', async () => {
+  const fake = await new FakeDiscord({ messageContentEnabled: false }).start();
+  try {
+    await assert.rejects(
+      startDiscord({ fake, overrides: { 'platforms.discord.messageContent': true } }),
+      (e: Error) => e.name === 'ConfigError' && /Message Content Intent/.test(e.message),
+    );
+    const ok = await startDiscord({ fake, overrides: { 'platforms.discord.messageContent': false } });
+    assert.match(ok.adapter.describe(), /mentions only/);
+    await ok.stop();
+  } finally {
+    await fake.stop();
+  }
+});

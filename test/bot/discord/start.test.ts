@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { FakeDiscord } from '../../fakes/discord/server.js';
@@ -26,12 +29,17 @@ function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000)
 
 test('`iris start --demo` with DISCORD_TOKEN and DISCORD_API_URL connects to the fake and answers /tags', async () => {
   const fake = await new FakeDiscord().start();
+  // Memory and settings go to a temporary SQLite file, not ./data of the checkout.
+  const dir = await mkdtemp(join(tmpdir(), 'iris-start-'));
+  const configFile = join(dir, 'local.yaml');
+  await writeFile(configFile, `memory:\n  path: ${JSON.stringify(join(dir, 'iris.sqlite'))}\n`);
   const env = {
     ...process.env,
     DISCORD_TOKEN: TOKEN,
     DISCORD_API_URL: fake.apiUrl,
     IRIS_ALLOW_HOSTS: `127.0.0.1:${fake.port}`,
     IRIS_LOG_LEVEL: 'warn',
+    IRIS_CONFIG: configFile,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--demo'], {
     env,

@@ -28,12 +28,17 @@ export class FakeGateway {
   readonly #heartbeatMs: number;
   readonly #onIdentify: (identify: Identify) => { ready: unknown; guilds: unknown[] };
 
+  readonly #refusedIntents: number;
+
   constructor(options: {
     heartbeatMs: number;
+    /** Intent bits the application may not use (privileged ones not enabled in the portal): close 4014. */
+    refusedIntents?: number;
     onIdentify: (identify: Identify) => { ready: unknown; guilds: unknown[] };
   }) {
     this.#heartbeatMs = options.heartbeatMs;
     this.#onIdentify = options.onIdentify;
+    this.#refusedIntents = options.refusedIntents ?? 0;
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -56,6 +61,10 @@ export class FakeGateway {
         this.#send(session, { op: OP.heartbeatAck, d: null });
       } else if (msg.op === OP.identify) {
         const identify = msg.d as Identify;
+        if (identify.intents & this.#refusedIntents) {
+          socket.close(4014, 'Disallowed intent(s).');
+          return;
+        }
         session.identify = identify;
         this.identifies.push(identify);
         const { ready, guilds } = this.#onIdentify(identify);

@@ -55,7 +55,7 @@ export class FakeDiscord extends EventEmitter {
   readonly gateway: FakeGateway;
   port = 0;
 
-  constructor(options: { heartbeatMs?: number } = {}) {
+  constructor(options: { heartbeatMs?: number; messageContentEnabled?: boolean } = {}) {
     super();
     this.channels = [
       { id: this.ids.next(), name: 'general', guildId: this.guildId },
@@ -63,6 +63,7 @@ export class FakeDiscord extends EventEmitter {
     ];
     this.gateway = new FakeGateway({
       heartbeatMs: options.heartbeatMs ?? 1000,
+      refusedIntents: options.messageContentEnabled === false ? MESSAGE_CONTENT_INTENT : 0,
       onIdentify: () => ({
         ready: {
           v: 10,
