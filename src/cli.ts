@@ -233,7 +233,7 @@ export function buildProgram(): Command {
       out(JSON.stringify(manifest, null, 2));
     });
 
-  const models = program.command('models').description('Model folders: synthesize, list');
+  const models = program.command('models').description('Model folders: pull, list, remove, synth');
   models
     .command('synth')
     .description('Write the colour-world test models (tiny ONNX graphs with the real layouts)')
@@ -244,18 +244,40 @@ export function buildProgram(): Command {
       out(`colour-world models written to ${flags.out}`);
     });
   models
+    .command('pull')
+    .description(
+      'Download the models the config uses (or the named tasks / model ids) from the Hugging Face hub',
+    )
+    .argument(
+      '[targets...]',
+      'task names (tag, caption, vqa, read) or model ids; default: every configured model',
+    )
+    .option('--models <dir>', 'models folder')
+    .action(async (targets: string[], flags: ModelFlags) => {
+      const { pullCli } = await import('./cli/models.js');
+      await pullCli(configFrom({ ...program.opts(), ...flags }), targets, {
+        out,
+        err,
+        tty: process.stderr.isTTY,
+      });
+    });
+  models
     .command('list')
-    .description('Configured model per task, where it is and whether it is ready')
+    .description('Configured model per task: where it is, size on disk, ready or not')
     .option('--models <dir>', 'models folder')
     .option('--json', 'JSON output')
     .action(async (flags: ModelFlags & { json?: boolean }) => {
-      const config = configFrom({ ...program.opts(), ...flags });
-      await withApp(config, async (app) => {
-        const rows = app.registry.status();
-        if (flags.json) return out(JSON.stringify(rows));
-        for (const r of rows)
-          out(`${r.task}\t${r.backend}\t${r.model}\t${r.state}${r.dir ? `\t${r.dir}` : ''}`);
-      });
+      const { listCli } = await import('./cli/models.js');
+      await listCli(configFrom({ ...program.opts(), ...flags }), { out, err, json: flags.json });
+    });
+  models
+    .command('remove')
+    .description('Delete downloaded model folders (task names or model ids)')
+    .argument('<targets...>', 'task names or model ids')
+    .option('--models <dir>', 'models folder')
+    .action(async (targets: string[], flags: ModelFlags) => {
+      const { removeCli } = await import('./cli/models.js');
+      await removeCli(configFrom({ ...program.opts(), ...flags }), targets, { out, err });
     });
   return program;
 }

@@ -25,6 +25,7 @@ export const USER_ERROR_CODES = [
   'not_configured',
   'remote_unavailable',
   'bad_answer',
+  'download_failed',
 ] as const;
 export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
 

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
 import { listChoices, UserError } from '../errors.js';
+import { blip2Files, clipFiles, florence2Files, type ModelFiles, smolVlmFiles } from './files.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskName } from './types.js';
 
 export interface BackendEntry<T extends TaskName> {
@@ -13,6 +14,8 @@ export interface BackendEntry<T extends TaskName> {
   modelFolder?: false;
   /** Scheduler queue when it differs from the task's (a remote API beside local models). */
   queue?: string;
+  /** The repo files this backend reads, for its options (`iris models pull` fetches only these). */
+  files?: (options: Record<string, unknown>) => ModelFiles;
 }
 
 export interface TaskEntry<T extends TaskName> {
@@ -35,6 +38,7 @@ export const TASKS = {
       clip: {
         defaultModel: 'Xenova/clip-vit-base-patch32',
         load: async () => (await import('./tag/clip.js')).createClipTagger,
+        files: clipFiles,
       },
     },
   },
@@ -46,6 +50,7 @@ export const TASKS = {
       florence2: {
         defaultModel: 'onnx-community/Florence-2-base-ft',
         load: async () => (await import('./caption/florence2.js')).createFlorence2Captioner,
+        files: florence2Files,
       },
     },
   },
@@ -57,10 +62,12 @@ export const TASKS = {
       blip2: {
         defaultModel: 'Salesforce/blip2-opt-2.7b',
         load: async () => (await import('./vqa/blip2.js')).createBlip2Vqa,
+        files: blip2Files,
       },
       smolvlm: {
         defaultModel: 'HuggingFaceTB/SmolVLM-256M-Instruct',
         load: async () => (await import('./vqa/smolvlm.js')).createSmolVlmVqa,
+        files: smolVlmFiles,
       },
       groq: {
         defaultModel: 'meta-llama/llama-4-maverick-17b-128e-instruct',
@@ -84,6 +91,7 @@ export const TASKS = {
       florence2: {
         defaultModel: 'onnx-community/Florence-2-base-ft',
         load: async () => (await import('./read/florence2.js')).createFlorence2Reader,
+        files: florence2Files,
       },
     },
   },
@@ -216,8 +224,8 @@ export class ModelRegistry implements BackendProvider {
       const found = here.length ? ` Models there: ${listChoices(here)}.` : '';
       throw new UserError(
         'model_missing',
-        `${where}.${found} Put the model folder there, point --models / IRIS_MODELS_DIR at the folder that has it, ` +
-          'or run `iris models synth --out DIR` for the offline colour-world models.',
+        `${where}.${found} Run \`iris models pull${looksLikePath ? '' : ` ${model}`}\` to download it, point --models / IRIS_MODELS_DIR ` +
+          'at the folder that has it, or run `iris models synth --out DIR` for the offline colour-world models.',
       );
     }
     return dir;
