@@ -208,6 +208,16 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('doctor')
+    .description('Check Node, onnxruntime providers, sharp, config, models, tokens (format only) and Redis')
+    .option('--models <dir>', 'models folder')
+    .action(async (flags: ModelFlags) => {
+      const { doctorCli } = await import('./cli/doctor.js');
+      const code = await doctorCli({ ...program.opts(), ...flags }, { out });
+      if (code !== 0) throw new ExitCode(code);
+    });
+
+  program
     .command('slack')
     .description('Slack app setup')
     .command('manifest')
