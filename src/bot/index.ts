@@ -2,6 +2,7 @@ import { type Config, ConfigError } from '../config.js';
 import type { PlatformAdapter } from '../core/types.js';
 import type { App } from '../main.js';
 import { discordEntry } from './discord/index.js';
+import { playgroundEntry } from './playground/index.js';
 
 /** What `iris start` needs to know about one platform adapter. */
 export interface AdapterEntry {
@@ -40,5 +41,5 @@ export const ADAPTERS: readonly AdapterEntry[] = [
       });
     },
   },
-  // playground: src/bot/playground/ (issue 8)
+  playgroundEntry,
 ];

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleAdapter } from '../bot/console/adapter.js';
 import { ADAPTERS } from '../bot/index.js';
-import { loadConfig } from '../config.js';
+import { configuredPlatforms, loadConfig } from '../config.js';
 import type { PlatformAdapter } from '../core/types.js';
 import { createApp } from '../main.js';
 
@@ -33,35 +33,53 @@ export async function startCli(
   }
   const useConsole = wanted.length === 0;
   if (useConsole) lines.push('    console     on: type commands below (no platform is configured)');
-  lines.push(`  models (${config.models.dir}${flags.demo ? ', colour-world demo' : ''}):`);
-  for (const m of app.registry.status()) {
-    const fix = m.state === 'missing' ? ' — run `iris start --demo` to try the colour-world models' : '';
+  if (!configuredPlatforms(config).discord && !configuredPlatforms(config).slack) {
     lines.push(
-      `    ${m.task.padEnd(11)} ${m.backend} ${m.model}: ${m.state === 'missing' ? 'missing' : 'ready'}${fix}`,
+      '  no platform token is set: iris runs locally. Discord: set DISCORD_TOKEN; Slack: SLACK_BOT_TOKEN.',
+    );
+  }
+  lines.push(`  models (${config.models.dir}${flags.demo ? ', colour-world demo' : ''}):`);
+  const status = app.registry.status();
+  for (const m of status) {
+    const state = m.state === 'missing' ? `missing: no folder ${join(config.models.dir, m.model)}` : 'ready';
+    lines.push(`    ${m.task.padEnd(11)} ${m.backend} ${m.model}: ${state}`);
+  }
+  if (status.some((m) => m.state === 'missing')) {
+    lines.push(
+      '  fix missing models: put each model folder under the models dir (--models DIR or IRIS_MODELS_DIR),',
+      '  or try everything offline first with `npm start -- --demo` (tiny colour-world models).',
     );
   }
   if (useConsole) lines.push('  try: /help   /tags labels:red,green,blue ./some-image.png   /status');
   io.err(lines.join('\n'));
 
   const adapters: PlatformAdapter[] = [];
-  for (const entry of wanted) {
-    const adapter = await entry.create(app);
-    await adapter.start(app.dispatcher.handle);
-    adapters.push(adapter);
-    io.err(`  ${entry.name}: ${adapter.describe?.() ?? 'running'}`);
+  const stopAll = async () => {
+    for (const adapter of adapters.reverse()) await adapter.stop();
+    await app.stop();
+  };
+  try {
+    for (const entry of wanted) {
+      const adapter = await entry.create(app);
+      await adapter.start(app.dispatcher.handle);
+      adapters.push(adapter);
+      io.err(`  ${entry.name}: ${adapter.describe?.() ?? 'running'}`);
+    }
+  } catch (e) {
+    // A platform that cannot start (bad token, port in use) stops iris with its message, cleanly.
+    await stopAll();
+    throw e;
   }
   const consoleAdapter = useConsole ? new ConsoleAdapter({ input: process.stdin, print: io.out }) : undefined;
   if (consoleAdapter) {
     await consoleAdapter.start(app.dispatcher.handle);
     adapters.push(consoleAdapter);
   }
+  io.err('  iris is ready; Ctrl+C stops it.');
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
-    stopping ??= (async () => {
-      for (const adapter of adapters.reverse()) await adapter.stop();
-      await app.stop();
-    })();
+    stopping ??= stopAll();
     return stopping;
   };
   process.once('SIGINT', stop);

@@ -1,0 +1,279 @@
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { type ServerType, serve } from '@hono/node-server';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
+import type { AnyCommand } from '../../commands/types.js';
+import { type Config, ConfigError } from '../../config.js';
+import type { Logger } from '../../core/log.js';
+import { formatMB } from '../../core/media.js';
+import type { SettingsStore } from '../../core/settings.js';
+import type { BotRequest, ImageRef, PlatformAdapter } from '../../core/types.js';
+import { Channel, type ChatMessage } from './channel.js';
+import { type Handle, planMessage, type Upload, type Work } from './plan.js';
+import { PlaygroundResponder } from './responder.js';
+import { CONVERSATION, commandList, PLATFORM } from './translate.js';
+
+export interface PlaygroundAdapterOptions {
+  config: Config;
+  log: Logger;
+  commands: readonly AnyCommand[];
+  settings: SettingsStore;
+}
+
+/** Images one message may carry (/compare takes four). */
+export const MAX_UPLOADS = 4;
+
+const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+const STATIC_FILES: Record<string, string> = {
+  '/': 'index.html',
+  '/app.js': 'app.js',
+  '/style.css': 'style.css',
+};
+const CONTENT_TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+};
+
+/**
+ * A local web page that behaves like a chat channel: slash commands, uploads (automatic alt text),
+ * questions as replies to images, live progress over SSE, buttons. Every request goes through the same
+ * `handle` (the dispatch funnel) as Discord and Slack; this file only translates HTTP ⇄ BotRequest.
+ */
+export class PlaygroundAdapter implements PlatformAdapter {
+  readonly name = 'playground';
+  readonly #o: PlaygroundAdapterOptions;
+  readonly #log: Logger;
+  readonly #channel = new Channel();
+  readonly #stopping = new AbortController();
+  #server?: ServerType;
+  #url = '';
+
+  constructor(options: PlaygroundAdapterOptions) {
+    this.#o = options;
+    this.#log = options.log.child({ platform: 'playground' });
+  }
+
+  /** The page's address, once started. */
+  get url(): string {
+    return this.#url;
+  }
+
+  describe(): string {
+    return `open ${this.#url} in a browser`;
+  }
+
+  async start(handle: Handle): Promise<void> {
+    const { host, port } = this.#o.config.platforms.playground;
+    const app = this.#routes(handle);
+    const server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+      s.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === 'EADDRINUSE' || err.code === 'EACCES'
+            ? new ConfigError(
+                `The playground cannot listen on ${host}:${port} (${err.code === 'EADDRINUSE' ? 'in use' : 'not allowed'}): set IRIS_PORT to another port (0 picks a free one).`,
+              )
+            : err,
+        ),
+      );
+    });
+    this.#server = server;
+    const address = server.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.#url = `http://${shownHost}:${address.port}/`;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping.abort(new Error('iris is stopping'));
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    });
+  }
+
+  #routes(handle: Handle): Hono {
+    const app = new Hono();
+    const { maxBytes } = this.#o.config.media;
+    for (const [path, file] of Object.entries(STATIC_FILES)) {
+      app.get(path, async (c) => {
+        const body = await readFile(`${PUBLIC_DIR}${file}`, 'utf8');
+        const type = CONTENT_TYPES[file.split('.').pop() as string] as string;
+        return c.body(body, 200, { 'content-type': type, 'cache-control': 'no-store' });
+      });
+    }
+    app.get('/api/commands', (c) => c.json(commandList(this.#o.commands)));
+    app.get('/api/messages', (c) => c.json(this.#channel.history()));
+    app.get('/api/images/:id', (c) => {
+      const image = this.#channel.image(c.req.param('id'));
+      if (!image) return c.json({ error: 'No such image (it may have been dropped from the history).' }, 404);
+      return c.body(new Uint8Array(image.bytes), 200, {
+        'content-type': image.contentType,
+        'x-content-type-options': 'nosniff',
+        'cache-control': 'no-store',
+      });
+    });
+    app.get('/api/events', (c) => this.#events(c));
+    app.post(
+      '/api/messages',
+      // Room for MAX_UPLOADS images at the media cap; media.ts then checks each image on its own.
+      bodyLimit({
+        maxSize: MAX_UPLOADS * maxBytes + 64 * 1024,
+        onError: async (c) => {
+          // Read the rest without keeping it: a browser that is still sending would see a reset, not this answer.
+          if (c.req.raw.body) for await (const _ of c.req.raw.body);
+          return c.json(
+            {
+              error: `That upload is too large: at most ${MAX_UPLOADS} images of ${formatMB(maxBytes)} each.`,
+            },
+            413,
+          );
+        },
+      }),
+      (c) => this.#onMessage(c, handle),
+    );
+    app.post('/api/buttons', bodyLimit({ maxSize: 4096 }), (c) => this.#onButton(c, handle));
+    return app;
+  }
+
+  #events(c: Context) {
+    return streamSSE(c, async (stream) => {
+      const queue: ChatMessage[] = [...this.#channel.history()];
+      let wake: (() => void) | undefined;
+      const unsubscribe = this.#channel.subscribe((m) => {
+        queue.push(m);
+        wake?.();
+      });
+      const closed = new Promise<void>((resolve) => {
+        stream.onAbort(resolve);
+        this.#stopping.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      try {
+        await stream.writeSSE({
+          event: 'ready',
+          data: JSON.stringify({ commands: this.#o.commands.length }),
+        });
+        while (!stream.aborted && !this.#stopping.signal.aborted) {
+          const next = queue.shift();
+          if (next) {
+            await stream.writeSSE({ event: 'message', data: JSON.stringify(next) });
+            continue;
+          }
+          await Promise.race([new Promise<void>((resolve) => (wake = resolve)), closed]);
+          wake = undefined;
+        }
+      } finally {
+        unsubscribe();
+      }
+    });
+  }
+
+  #request(fields: Pick<BotRequest, 'command' | 'args' | 'images'>): BotRequest {
+    return {
+      id: Channel.newId(),
+      platform: PLATFORM,
+      conversation: CONVERSATION,
+      // The playground is the person at this machine: they own the bot.
+      user: { id: 'local', name: 'you', isAdmin: true },
+      signal: this.#stopping.signal,
+      ...fields,
+    };
+  }
+
+  async #onMessage(c: Context, handle: Handle) {
+    let body: Record<string, string | File | (string | File)[]>;
+    try {
+      body = await c.req.parseBody({ all: true });
+    } catch {
+      return c.json({ error: 'Send the message as a multipart form (text, files, replyTo).' }, 400);
+    }
+    const text = typeof body.text === 'string' ? body.text.trim() : '';
+    const files = [body.files ?? []].flat().filter((f): f is File => typeof f !== 'string');
+    if (files.length > MAX_UPLOADS) {
+      return c.json(
+        { error: `Attach at most ${MAX_UPLOADS} images to one message (got ${files.length}).` },
+        400,
+      );
+    }
+    if (!text && !files.length) return c.json({ error: 'Type a message or attach an image.' }, 400);
+    if (text.length > 4000)
+      return c.json({ error: 'That message is too long (at most 4000 characters).' }, 400);
+    const replyTo = typeof body.replyTo === 'string' && body.replyTo ? body.replyTo : undefined;
+    const repliedTo = replyTo ? this.#channel.message(replyTo) : undefined;
+    if (replyTo && !repliedTo) {
+      return c.json({ error: 'The message you replied to is no longer in the history.' }, 400);
+    }
+
+    const uploads: Upload[] = [];
+    const message: ChatMessage = {
+      id: Channel.newId(),
+      author: 'you',
+      text,
+      images: [],
+      files: [],
+      buttons: [],
+      replyTo,
+      at: Date.now(),
+    };
+    for (const file of files) {
+      const bytes = Buffer.from(await file.arrayBuffer());
+      const name = file.name || 'upload';
+      const ref: ImageRef = { name, data: bytes, size: bytes.length, contentType: file.type || undefined };
+      const id = this.#channel.storeImage(bytes, name);
+      if (id) message.images.push({ id, url: `/api/images/${id}`, alt: name, name });
+      else message.files.push(name);
+      uploads.push({ ref, shown: Boolean(id) });
+    }
+    this.#channel.put(message);
+
+    const latest = this.#channel
+      .history()
+      .reverse()
+      .find((m) => m.id !== message.id && m.images.length);
+    const work = planMessage({
+      text,
+      uploads,
+      replied: this.#imagesOf(repliedTo),
+      latest: this.#imagesOf(latest),
+      messageId: message.id,
+      commands: this.#o.commands,
+      settings: this.#o.settings,
+      channel: this.#channel,
+      request: (fields) => this.#request(fields),
+    });
+    this.#run(work, handle);
+    return c.json({ id: message.id }, 202);
+  }
+
+  /** A message's images as refs with their bytes (they stay in the channel's store while shown). */
+  #imagesOf(message: ChatMessage | undefined): ImageRef[] {
+    return (message?.images ?? []).flatMap((image) => {
+      const stored = this.#channel.image(image.id);
+      return stored ? [{ name: stored.name, data: stored.bytes, size: stored.bytes.length }] : [];
+    });
+  }
+
+  async #onButton(c: Context, handle: Handle) {
+    const body = (await c.req.json().catch(() => ({}))) as { id?: unknown; messageId?: unknown };
+    const id = typeof body.id === 'string' ? body.id : '';
+    if (!id || id.length > 100) return c.json({ error: 'A button press needs the button id.' }, 400);
+    const messageId = typeof body.messageId === 'string' ? body.messageId : undefined;
+    const command = id.split(':')[0] as string;
+    const res = new PlaygroundResponder(this.#channel, { replyTo: messageId });
+    this.#run([{ req: this.#request({ command, args: { button: id }, images: [] }), res }], handle);
+    return c.json({ id: res.id }, 202);
+  }
+
+  /** Runs the planned requests one after another, in the background (the HTTP answer does not wait). */
+  #run(work: Promise<Work[]> | Work[], handle: Handle) {
+    (async () => {
+      for (const { req, res } of await work) await handle(req, res);
+    })().catch((err) => this.#log.error({ err }, 'playground request failed'));
+  }
+}
