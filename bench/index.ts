@@ -23,6 +23,10 @@ const BENCHES: Record<
     description: 'BLIP-2 follow-up latency: turn 1 vs turn 2 with the per-image feature cache',
     load: () => import('./vqa.js'),
   },
+  similar: {
+    description: '/similar query time at 1k, 10k, 100k stored embeddings: SQLite scan vs in-memory matrix',
+    load: () => import('./similar.js'),
+  },
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -197,6 +197,30 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('similar')
+    .description("Find a channel's stored images most like an image or a text (the image is stored too)")
+    .argument('[image]', 'image file to search with')
+    .requiredOption('--channel <key>', 'conversation key, e.g. discord:123456789012345678')
+    .option('--text <text>', 'search by description instead of an image')
+    .option('--top <n>', 'how many results', positiveInt)
+    .option('--models <dir>', 'models folder')
+    .option('--json', 'print {"hits":[…]} as JSON')
+    .action(
+      async (
+        image: string | undefined,
+        flags: ModelFlags & { channel: string; text?: string; top?: number; json?: boolean },
+      ) => {
+        const { similarCli } = await import('./cli/similar.js');
+        // the CLI is the local admin: the channel it names is opted in for this call
+        const base = configFrom({ ...program.opts(), ...flags });
+        const channels = [...base.imageIndex.channels, flags.channel];
+        const config = configFrom({ ...program.opts(), ...flags }, { 'imageIndex.channels': channels });
+        const code = await withApp(config, (app) => similarCli(app, image, { ...flags, out, err }));
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
+
+  program
     .command('discord')
     .description('Discord: the invite link for your bot')
     .command('invite')

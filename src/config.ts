@@ -42,12 +42,25 @@ export const configSchema = z.strictObject({
     read: taskSchema,
 
     imagine: taskSchema,
+
+    embed: taskSchema,
   }),
   memory: z.strictObject({
     store: z.enum(['sqlite', 'memory']),
     path: z.string().min(1),
     maxTurns: z.number().int().min(1).max(200),
     ttlSeconds: z.number().int().positive(),
+  }),
+  imageIndex: z.strictObject({
+    channels: z.array(z.string().min(1)),
+    maxPerChannel: z.number().int().min(1).max(1_000_000),
+    ttlSeconds: z.number().int().positive(),
+    topK: z.number().int().min(1).max(20),
+    duplicates: z.strictObject({
+      channels: z.array(z.string().min(1)),
+      maxBits: z.number().int().min(0).max(64),
+      minSimilarity: z.number().min(-1).max(1),
+    }),
   }),
   altText: z.strictObject({
     maxLength: z.number().int().min(20).max(1024),

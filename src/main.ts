@@ -2,6 +2,8 @@ import { COMMANDS } from './commands/index.js';
 import type { Config } from './config.js';
 import { SECRET_PATHS } from './config.js';
 import { Dispatcher } from './core/dispatch.js';
+import type { ImageIndex } from './core/image-index.js';
+import { SqliteImageIndex } from './core/image-index-sqlite.js';
 import { createLogger, type Logger } from './core/log.js';
 import type { FetchPolicy, MediaLimits } from './core/media.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
@@ -20,6 +22,8 @@ export interface App {
   memory: MemoryStore;
   /** Preferences (/alttext), in the memory store's SQLite file or in-process. */
   settings: SettingsStore;
+  /** Image memory (/similar): in memory's SQLite file, or an in-process database with memory.store: memory. */
+  imageIndex: ImageIndex;
   stop(): Promise<void>;
 }
 
@@ -65,6 +69,14 @@ export function createSettingsStore(memory: Config['memory']): SettingsStore {
     : new MemorySettingsStore();
 }
 
+export function createImageIndex(config: Config): ImageIndex {
+  return new SqliteImageIndex({
+    path: config.memory.store === 'sqlite' ? config.memory.path : ':memory:',
+    ttlSeconds: config.imageIndex.ttlSeconds,
+    maxPerChannel: config.imageIndex.maxPerChannel,
+  });
+}
+
 /** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
 export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
@@ -77,6 +89,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const scheduler = new Scheduler(config.scheduler);
   const memory = createMemoryStore(config.memory);
   const settings = createSettingsStore(config.memory);
+  const imageIndex = createImageIndex(config);
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
     scheduler,
@@ -86,6 +99,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     media: mediaSettings(config),
     memory,
     settings,
+    imageIndex,
   });
   return {
     config,
@@ -95,11 +109,13 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     dispatcher,
     memory,
     settings,
+    imageIndex,
     async stop() {
       await scheduler.stop({ graceMs: 5000 });
       await registry.release();
       await memory.close();
       await settings.close();
+      await imageIndex.close();
     },
   };
 }

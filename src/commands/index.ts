@@ -5,6 +5,7 @@ import { compareCommand } from './compare.js';
 import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
 import { readCommand } from './read.js';
+import { similarCommand } from './similar.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
 import type { AnyCommand } from './types.js';
@@ -25,6 +26,8 @@ export const COMMANDS: readonly AnyCommand[] = [
   // imagine (issue 5)
 
   alttextCommand,
+
+  similarCommand,
 
   statusCommand,
   helpCommand,

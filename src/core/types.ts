@@ -33,6 +33,8 @@ export interface BotRequest {
   args: Record<string, unknown>;
   images: ImageRef[];
   conversation: ConversationKey;
+  /** Link to the message that carried the request (shown by /similar); absent where there is none. */
+  messageLink?: string;
   user: UserRef;
   signal: AbortSignal;
 }
