@@ -2,7 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { tagCli } from './cli/tag.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { isUserError } from './errors.js';
+import { isUserError, UserError } from './errors.js';
 import { type App, createApp } from './main.js';
 import { TASKS } from './models/registry.js';
 
@@ -254,6 +254,32 @@ export function buildProgram(): Command {
       const { doctorCli } = await import('./cli/doctor.js');
       const code = await doctorCli({ ...program.opts(), ...flags }, { out });
       if (code !== 0) throw new ExitCode(code);
+    });
+
+  program
+    .command('slack')
+    .description('Slack app setup')
+    .command('manifest')
+    .description('Print a Slack app manifest (JSON) with the slash commands, shortcuts, scopes and events')
+    .option('--url <base>', 'public base URL of the HTTP receiver (without it: Socket Mode)')
+    .option('--name <name>', 'app and bot name', 'iris')
+    .action(async (flags: { url?: string; name: string }) => {
+      const { COMMANDS } = await import('./commands/index.js');
+      const { slackManifest } = await import('./bot/slack/manifest.js');
+      const config = configFrom(program.opts());
+      if (flags.url !== undefined && !/^https?:\/\/[^/\s]+/.test(flags.url)) {
+        throw new UserError(
+          'bad_option',
+          `--url must be an http(s) URL such as https://iris.example.com (got ${flags.url})`,
+        );
+      }
+      const manifest = slackManifest({
+        commands: COMMANDS,
+        slashConfig: config.platforms.slack.commands,
+        url: flags.url,
+        name: flags.name,
+      });
+      out(JSON.stringify(manifest, null, 2));
     });
 
   const models = program.command('models').description('Model folders: pull, list, remove, synth');

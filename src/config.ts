@@ -11,6 +11,10 @@ import { z } from 'zod';
 const quota = z.strictObject({ jobs: z.number().int().min(0), windowSeconds: z.number().int().positive() });
 const port = z.number().int().min(0).max(65535);
 const imageFormat = z.enum(['png', 'jpeg', 'webp', 'gif']);
+/** Slack slash-command names: lower case, digits, - and _, at most 32 characters with the slash. */
+const slackCommandName = z
+  .string()
+  .regex(/^[a-z0-9_-]{1,31}$/, 'lower-case letters, digits, - or _ (at most 31)');
 
 const taskSchema = z.strictObject({
   backend: z.string().min(1),
@@ -111,6 +115,12 @@ export const configSchema = z.strictObject({
       appToken: z.string(),
       apiUrl: z.url(),
       port,
+      commands: z.strictObject({
+        prefix: slackCommandName.or(z.literal('')),
+        rename: z.record(z.string(), slackCommandName),
+        umbrella: slackCommandName.or(z.literal('')),
+      }),
+      altText: z.strictObject({ channels: z.array(z.string().min(1)) }),
     }),
     playground: z.strictObject({
       enabled: z.union([z.boolean(), z.literal('auto')]),
