@@ -14,6 +14,10 @@ const BENCHES: Record<
     description: 'Stable Diffusion pipeline: time in session.run vs glue (goal: glue ≤ 5 % of model time)',
     load: () => import('./imagine.js'),
   },
+  queue: {
+    description: 'jobs/s through the in-memory scheduler vs the Redis (BullMQ) queue, instant backend',
+    load: () => import('./queue.js'),
+  },
   read: {
     description: 'OCR: tesseract.js one-call API (worker per image) vs iris (one kept worker)',
     load: () => import('./read.js'),
@@ -26,6 +30,10 @@ const BENCHES: Record<
   vqa: {
     description: 'BLIP-2 follow-up latency: turn 1 vs turn 2 with the per-image feature cache',
     load: () => import('./vqa.js'),
+  },
+  similar: {
+    description: '/similar query time at 1k, 10k, 100k stored embeddings: SQLite scan vs in-memory matrix',
+    load: () => import('./similar.js'),
   },
 };
 

@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { ImagineCliOptions } from './cli/imagine.js';
 import { tagCli } from './cli/tag.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { isUserError } from './errors.js';
+import { isUserError, UserError } from './errors.js';
 import { type App, createApp } from './main.js';
 import { TASKS } from './models/registry.js';
 
@@ -159,6 +159,21 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('worker')
+    .description(
+      'Run backends for jobs from the Redis queue (scale-out; needs IRIS_REDIS_URL or queue.kind: redis)',
+    )
+    .requiredOption('--tasks <list>', 'task classes to serve: comma list of imagine, vision, llm')
+    .option('--slots <n>', 'jobs run at once per task class (default: queue.slots)', positiveInt)
+    .option('--models <dir>', 'models folder')
+    .action(async (flags: ModelFlags & { tasks: string; slots?: number }) => {
+      const { parseTaskClasses, workerCli } = await import('./cli/worker.js');
+      const tasks = parseTaskClasses(flags.tasks);
+      const config = configFrom({ ...program.opts(), ...flags });
+      await workerCli({ config, tasks, slots: flags.slots ?? config.queue.slots }, { out, err });
+    });
+
+  program
     .command('caption')
     .description('Describe an image: alt text (under the alt-text policy) and a long caption')
     .argument('<image>', 'image file')
@@ -246,6 +261,30 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('similar')
+    .description("Find a channel's stored images most like an image or a text (the image is stored too)")
+    .argument('[image]', 'image file to search with')
+    .requiredOption('--channel <key>', 'conversation key, e.g. discord:123456789012345678')
+    .option('--text <text>', 'search by description instead of an image')
+    .option('--top <n>', 'how many results', positiveInt)
+    .option('--models <dir>', 'models folder')
+    .option('--json', 'print {"hits":[…]} as JSON')
+    .action(
+      async (
+        image: string | undefined,
+        flags: ModelFlags & { channel: string; text?: string; top?: number; json?: boolean },
+      ) => {
+        const { similarCli } = await import('./cli/similar.js');
+        // the CLI is the local admin: the channel it names is opted in for this call
+        const base = configFrom({ ...program.opts(), ...flags });
+        const channels = [...base.imageIndex.channels, flags.channel];
+        const config = configFrom({ ...program.opts(), ...flags }, { 'imageIndex.channels': channels });
+        const code = await withApp(config, (app) => similarCli(app, image, { ...flags, out, err }));
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
+
+  program
     .command('discord')
     .description('Discord: the invite link for your bot')
     .command('invite')
@@ -264,6 +303,32 @@ export function buildProgram(): Command {
       const { doctorCli } = await import('./cli/doctor.js');
       const code = await doctorCli({ ...program.opts(), ...flags }, { out });
       if (code !== 0) throw new ExitCode(code);
+    });
+
+  program
+    .command('slack')
+    .description('Slack app setup')
+    .command('manifest')
+    .description('Print a Slack app manifest (JSON) with the slash commands, shortcuts, scopes and events')
+    .option('--url <base>', 'public base URL of the HTTP receiver (without it: Socket Mode)')
+    .option('--name <name>', 'app and bot name', 'iris')
+    .action(async (flags: { url?: string; name: string }) => {
+      const { COMMANDS } = await import('./commands/index.js');
+      const { slackManifest } = await import('./bot/slack/manifest.js');
+      const config = configFrom(program.opts());
+      if (flags.url !== undefined && !/^https?:\/\/[^/\s]+/.test(flags.url)) {
+        throw new UserError(
+          'bad_option',
+          `--url must be an http(s) URL such as https://iris.example.com (got ${flags.url})`,
+        );
+      }
+      const manifest = slackManifest({
+        commands: COMMANDS,
+        slashConfig: config.platforms.slack.commands,
+        url: flags.url,
+        name: flags.name,
+      });
+      out(JSON.stringify(manifest, null, 2));
     });
 
   const models = program.command('models').description('Model folders: pull, list, remove, synth');

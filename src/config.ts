@@ -11,6 +11,10 @@ import { z } from 'zod';
 const quota = z.strictObject({ jobs: z.number().int().min(0), windowSeconds: z.number().int().positive() });
 const port = z.number().int().min(0).max(65535);
 const imageFormat = z.enum(['png', 'jpeg', 'webp', 'gif']);
+/** Slack slash-command names: lower case, digits, - and _, at most 32 characters with the slash. */
+const slackCommandName = z
+  .string()
+  .regex(/^[a-z0-9_-]{1,31}$/, 'lower-case letters, digits, - or _ (at most 31)');
 
 const taskSchema = z.strictObject({
   backend: z.string().min(1),
@@ -64,12 +68,36 @@ export const configSchema = z.strictObject({
     read: taskSchema,
 
     imagine: imagineSchema,
+
+    embed: taskSchema,
   }),
   memory: z.strictObject({
-    store: z.enum(['sqlite', 'memory']),
+    store: z.enum(['sqlite', 'memory', 'redis']),
     path: z.string().min(1),
     maxTurns: z.number().int().min(1).max(200),
     ttlSeconds: z.number().int().positive(),
+  }),
+  queue: z.strictObject({
+    kind: z.enum(['memory', 'redis']),
+    url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
+    prefix: z.string().min(1),
+    attempts: z.number().int().min(1).max(20),
+    maxStalls: z.number().int().min(0).max(20),
+    stalledSeconds: z.number().positive(),
+    inlineBytes: z.number().int().min(0),
+    localWorkers: z.array(z.enum(['imagine', 'vision', 'llm'])),
+    slots: z.number().int().min(1).max(64),
+  }),
+  imageIndex: z.strictObject({
+    channels: z.array(z.string().min(1)),
+    maxPerChannel: z.number().int().min(1).max(1_000_000),
+    ttlSeconds: z.number().int().positive(),
+    topK: z.number().int().min(1).max(20),
+    duplicates: z.strictObject({
+      channels: z.array(z.string().min(1)),
+      maxBits: z.number().int().min(0).max(64),
+      minSimilarity: z.number().min(-1).max(1),
+    }),
   }),
   altText: z.strictObject({
     maxLength: z.number().int().min(20).max(1024),
@@ -113,6 +141,12 @@ export const configSchema = z.strictObject({
       appToken: z.string(),
       apiUrl: z.url(),
       port,
+      commands: z.strictObject({
+        prefix: slackCommandName.or(z.literal('')),
+        rename: z.record(z.string(), slackCommandName),
+        umbrella: slackCommandName.or(z.literal('')),
+      }),
+      altText: z.strictObject({ channels: z.array(z.string().min(1)) }),
     }),
     playground: z.strictObject({
       enabled: z.union([z.boolean(), z.literal('auto')]),
@@ -150,6 +184,7 @@ const ENV_MAP = [
   ['GROQ_BASE_URL', 'providers.groq.baseUrl', 'string'],
   ['HF_TOKEN', 'providers.huggingface.token', 'string'],
   ['HF_ENDPOINT', 'providers.huggingface.endpoint', 'string'],
+  ['IRIS_REDIS_URL', 'queue.url', 'string'],
 ] as const;
 
 /** Config paths whose values are secrets: never printed, even in validation errors. */
@@ -160,6 +195,8 @@ export const SECRET_PATHS = [
   'platforms.slack.appToken',
   'providers.groq.apiKey',
   'providers.huggingface.token',
+  // A Redis URL may carry a password.
+  'queue.url',
 ] as const;
 
 export const DEFAULT_CONFIG_FILE = join(
@@ -238,6 +275,8 @@ function envLayer(env: Record<string, string | undefined>): Tree {
           : raw;
     setPath(layer, path, value);
   }
+  // One variable moves queue, limits and memory to Redis (src/core/redis/); see docs/scaling.md.
+  if (env.IRIS_REDIS_URL) setPath(layer, 'queue.kind', 'redis');
   return layer;
 }
 

@@ -2,10 +2,19 @@ import { COMMANDS } from './commands/index.js';
 import type { Config } from './config.js';
 import { SECRET_PATHS } from './config.js';
 import { Dispatcher } from './core/dispatch.js';
+import type { ImageIndex } from './core/image-index.js';
+import { SqliteImageIndex } from './core/image-index-sqlite.js';
+import type { JobQueue } from './core/jobs.js';
 import { createLogger, type Logger } from './core/log.js';
 import type { FetchPolicy, MediaLimits } from './core/media.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
 import { SqliteMemoryStore } from './core/memory-sqlite.js';
+import {
+  createRedisJobQueue,
+  createRedisMemory,
+  usesRedisMemory,
+  usesRedisQueue,
+} from './core/redis/index.js';
 import { Scheduler } from './core/scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './core/settings.js';
 import { SqliteSettingsStore } from './core/settings-sqlite.js';
@@ -18,8 +27,12 @@ export interface App {
   scheduler: Scheduler;
   dispatcher: Dispatcher;
   memory: MemoryStore;
+  /** Set when queue.kind is redis: requests run on `iris worker` processes (docs/scaling.md). */
+  jobs?: JobQueue;
   /** Preferences (/alttext), in the memory store's SQLite file or in-process. */
   settings: SettingsStore;
+  /** Image memory (/similar): in memory's SQLite file, or an in-process database with memory.store: memory. */
+  imageIndex: ImageIndex;
   stop(): Promise<void>;
 }
 
@@ -65,6 +78,14 @@ export function createSettingsStore(memory: Config['memory']): SettingsStore {
     : new MemorySettingsStore();
 }
 
+export function createImageIndex(config: Config): ImageIndex {
+  return new SqliteImageIndex({
+    path: config.memory.store === 'sqlite' ? config.memory.path : ':memory:',
+    ttlSeconds: config.imageIndex.ttlSeconds,
+    maxPerChannel: config.imageIndex.maxPerChannel,
+  });
+}
+
 /** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
 export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
@@ -75,8 +96,10 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     providers: { groq: config.providers.groq },
   });
   const scheduler = new Scheduler(config.scheduler);
-  const memory = createMemoryStore(config.memory);
+  const memory = usesRedisMemory(config) ? createRedisMemory(config) : createMemoryStore(config.memory);
   const settings = createSettingsStore(config.memory);
+  const jobs = usesRedisQueue(config) ? createRedisJobQueue(config, log) : undefined;
+  const imageIndex = createImageIndex(config);
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
     scheduler,
@@ -85,7 +108,9 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     log,
     media: mediaSettings(config),
     memory,
+    jobs,
     settings,
+    imageIndex,
   });
   return {
     config,
@@ -94,12 +119,16 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     scheduler,
     dispatcher,
     memory,
+    jobs,
     settings,
+    imageIndex,
     async stop() {
+      await jobs?.close();
       await scheduler.stop({ graceMs: 5000 });
       await registry.release();
       await memory.close();
       await settings.close();
+      await imageIndex.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import { type Config, ConfigError } from '../config.js';
 import type { PlatformAdapter } from '../core/types.js';
 import type { App } from '../main.js';
 import { discordEntry } from './discord/index.js';
@@ -21,6 +21,25 @@ export interface AdapterEntry {
  */
 export const ADAPTERS: readonly AdapterEntry[] = [
   discordEntry,
-  // slack: src/bot/slack/ (issue 7)
+  {
+    name: 'slack',
+    enabled: (config) => config.platforms.slack.botToken !== '',
+    howToEnable: 'set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_APP_TOKEN for Socket Mode',
+    async create(app) {
+      const { SlackAdapter } = await import('./slack/adapter.js');
+      const slack = app.config.platforms.slack;
+      if (slack.appToken === '' && slack.signingSecret === '') {
+        throw new ConfigError(
+          'Slack needs SLACK_SIGNING_SECRET (HTTP events) or SLACK_APP_TOKEN (Socket Mode) beside SLACK_BOT_TOKEN',
+        );
+      }
+      return new SlackAdapter({
+        slack,
+        commands: app.dispatcher.commands,
+        log: app.log,
+        settings: app.settings,
+      });
+    },
+  },
   playgroundEntry,
 ];

@@ -14,6 +14,8 @@ export async function runCliRequest(
     signal?: AbortSignal;
     /** Conversation key (memory); default 'cli:local'. */
     conversation?: string;
+    /** Where the request came from (stored with indexed images). */
+    messageLink?: string;
   },
   onProgress?: (p: Progress) => void,
 ): Promise<Reply> {
@@ -24,6 +26,7 @@ export async function runCliRequest(
     args: request.args ?? {},
     images: request.images ?? [],
     conversation: request.conversation ?? 'cli:local',
+    ...(request.messageLink !== undefined && { messageLink: request.messageLink }),
     user: { id: userInfo().username, isAdmin: true },
     signal: request.signal ?? new AbortController().signal,
   };

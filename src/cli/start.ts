@@ -53,9 +53,25 @@ export async function startCli(
   if (useConsole) lines.push('  try: /help   /tags labels:red,green,blue ./some-image.png   /status');
   io.err(lines.join('\n'));
 
+  // Scale-out: adapters submit to Redis; queue.localWorkers also runs workers for those classes here.
+  let stopLocalWorkers: (() => Promise<void>) | undefined;
+  if (app.jobs && config.queue.localWorkers.length > 0) {
+    const { startWorker } = await import('./worker.js');
+    const tasks = config.queue.localWorkers;
+    stopLocalWorkers = await startWorker({
+      config,
+      tasks,
+      slots: config.queue.slots,
+      registry: app.registry,
+      log: app.log,
+    });
+    io.err(`  workers:    ${tasks.join(', ')} in this process (queue.localWorkers)`);
+  }
+
   const adapters: PlatformAdapter[] = [];
   const stopAll = async () => {
     for (const adapter of adapters.reverse()) await adapter.stop();
+    await stopLocalWorkers?.();
     await app.stop();
   };
   try {

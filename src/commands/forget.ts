@@ -2,7 +2,7 @@ import { defineCommand } from './types.js';
 
 export const forgetCommand = defineCommand<Record<string, never>>({
   name: 'forget',
-  description: 'Forget this conversation: earlier questions, answers and the image they were about.',
+  description: 'Forget this conversation: the questions, answers and images iris remembers of it.',
   options: [],
   ephemeral: true,
   async parse() {
@@ -10,6 +10,7 @@ export const forgetCommand = defineCommand<Record<string, never>>({
   },
   async run(_input, ctx) {
     await ctx.memory.clear(ctx.request.conversation);
+    await ctx.imageIndex?.clear(ctx.request.conversation);
     return { text: 'Done: I forgot this conversation.', data: { forgotten: true } };
   },
 });

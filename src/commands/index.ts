@@ -6,6 +6,7 @@ import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
 import { imagineCommand } from './imagine.js';
 import { readCommand } from './read.js';
+import { similarCommand } from './similar.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
 import type { AnyCommand } from './types.js';
@@ -26,6 +27,8 @@ export const COMMANDS: readonly AnyCommand[] = [
   imagineCommand,
 
   alttextCommand,
+
+  similarCommand,
 
   statusCommand,
   helpCommand,

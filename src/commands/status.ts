@@ -9,7 +9,7 @@ export const statusCommand = defineCommand<Record<string, never>>({
     return {};
   },
   async run(_input, ctx) {
-    const snap = ctx.status();
+    const snap = await ctx.status();
     const queues = Object.entries(snap.queues).map(
       ([name, q]) => `• ${name}: ${q.running}/${q.maxConcurrent} running, ${q.queued} waiting`,
     );
@@ -20,6 +20,7 @@ export const statusCommand = defineCommand<Record<string, never>>({
         ...queues,
         'Models:',
         ...models,
+        ...(snap.workers === undefined ? [] : [`Workers: ${snap.workers}.`]),
         `Up ${Math.round(snap.uptimeSeconds / 60)} min.`,
       ].join('\n'),
       data: snap,

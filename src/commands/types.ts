@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { ImageIndex } from '../core/image-index.js';
 import type { MemoryStore } from '../core/memory.js';
 import type { SettingsStore } from '../core/settings.js';
 import type { BotRequest, ImageRef, LoadedImage, Progress, Reply } from '../core/types.js';
@@ -48,16 +49,20 @@ export interface CommandContext {
   memory: MemoryStore;
   /** Per-user / per-channel preferences (e.g. /alttext); absent where the caller keeps none. */
   settings?: SettingsStore;
+  /** Image memory (/similar), keyed by request.conversation; absent where the caller keeps none. */
+  imageIndex?: ImageIndex;
   /** Every registered command (for /help). */
   commands: readonly AnyCommand[];
-  /** Snapshot of queues and models (for /status). */
-  status(): StatusSnapshot;
+  /** Snapshot of queues and models (for /status); a promise when the queues live in Redis. */
+  status(): StatusSnapshot | Promise<StatusSnapshot>;
 }
 
 export interface StatusSnapshot {
   queues: Record<string, { running: number; queued: number; maxConcurrent: number }>;
   models: { task: string; backend: string; model: string; state: string }[];
   uptimeSeconds: number;
+  /** Worker processes connected (scale-out only). */
+  workers?: number;
 }
 
 export interface Command<I> {
@@ -71,6 +76,8 @@ export interface Command<I> {
   priority?: Priority;
   /** Reply only to the requester. */
   ephemeral?: boolean;
+  /** Stores the request's images in image memory itself (/similar); the dispatcher leaves them alone. */
+  indexesImages?: boolean;
   /**
    * Decodes one of this command's button ids (`<command>:<action>:<payload>`) into its options. Adapters
    * send a press as `args: { button: id }`; dispatch calls this before validating. Without it the command

@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import sharp from 'sharp';
 import type { AnyCommand, CommandContext, ParseContext, StatusSnapshot } from '../commands/types.js';
 import type { Config } from '../config.js';
 import { isBackendError, isUserError, listChoices, UserError } from '../errors.js';
 import type { BackendProvider } from '../models/registry.js';
+import type { ImageIndex } from './image-index.js';
+import { rememberPosted } from './image-memory.js';
+import type { JobQueue } from './jobs.js';
 import type { Logger } from './log.js';
 import { type FetchPolicy, type MediaLimits, resolveImage } from './media.js';
 import { MemoryMapStore, type MemoryStore } from './memory.js';
@@ -10,6 +14,12 @@ import { validateArgs } from './options.js';
 import type { Scheduler } from './scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './settings.js';
 import type { BotRequest, LoadedImage, Reply, Responder } from './types.js';
+
+/** A PNG iris made, as a LoadedImage (for image memory). */
+async function describePng(name: string, png: Buffer): Promise<LoadedImage> {
+  const m = await sharp(png).metadata();
+  return { name, bytes: png, format: 'png', width: m.width ?? 0, height: m.height ?? 0 };
+}
 
 /** Short id shown to users as "ref …" and logged with every line of the request. */
 export function newRequestId(): string {
@@ -25,8 +35,12 @@ export interface DispatcherDeps {
   media: { limits: MediaLimits; policy: FetchPolicy };
   /** Conversation memory; default: an in-process store with config.memory's limits. */
   memory?: MemoryStore;
+  /** Scale-out: queued commands run on worker processes through this queue instead of the scheduler. */
+  jobs?: JobQueue;
   /** Preferences for commands like /alttext; default: an in-process store. */
   settings?: SettingsStore;
+  /** Image memory for /similar; absent: commands that need it say it is not available. */
+  imageIndex?: ImageIndex;
   /** For /status uptime; injectable for tests. */
   startedAt?: number;
 }
@@ -83,12 +97,14 @@ export class Dispatcher {
     return command;
   }
 
-  status(): StatusSnapshot {
-    return {
+  status(): StatusSnapshot | Promise<StatusSnapshot> {
+    const snapshot = {
       queues: this.#deps.scheduler.stats().queues,
       models: this.#deps.registry.status(),
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
     };
+    const jobs = this.#deps.jobs;
+    return jobs ? jobs.stats().then((s) => ({ ...snapshot, ...s })) : snapshot;
   }
 
   /** Handles one request end to end; never throws (adapters may call it without a catch). */
@@ -108,6 +124,46 @@ export class Dispatcher {
       log.error({ err }, 'could not deliver the reply');
     }
   };
+
+  /**
+   * Image memory: in a conversation that opted in, the images a request carried and the images its reply
+   * made are embedded and stored (in the same queue slot), and re-posts get a notice. A failure here is
+   * logged and the reply goes out as it was.
+   */
+  async #remember(o: {
+    req: BotRequest;
+    images: LoadedImage[];
+    reply: Reply;
+    signal: AbortSignal;
+  }): Promise<Reply> {
+    const { imageIndex, config, registry, log } = this.#deps;
+    const { req, reply } = o;
+    if (!imageIndex || reply.error || !config.imageIndex.channels.includes(req.conversation)) return reply;
+    try {
+      const dup = config.imageIndex.duplicates;
+      const embed = async (images: LoadedImage[], signal: AbortSignal) =>
+        (await (await registry.get('embed')).run({ images }, { signal })).vectors;
+      const common = {
+        index: imageIndex,
+        embed,
+        key: req.conversation,
+        link: req.messageLink ?? '',
+        signal: o.signal,
+      };
+      const notice = await rememberPosted({
+        ...common,
+        images: o.images,
+        author: req.user.id,
+        ...(dup.channels.includes(req.conversation) && { duplicates: dup }),
+      });
+      const made = await Promise.all((reply.images ?? []).map((i) => describePng(i.name, i.png)));
+      await rememberPosted({ ...common, images: made, author: 'iris' });
+      return notice ? { ...reply, text: reply.text ? `${reply.text}\n${notice}` : notice } : reply;
+    } catch (err) {
+      log.warn({ err, req: req.id }, 'could not store the images in image memory');
+      return reply;
+    }
+  }
 
   async #run(req: BotRequest, res: Responder): Promise<Reply> {
     const { config, scheduler, registry, media } = this.#deps;
@@ -134,7 +190,7 @@ export class Dispatcher {
     };
     const input = await command.parse(parseCtx);
 
-    const run = (signal: AbortSignal) => {
+    const run = async (signal: AbortSignal) => {
       const ctx: CommandContext = {
         request: req,
         config,
@@ -143,13 +199,28 @@ export class Dispatcher {
         progress: (p) => res.progress(p),
         memory: this.#memory,
         settings: this.#settings,
+        ...(this.#deps.imageIndex && { imageIndex: this.#deps.imageIndex }),
         commands: this.#deps.commands,
         status: () => this.status(),
       };
-      return command.run(input, ctx);
+      const reply = await command.run(input, ctx);
+      return images && !command.indexesImages
+        ? this.#remember({ req, images: await images, reply, signal })
+        : reply;
     };
     const queue = command.queueFor?.(config) ?? command.queue;
     if (!queue) return run(req.signal);
+    if (this.#deps.jobs) {
+      return this.#deps.jobs.submit({
+        command,
+        queue,
+        input,
+        request: req,
+        progress: (p) => {
+          res.progress(p).catch((err) => this.#deps.log.warn({ err, req: req.id }, 'progress failed'));
+        },
+      });
+    }
     return scheduler.schedule(
       {
         queue,

@@ -33,12 +33,14 @@ export interface BotRequest {
   args: Record<string, unknown>;
   images: ImageRef[];
   conversation: ConversationKey;
+  /** Link to the message that carried the request (shown by /similar); absent where there is none. */
+  messageLink?: string;
   user: UserRef;
   signal: AbortSignal;
 }
 
 export type Progress =
-  | { kind: 'queued'; position: number }
+  | { kind: 'queued'; position: number /** Estimated wait (scale-out queue only). */; etaSeconds?: number }
   | { kind: 'running'; step?: number; total?: number; message?: string; preview?: Buffer };
 
 export interface Button {

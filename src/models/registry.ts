@@ -106,6 +106,17 @@ export const TASKS = {
       },
     },
   },
+
+  embed: {
+    description: 'image and text embeddings (similarity search, duplicates)',
+    queue: 'gpu',
+    backends: {
+      clip: {
+        defaultModel: 'Xenova/clip-vit-base-patch32',
+        load: async () => (await import('./embed/clip.js')).createClipEmbedder,
+      },
+    },
+  },
 } as const satisfies TaskTable;
 
 export type TaskTable = { [T in TaskName]?: TaskEntry<T> };

@@ -1,5 +1,6 @@
 import type { LoadedImage } from '../core/types.js';
 import type { CaptionIO } from './caption/types.js';
+import type { EmbedIO } from './embed/types.js';
 import type { ImagineIO } from './imagine/types.js';
 import type { ReadIO } from './read/types.js';
 import type { VqaIO } from './vqa/types.js';
@@ -28,6 +29,7 @@ export interface TaskIO {
   vqa: VqaIO;
   read: ReadIO;
   imagine: ImagineIO;
+  embed: EmbedIO;
 }
 
 export type TaskName = keyof TaskIO;

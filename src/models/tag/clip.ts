@@ -34,7 +34,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
-import type { Backend, BackendFactory, BackendLoadOptions, Scored, TaskIO } from '../types.js';
+import type { Backend, BackendLoadOptions, Scored, TaskIO } from '../types.js';
 
 export interface ClipTaggerHooks {
   onTextRun?(texts: number): void;
@@ -263,9 +263,15 @@ function cancelled(): UserError {
   return new UserError('cancelled', 'the request was cancelled');
 }
 
-export const createClipTagger: BackendFactory<'tag'> = async (
-  load: BackendLoadOptions,
-): Promise<Backend<'tag'>> => {
+/** The tag backend plus the raw embeddings it computes (the embed task is built on these). */
+export interface ClipTagger extends Backend<'tag'> {
+  /** Normalised image embeddings, one row per image: data is [images, dim]. */
+  embedImages(images: LoadedImage[], signal: AbortSignal): Promise<{ data: Float32Array; dim: number }>;
+  /** Normalised text embeddings of each text put into the template: [texts, dim]. */
+  embedTexts(texts: string[]): Promise<{ data: Float32Array; dim: number }>;
+}
+
+export const createClipTagger = async (load: BackendLoadOptions): Promise<ClipTagger> => {
   const o = load.options;
   const template = typeof o.template === 'string' ? o.template : DEFAULT_TEMPLATE;
   const logitScale = num(o.logitScale, DEFAULT_LOGIT_SCALE, 'logitScale');
@@ -433,12 +439,52 @@ export const createClipTagger: BackendFactory<'tag'> = async (
     return new ort.Tensor('float32', data, [images.length, 3, height, width]);
   }
 
+  async function visionEmbed(pixels: ort.Tensor): Promise<{ data: Float32Array; dim: number; n: number }> {
+    hooks.onVisionRun?.(pixels.dims[0] as number);
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await vision.run({ [visionIn]: pixels }, [visionOut]);
+    } catch (cause) {
+      throw new BackendError('model_failed', `tag/clip: vision tower failed: ${(cause as Error).message}`, {
+        isRetryable: false,
+        cause,
+      });
+    }
+    const emb = out[visionOut] as ort.Tensor;
+    const dim = emb.dims[1] as number;
+    const n = emb.dims[0] as number;
+    return { data: normalise(toFloat32(emb), dim, n), dim, n };
+  }
+
+  async function embedImages(
+    images: LoadedImage[],
+    signal: AbortSignal,
+  ): Promise<{ data: Float32Array; dim: number }> {
+    const bs = pre.crop ? batchSize : 1;
+    const parts: Float32Array[] = [];
+    let dim = 0;
+    for (let i = 0; i < images.length; i += bs) {
+      if (signal.aborted) throw cancelled();
+      const out = await visionEmbed(await prepareBatch(images.slice(i, i + bs)));
+      dim = out.dim;
+      parts.push(out.data);
+    }
+    const data = new Float32Array(images.length * dim);
+    parts.reduce((off, p) => {
+      data.set(p, off);
+      return off + p.length;
+    }, 0);
+    return { data, dim };
+  }
+
   let disposed = false;
 
   return {
     task: 'tag',
     id: 'clip',
     model: load.modelId,
+    embedImages,
+    embedTexts: (texts) => embedTexts(texts.map(fill)),
     async run(input: TaskIO['tag']['in'], opts) {
       if (disposed)
         throw new BackendError('disposed', 'tag/clip: backend was disposed', { isRetryable: true });
@@ -464,24 +510,7 @@ export const createClipTagger: BackendFactory<'tag'> = async (
         // start decoding the next batch while this one runs
         next = b + 1 < batches.length ? prepareBatch(batches[b + 1] as LoadedImage[]) : undefined;
         next?.catch(() => {});
-        hooks.onVisionRun?.(pixels.dims[0] as number);
-        let out: ort.InferenceSession.OnnxValueMapType;
-        try {
-          out = await vision.run({ [visionIn]: pixels }, [visionOut]);
-        } catch (cause) {
-          throw new BackendError(
-            'model_failed',
-            `tag/clip: vision tower failed: ${(cause as Error).message}`,
-            {
-              isRetryable: false,
-              cause,
-            },
-          );
-        }
-        const emb = out[visionOut] as ort.Tensor;
-        const dim = emb.dims[1] as number;
-        const n = emb.dims[0] as number;
-        const img = normalise(toFloat32(emb), dim, n);
+        const { data: img, dim, n } = await visionEmbed(pixels);
         const { data: txt, dim: tdim } = await textP;
         if (tdim !== dim) {
           throw new BackendError('bad_model', `tag/clip: text dim ${tdim} ≠ image dim ${dim}`, {

@@ -1,0 +1,140 @@
+import type { App } from '@slack/bolt';
+import { altTextWanted } from '../../commands/alttext.js';
+import type { SeenKeys } from './dedupe.js';
+import { imageRef, latestImages, messageImages, type SlackFile, type SlackMessageLike } from './images.js';
+import type { SlackRuntime } from './runtime.js';
+
+/** The commands messages are routed to (any command list may lack them; dispatch then says so). */
+export const ASK_COMMAND = 'ask';
+export const ALT_TEXT_COMMAND = 'caption';
+
+/** Subtypes that are a person saying something; edits, joins, bot posts and the rest are not. */
+const PERSON_SUBTYPES = new Set([undefined, 'file_share', 'thread_broadcast']);
+
+interface MessageEvent extends SlackMessageLike {
+  channel: string;
+  channel_type?: string;
+}
+
+function stripMention(text: string, botUserId: string): string {
+  return text
+    .replace(new RegExp(`<@${botUserId}(\\|[^>]*)?>`, 'g'), '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** Auto alt text for this upload: the channel is on (an admin's /alttext, else config) and the user did not opt out. */
+async function altTextOn(rt: SlackRuntime, channel: string, user: string): Promise<boolean> {
+  const configured = rt.slack.altText.channels.includes(channel);
+  if (!rt.settings) return configured;
+  return altTextWanted(rt.settings, {
+    platform: 'slack',
+    userId: user,
+    conversation: `slack:${channel}`,
+    configured,
+  });
+}
+
+/**
+ * Auto alt text: one threaded reply per image, once per file (the `message` and `file_shared` events of
+ * one upload, and Slack's retries, all claim the same file id). Failures are logged, not posted: nobody
+ * asked, so nobody should get an error message.
+ */
+async function autoAltText(
+  rt: SlackRuntime,
+  files: { seen: SeenKeys },
+  where: { channel: string; ts: string; user: string; images: SlackFile[] },
+): Promise<void> {
+  if (!rt.commands.some((c) => c.name === ALT_TEXT_COMMAND)) return;
+  if (!(await altTextOn(rt, where.channel, where.user))) return;
+  for (const file of where.images) {
+    if (!files.seen.firstTime(`alt:${file.id ?? file.url_private}`)) continue;
+    rt.run(
+      { channel: where.channel, threadTs: where.ts, user: where.user },
+      async () => ({ command: ALT_TEXT_COMMAND, images: [imageRef(file, rt.botToken)] }),
+      { quietErrors: true },
+    );
+  }
+}
+
+async function onMessage(rt: SlackRuntime, files: { seen: SeenKeys }, event: MessageEvent): Promise<void> {
+  if (!PERSON_SUBTYPES.has(event.subtype) || event.bot_id || !event.user || event.user === rt.botUserId)
+    return;
+  if (!event.ts) return;
+  const text = event.text ?? '';
+  const mentioned = text.includes(`<@${rt.botUserId}`) || event.channel_type === 'im';
+  const question = stripMention(text, rt.botUserId);
+  const images = messageImages(event);
+  const inThread = Boolean(event.thread_ts && event.thread_ts !== event.ts);
+
+  if (inThread && event.thread_ts) {
+    const threadTs = event.thread_ts;
+    // The thread decides: an image in it (this message's, or the latest before) is what a question is about.
+    const replies = (
+      await rt.client.conversations.replies({ channel: event.channel, ts: threadTs, limit: 200 })
+    ).messages as SlackMessageLike[] | undefined;
+    const irisSpoke = (replies ?? []).some((m) => m.user === rt.botUserId);
+    const isQuestion = mentioned || irisSpoke || /\?\s*$/.test(question);
+    if (!isQuestion || !question) return;
+    const latest = images.length
+      ? images.slice(0, 1)
+      : (await latestImages(rt.client, { channel: event.channel, threadTs, count: 1 })).map((f) => f.file);
+    if (latest.length === 0 && !mentioned) return;
+    rt.run({ channel: event.channel, threadTs, user: event.user }, async () => ({
+      command: ASK_COMMAND,
+      args: { question },
+      images: latest.map((f) => imageRef(f, rt.botToken)),
+    }));
+    return;
+  }
+
+  if (mentioned && question) {
+    // A question with an image (or to iris in a DM) starts a thread: the thread is the conversation.
+    rt.run({ channel: event.channel, threadTs: event.ts, user: event.user }, async () => ({
+      command: ASK_COMMAND,
+      args: { question },
+      images: images.slice(0, 1).map((f) => imageRef(f, rt.botToken)),
+    }));
+    return;
+  }
+  if (images.length)
+    await autoAltText(rt, files, { channel: event.channel, ts: event.ts, user: event.user, images });
+}
+
+interface FileShared {
+  file_id: string;
+  user_id: string;
+  channel_id: string;
+}
+
+/** file_shared carries only ids: files.info gives the file and the message it was shared in. */
+async function onFileShared(rt: SlackRuntime, files: { seen: SeenKeys }, event: FileShared): Promise<void> {
+  if (event.user_id === rt.botUserId || !(await altTextOn(rt, event.channel_id, event.user_id))) return;
+  const info = await rt.client.files.info({ file: event.file_id });
+  const file = info.file as
+    | (SlackFile & { shares?: Record<string, Record<string, { ts: string }[]>> })
+    | undefined;
+  if (!file || messageImages({ files: [file] }).length === 0) return;
+  const share = file.shares?.public?.[event.channel_id]?.[0] ?? file.shares?.private?.[event.channel_id]?.[0];
+  if (!share) return;
+  await autoAltText(rt, files, {
+    channel: event.channel_id,
+    ts: share.ts,
+    user: event.user_id,
+    images: [file],
+  });
+}
+
+/** Message and file events: thread questions, mentions with images, auto alt text. Bot messages are ignored. */
+export function registerInbound(app: App, rt: SlackRuntime, files: { seen: SeenKeys }): void {
+  app.event('message', async ({ event }) => {
+    await onMessage(rt, files, event as unknown as MessageEvent).catch((err: unknown) =>
+      rt.log.warn({ err }, 'slack: message event failed'),
+    );
+  });
+  app.event('file_shared', async ({ event }) => {
+    await onFileShared(rt, files, event as unknown as FileShared).catch((err: unknown) =>
+      rt.log.warn({ err }, 'slack: file_shared event failed'),
+    );
+  });
+}

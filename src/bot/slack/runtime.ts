@@ -1,0 +1,42 @@
+import type { WebClient } from '@slack/web-api';
+import type { AnyCommand } from '../../commands/types.js';
+import type { Config } from '../../config.js';
+import type { Logger } from '../../core/log.js';
+import type { SettingsStore } from '../../core/settings.js';
+import type { ImageRef } from '../../core/types.js';
+import type { SlackTarget } from './responder.js';
+
+export type SlackConfig = Config['platforms']['slack'];
+
+/** What a Slack input turns into before it enters the dispatch funnel. */
+export interface SlackJob {
+  command: string;
+  args?: Record<string, unknown>;
+  images?: ImageRef[];
+  /** Progress message's first line (slash commands echo what was asked). */
+  header?: string;
+  /** Line before the answer, e.g. which image was used. */
+  note?: string;
+}
+
+/** The pieces every Slack handler shares (one per running adapter: no module state). */
+export interface SlackRuntime {
+  client: WebClient;
+  botToken: string;
+  botUserId: string;
+  commands: readonly AnyCommand[];
+  slack: SlackConfig;
+  log: Logger;
+  settings?: SettingsStore;
+  /**
+   * Runs a job in the background (Slack is already acknowledged): `build` may look things up (images,
+   * admin flag) and throw a UserError, which is shown to the user like any other refusal.
+   */
+  run(target: SlackTarget, build: () => Promise<SlackJob>, options?: { quietErrors?: boolean }): void;
+  isAdmin(userId: string): Promise<boolean>;
+}
+
+/** `slack:<channel>` or `slack:<channel>:<thread_ts>`: a thread is its own conversation. */
+export function conversationKey(target: { channel: string; threadTs?: string }): string {
+  return target.threadTs ? `slack:${target.channel}:${target.threadTs}` : `slack:${target.channel}`;
+}
