@@ -1,27 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { promisify } from 'node:util';
+import { runIris } from '../fakes/cli.js';
 import { solidPng, textPng } from '../fakes/images.js';
 
-const run = promisify(execFile);
-const CLI = ['--import', 'tsx', 'src/cli.ts'];
-
-/** Runs the real CLI in a child process; returns exit code and output (never throws on a non-zero exit). */
-async function iris(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [...CLI, ...args], {
-      env: { ...process.env, IRIS_LOG_LEVEL: 'silent' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+/** The real CLI in a child process. */
+const iris = (...args: string[]) => runIris(args);
 
 let dir = '';
 let models = '';
