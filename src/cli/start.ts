@@ -46,8 +46,9 @@ export async function startCli(
   }
   if (status.some((m) => m.state === 'missing')) {
     lines.push(
-      '  fix missing models: put each model folder under the models dir (--models DIR or IRIS_MODELS_DIR),',
-      '  or try everything offline first with `npm start -- --demo` (tiny colour-world models).',
+      '  fix missing models: `npx iris models pull` downloads them from the Hugging Face hub, or put each',
+      '  model folder under the models dir (--models DIR or IRIS_MODELS_DIR); or try everything offline',
+      '  first with `npm start -- --demo` (tiny colour-world models).',
     );
   }
   if (useConsole) lines.push('  try: /help   /tags labels:red,green,blue ./some-image.png   /status');
