@@ -58,6 +58,8 @@ export function mediaSettings(config: Config): { limits: MediaLimits; policy: Fe
     },
     policy: {
       allowHosts: [...PLATFORM_MEDIA_HOSTS, ...config.media.allowHosts],
+      // Hosts named in IRIS_ALLOW_HOSTS are trusted to be local (tests, proxies); the platforms' are not.
+      privateHosts: [...config.media.allowHosts],
       timeoutMs: config.media.fetchTimeoutSeconds * 1000,
     },
   };

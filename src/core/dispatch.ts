@@ -11,6 +11,7 @@ import type { Logger } from './log.js';
 import { type FetchPolicy, type MediaLimits, resolveImage } from './media.js';
 import { MemoryMapStore, type MemoryStore } from './memory.js';
 import { validateArgs } from './options.js';
+import { redactSecrets } from './redact.js';
 import type { Scheduler } from './scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './settings.js';
 import type { BotRequest, LoadedImage, Reply, Responder } from './types.js';
@@ -48,7 +49,12 @@ export interface DispatcherDeps {
 /** A failure as the user sees it: short, specific, never a stack or a secret. */
 export function renderError(err: unknown, requestId: string): Reply {
   if (isUserError(err)) {
-    return { text: err.message, ephemeral: true, error: { code: err.code, internal: false, ref: requestId } };
+    // A message built from an SDK's or a server's text may echo a key or a signed URL: redacted by shape.
+    return {
+      text: redactSecrets(err.message),
+      ephemeral: true,
+      error: { code: err.code, internal: false, ref: requestId },
+    };
   }
   const text =
     isBackendError(err) && err.isRetryable

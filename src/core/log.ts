@@ -1,4 +1,7 @@
-import { type Logger, pino } from 'pino';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DestinationStream, type Level, type Logger, pino, type StreamEntry } from 'pino';
+import { redactSecrets } from './redact.js';
 
 export type { Logger };
 
@@ -8,24 +11,29 @@ export interface LoggerOptions {
   secrets?: string[];
   /** Where lines go: 2 = stderr (default, keeps stdout clean for --json), or a stream for tests. */
   destination?: number | NodeJS.WritableStream;
+  /**
+   * A folder that also receives every line, in `iris-<pid>.log` (default: $IRIS_LOG_DIR). The test runner
+   * (test/run.ts) sets it so the secret scan reads the logs of every logger and child process of a run.
+   */
+  logDir?: string;
 }
 
-const REDACT_PATHS = [
+/** Secrets by key: the value of any of these properties is never written. */
+export const REDACT_PATHS = [
   '*.token',
   '*.apiKey',
   '*.botToken',
   '*.signingSecret',
   '*.appToken',
+  '*.password',
+  '*.authorization',
+  '*.Authorization',
   '*.headers',
   'headers',
 ];
 
 function scrub(value: unknown, secrets: string[], depth = 0): unknown {
-  if (typeof value === 'string') {
-    let out = value;
-    for (const s of secrets) out = out.split(s).join('[redacted]');
-    return out;
-  }
+  if (typeof value === 'string') return redactSecrets(value, secrets);
   if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) {
     return scrub(
@@ -45,27 +53,43 @@ function scrub(value: unknown, secrets: string[], depth = 0): unknown {
   return out;
 }
 
-/** pino, on stderr, with secrets removed by key (redact) and by value (scrub) — a token pasted into an error message is caught too. */
+/**
+ * The log-dir copy: at debug or the configured level, whichever is more verbose, so a scan also sees the
+ * lines a quiet test hides. One append-only file per process; loggers of one process share it.
+ */
+function withLogDir(level: string, main: DestinationStream | undefined, dir: string) {
+  mkdirSync(dir, { recursive: true });
+  const file = pino.destination({ dest: join(dir, `iris-${process.pid}.log`), sync: true, append: true });
+  const fileLevel: Level = level === 'trace' ? 'trace' : 'debug';
+  const streams: StreamEntry[] = [{ level: fileLevel, stream: file }];
+  if (main && level !== 'silent') streams.push({ level: level as Level, stream: main });
+  return { level: fileLevel, stream: pino.multistream(streams) };
+}
+
+/**
+ * pino, on stderr, with secrets removed by key (redact), by value (the configured secrets) and by shape
+ * (tokens, bearer headers, credential query parameters — src/core/redact.ts), so a token pasted into an
+ * error message is caught too.
+ */
 export function createLogger(options: LoggerOptions): Logger {
   const secrets = (options.secrets ?? []).filter((s) => s.length >= 6);
   const dest = options.destination ?? 2;
   const stream = typeof dest === 'number' ? pino.destination({ fd: dest, sync: true }) : dest;
+  const logDir = options.logDir ?? process.env.IRIS_LOG_DIR;
+  const target = logDir
+    ? withLogDir(options.level, stream as DestinationStream, logDir)
+    : { level: options.level, stream };
   return pino(
     {
-      level: options.level,
+      level: target.level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: { err: pino.stdSerializers.err },
-      // pino reads hooks.logMethod whenever `hooks` is present, so the key is left out when unused.
-      ...(secrets.length === 0
-        ? {}
-        : {
-            hooks: {
-              logMethod(args, method) {
-                method.apply(this, scrub(args, secrets) as typeof args);
-              },
-            },
-          }),
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, scrub(args, secrets) as typeof args);
+        },
+      },
     },
-    stream,
+    target.stream,
   );
 }

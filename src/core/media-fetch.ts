@@ -1,6 +1,8 @@
 /**
  * Downloading attachments: allow-listed hosts only, https unless named explicitly, no redirects off the
- * allow-list, a byte cap enforced before and while downloading, one deadline for the whole transfer.
+ * allow-list, no private, loopback or link-local addresses (each hop's host is resolved and checked;
+ * hosts in `policy.privateHosts`, i.e. IRIS_ALLOW_HOSTS, are the deliberate exception), a byte cap
+ * enforced before and while downloading, one deadline for the whole transfer.
  *
  * Messages are shown in chat: they name the file and the host, never the path, the query string (signed
  * CDN URLs carry tokens) or a header. `ref.headers` (e.g. Slack's bot token) are sent to the URL's own
@@ -8,6 +10,7 @@
  */
 
 import { UserError } from '../errors.js';
+import { privateAddressesOf, systemLookup } from './address-guard.js';
 import type { FetchPolicy, MediaLimits } from './media.js';
 import type { ImageRef } from './types.js';
 
@@ -108,6 +111,26 @@ export function checkUrl(name: string, url: URL, policy: FetchPolicy): void {
   }
 }
 
+/**
+ * Refuses a host that resolves to a private, loopback, link-local or multicast address, unless the
+ * allow-list entry it matched is one of `policy.privateHosts`. Called for the first URL and every redirect.
+ */
+export async function checkAddress(name: string, url: URL, policy: FetchPolicy): Promise<void> {
+  if (matchAllowList(url, policy.privateHosts ?? [])) return;
+  let blocked: string[];
+  try {
+    blocked = await privateAddressesOf(url.hostname, policy.lookup ?? systemLookup);
+  } catch (cause) {
+    throw fetchFailed(name, url.host, 'the host could not be resolved', cause);
+  }
+  if (blocked.length > 0) {
+    throw new UserError(
+      'image_fetch_failed',
+      `${name}: iris does not fetch images from private or local addresses (${url.host}).`,
+    );
+  }
+}
+
 function fetchFailed(name: string, host: string, what: string, cause?: unknown): UserError {
   return new UserError('image_fetch_failed', `${name}: ${what} (${host}).`, { cause });
 }
@@ -159,6 +182,8 @@ export async function fetchImageBytes(
   try {
     for (let hop = 0; ; hop++) {
       const host = url.host;
+      await checkAddress(name, url, policy);
+      signal?.throwIfAborted();
       let res: Response;
       try {
         res = await doFetch(url.href, {

@@ -14,6 +14,7 @@
 
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { UserError } from '../errors.js';
+import type { LookupAll } from './address-guard.js';
 import { fetchImageBytes, formatList, notAnImage, tooLarge } from './media-fetch.js';
 import type { ImageRef, LoadedImage } from './types.js';
 
@@ -43,6 +44,14 @@ export interface FetchPolicy {
   timeoutMs: number;
   /** Injected transport (tests). */
   fetch?: typeof fetch;
+  /**
+   * Allow-list entries that may resolve to private or loopback addresses (config media.allowHosts, i.e.
+   * IRIS_ALLOW_HOSTS: a deliberate exception for tests and local proxies). Every other host must resolve
+   * to public addresses only (SSRF guard, src/core/address-guard.ts).
+   */
+  privateHosts?: string[];
+  /** Injected resolver (tests); default dns.lookup with all: true. */
+  lookup?: LookupAll;
 }
 
 export type Fit = 'cover' | 'fill' | 'contain';

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { synthAll } from '../../src/models/colourworld/index.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, startFakeOpenAI } from '../fakes/openai.js';
+import { SECRETS } from '../fakes/secrets.js';
 
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
@@ -107,7 +108,7 @@ test('iris ask user errors exit 2 with one line on stderr', async () => {
     ],
     [
       ['ask', image, 'what is it?', '--backend', 'groq'],
-      { GROQ_API_KEY: 'gsk_test_secret', GROQ_BASE_URL: 'http://127.0.0.1:1' },
+      { GROQ_API_KEY: SECRETS.groqWrongKey, GROQ_BASE_URL: 'http://127.0.0.1:1' },
       /^error: Cannot reach Groq at 127\.0\.0\.1:1: check providers\.groq\.baseUrl/,
     ],
   ];
@@ -115,14 +116,14 @@ test('iris ask user errors exit 2 with one line on stderr', async () => {
     const res = await iris([...args, '--models', models], env);
     assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
     assert.match(res.stderr.trim().split('\n')[0] ?? '', message);
-    assert.doesNotMatch(res.stderr, /gsk_test_secret/);
+    assert.ok(!res.stderr.includes(SECRETS.groqWrongKey));
   }
 });
 
 test('iris ask --backend groq talks to an OpenAI-compatible server: 429 then success, then a follow-up with memory', async () => {
-  const fake = await startFakeOpenAI({ apiKey: 'gsk_cli_key' });
+  const fake = await startFakeOpenAI({ apiKey: SECRETS.groqCliKey });
   try {
-    const env = { GROQ_API_KEY: 'gsk_cli_key', GROQ_BASE_URL: fake.url };
+    const env = { GROQ_API_KEY: SECRETS.groqCliKey, GROQ_BASE_URL: fake.url };
     const image = join(dir, 'red.png');
     fake.script(
       { status: 429, headers: { 'retry-after-ms': '50' }, body: { error: { message: 'rate limited' } } },

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { type Check, type DoctorDeps, formatChecks, runChecks } from '../../src/cli/doctor.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { synthClip } from '../../src/models/colourworld/index.js';
+import { SECRETS } from '../fakes/secrets.js';
 
 const healthy: DoctorDeps = {
   nodeVersion: '20.19.0',
@@ -63,8 +64,8 @@ describe('iris doctor', () => {
   });
 
   it('tokens are judged by format only and never printed', async () => {
-    const secret = 'xoxp-user-token-not-a-bot-token';
-    const discord = 'MTA1234567890123456789.GabcDE.abcdefghijklmnopqrstuvwxyz012345678';
+    const secret = SECRETS.slackUserToken;
+    const discord = SECRETS.discordShapedToken;
     const checks = await runChecks(config({}, { SLACK_BOT_TOKEN: secret, DISCORD_TOKEN: discord }), healthy);
     assert.equal(byName(checks, 'SLACK_BOT_TOKEN')?.state, 'fail');
     assert.match(byName(checks, 'SLACK_BOT_TOKEN')?.detail ?? '', /xoxb-/);

@@ -12,10 +12,11 @@ import { isUserError } from '../../src/errors.js';
 import { synthClip } from '../../src/models/colourworld/index.js';
 import type { ModelRow } from '../../src/models/hub/manager.js';
 import { type FakeHub, repoFromFolder, startFakeHub } from '../fakes/hub/server.js';
+import { SECRETS } from '../fakes/secrets.js';
 
 const run = promisify(execFile);
 const CLIP = 'Xenova/clip-vit-base-patch32';
-const TOKEN = 'hf_secretTokenNeverPrinted42';
+const TOKEN = SECRETS.hfToken;
 
 describe('iris models pull | list | remove', () => {
   let source: string;
@@ -123,10 +124,10 @@ describe('iris models pull | list | remove', () => {
     assert.ok(existsSync(join(dir, CLIP, 'onnx', 'vision_model.onnx')));
 
     const bad = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'models', 'pull', 'tag'], {
-      env: { ...env, HF_TOKEN: 'hf_wrongToken', IRIS_MODELS_DIR: await tempDir() },
+      env: { ...env, HF_TOKEN: SECRETS.hfWrongToken, IRIS_MODELS_DIR: await tempDir() },
     }).catch((e: { code: number; stderr: string; stdout: string }) => e);
     assert.equal((bad as { code: number }).code, 2);
     assert.match((bad as { stderr: string }).stderr, /^error: .*refused access \(HTTP 401\).*HF_TOKEN/m);
-    assert.ok(!(bad as { stderr: string }).stderr.includes('hf_wrongToken'));
+    assert.ok(!(bad as { stderr: string }).stderr.includes(SECRETS.hfWrongToken));
   });
 });

@@ -17,6 +17,7 @@ import { fakeBackends } from '../fakes/backends.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, startFakeOpenAI } from '../fakes/openai.js';
 import { RecordingResponder } from '../fakes/responder.js';
+import { SECRETS } from '../fakes/secrets.js';
 
 function setup(overrides: Record<string, unknown> = {}) {
   const config = loadConfig({ env: {}, overrides: { 'memory.store': 'memory', ...overrides } });
@@ -163,7 +164,7 @@ test('ask runs on the gpu queue with a local backend and on the remote queue wit
 });
 
 test('through the real registry and groq-sdk: missing key, malformed answer, then a good one — one process', async () => {
-  const fake = await startFakeOpenAI({ apiKey: 'gsk_dispatch' });
+  const fake = await startFakeOpenAI({ apiKey: SECRETS.groqKey });
   const run = async (apiKey: string) => {
     const config = loadConfig({
       env: { GROQ_API_KEY: apiKey, GROQ_BASE_URL: fake.url },
@@ -217,7 +218,7 @@ test('through the real registry and groq-sdk: missing key, malformed answer, the
     assert.match(missing.text ?? '', /needs an API key: set GROQ_API_KEY/);
     await keyless.stop();
 
-    const keyed = await run('gsk_dispatch');
+    const keyed = await run(SECRETS.groqKey);
     fake.script(
       completion('{"description": "red"}'),
       completion('{"description":"A red square.","funny_story":"It blushed."}'),

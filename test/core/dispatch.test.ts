@@ -13,8 +13,9 @@ import type { BackendProvider } from '../../src/models/registry.js';
 import { deferred, fakeBackends } from '../fakes/backends.js';
 import { solidPng } from '../fakes/images.js';
 import { RecordingResponder } from '../fakes/responder.js';
+import { SECRETS } from '../fakes/secrets.js';
 
-const SECRET = 'xoxb-very-secret-token-123';
+const SECRET = SECRETS.slackConfigToken;
 
 function setup(backends: BackendProvider, overrides: Record<string, unknown> = {}) {
   const config = loadConfig({ env: { SLACK_BOT_TOKEN: SECRET }, overrides });

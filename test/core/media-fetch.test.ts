@@ -13,10 +13,11 @@ import {
 import { checkUrl } from '../../src/core/media-fetch.js';
 import type { ImageRef } from '../../src/core/types.js';
 import { UserError } from '../../src/errors.js';
+import { SECRETS } from '../fakes/secrets.js';
 
 const MB = 1024 * 1024;
 const LIMITS: MediaLimits = { ...DEFAULT_MEDIA_LIMITS, maxBytes: 1 * MB };
-const TOKEN = 'SECRETQUERYTOKEN';
+const TOKEN = SECRETS.signedUrlToken;
 const AUTH = 'Bearer xoxb-SECRETHEADER';
 
 let png: Buffer;
@@ -112,11 +113,11 @@ function resetStream() {
   });
 }
 
-const policy = (extra: Partial<FetchPolicy> = {}): FetchPolicy => ({
-  allowHosts: ['cdn.discordapp.com', `127.0.0.1:${port}`],
-  timeoutMs: 5000,
-  ...extra,
-});
+/** The allow-listed hosts are the test's own (IRIS_ALLOW_HOSTS-style): exempt from the private-address check. */
+const policy = (extra: Partial<FetchPolicy> = {}): FetchPolicy => {
+  const allowHosts = extra.allowHosts ?? ['cdn.discordapp.com', `127.0.0.1:${port}`];
+  return { allowHosts, privateHosts: allowHosts, timeoutMs: 5000, ...extra };
+};
 
 const ref = (path: string, extra: Partial<ImageRef> = {}): ImageRef => ({
   name: 'cat.png',
@@ -277,6 +278,7 @@ describe('fetchImageBytes', () => {
     await rejectsUser(
       fetchImageBytes({ name: 'cat.png', url: `http://127.0.0.1:${deadPort}/a.png?${TOKEN}` }, LIMITS, {
         allowHosts: ['127.0.0.1'],
+        privateHosts: ['127.0.0.1'],
         timeoutMs: 5000,
       }),
       'image_fetch_failed',

@@ -9,9 +9,10 @@ import { synthClip } from '../../src/models/colourworld/index.js';
 import { clipFiles } from '../../src/models/files.js';
 import { pullModel } from '../../src/models/hub/pull.js';
 import { type FakeHub, type FakeHubFile, repoFromFolder, startFakeHub } from '../fakes/hub/server.js';
+import { SECRETS } from '../fakes/secrets.js';
 
 const ID = 'Xenova/clip-vit-base-patch32';
-const TOKEN = 'hf_fakeTokenForTests0123456789';
+const TOKEN = SECRETS.hfToken;
 
 describe('models pull against a fake hub', () => {
   let source: string;
@@ -182,9 +183,10 @@ describe('models pull against a fake hub', () => {
           modelId: ID,
           files: clipFiles({}),
           modelsDir: dir,
-          hub: { endpoint: gated.url, token: 'hf_wrong' },
+          hub: { endpoint: gated.url, token: SECRETS.hfWrongToken },
         }),
-        (e: unknown) => isUserError(e) && e.message.includes('HF_TOKEN') && !e.message.includes('hf_wrong'),
+        (e: unknown) =>
+          isUserError(e) && e.message.includes('HF_TOKEN') && !e.message.includes(SECRETS.hfWrongToken),
       );
       await pullModel({
         modelId: ID,

@@ -5,8 +5,9 @@ import { UserError } from '../../src/errors.js';
 import { createGroqVqa, retryAfterMs } from '../../src/models/vqa/groq.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, startFakeOpenAI } from '../fakes/openai.js';
+import { SECRETS } from '../fakes/secrets.js';
 
-const KEY = 'gsk_fake_key_do_not_print';
+const KEY = SECRETS.groqKey;
 const MODEL = 'meta-llama/llama-4-maverick-17b-128e-instruct';
 const signal = new AbortController().signal;
 let fake: Awaited<ReturnType<typeof startFakeOpenAI>>;
@@ -166,7 +167,10 @@ test('an empty or malformed completion is a clear error', async () => {
 test('missing key, wrong key, unreachable endpoint and a timeout each get a clear message', async () => {
   await assert.rejects(groq({}, ''), rejectsWith('not_configured', /set GROQ_API_KEY/));
   await assert.rejects(
-    (await groq({}, 'gsk_wrong')).run({ images: [await red()], question: 'q', history: [] }, { signal }),
+    (await groq({}, SECRETS.groqWrongKey)).run(
+      { images: [await red()], question: 'q', history: [] },
+      { signal },
+    ),
     rejectsWith('not_configured', /refused the API key \(401\)/),
   );
   await assert.rejects(

@@ -28,6 +28,7 @@ import type {
 } from 'groq-sdk/resources/chat/completions';
 import sharp from 'sharp';
 import { z } from 'zod';
+import { redactSecrets } from '../../core/redact.js';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
@@ -153,7 +154,7 @@ export const createGroqVqa: BackendFactory<'vqa'> = async (
       }
       return new BackendError(
         'remote_rejected',
-        `vqa/groq: request refused (${status}): ${e.message.slice(0, 200)}`,
+        `vqa/groq: request refused (${status}): ${redactSecrets(e.message).slice(0, 200)}`,
         {
           isRetryable: false,
           cause: e,

@@ -15,8 +15,9 @@ import { mediaSettings } from '../../../src/main.js';
 import { fakeBackends } from '../../fakes/backends.js';
 import { FakeDiscord } from '../../fakes/discord/server.js';
 import { solidPng } from '../../fakes/images.js';
+import { SECRETS } from '../../fakes/secrets.js';
 
-export const TOKEN = 'discord-test-token-0123456789';
+export const TOKEN = SECRETS.discordToken;
 export const alice = { id: '100000000000000001', username: 'alice' };
 export const bob = { id: '100000000000000002', username: 'bob' };
 

@@ -5,6 +5,7 @@ import { PERMISSION_NOTE } from '../../../src/bot/discord/responder.js';
 import { defineCommand } from '../../../src/commands/types.js';
 import { FakeDiscord } from '../../fakes/discord/server.js';
 import { solidPng } from '../../fakes/images.js';
+import { SECRETS } from '../../fakes/secrets.js';
 import { alice, bob, finalEdit, startDiscord, TEST_COMMANDS } from './harness.js';
 
 const stepsCommand = defineCommand<void>({
@@ -149,7 +150,7 @@ test('missing permissions: an ephemeral note for interactions, a log line for me
     const next = h.fake.interaction({ kind: 'command', name: 'draw', user: alice, channelId: denied });
     await finalEdit(h.fake, next.token, (j) => /^Drew/.test(j.content ?? ''));
     assert.ok(h.lines.some((l) => /missing permission to reply in the channel/.test(l)));
-    assert.ok(!h.lines.join('').includes('discord-test-token'), 'the token never reaches the log');
+    assert.ok(!h.lines.join('').includes(SECRETS.discordToken), 'the token never reaches the log');
   } finally {
     await h.stop();
   }

@@ -8,9 +8,10 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { FakeDiscord } from '../../fakes/discord/server.js';
 import { solidPng } from '../../fakes/images.js';
+import { SECRETS } from '../../fakes/secrets.js';
 import { alice, finalEdit } from './harness.js';
 
-const TOKEN = 'start-test-token-abcdef123456';
+const TOKEN = SECRETS.discordStartToken;
 
 /** Resolves with stderr so far once it matches. */
 function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): Promise<string> {

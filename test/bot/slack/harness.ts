@@ -16,6 +16,7 @@ import type { LoadedImage } from '../../../src/core/types.js';
 import { mediaSettings } from '../../../src/main.js';
 import { fakeBackends } from '../../fakes/backends.js';
 import { solidPng } from '../../fakes/images.js';
+import { SECRETS } from '../../fakes/secrets.js';
 import { FakeSlack } from '../../fakes/slack/server.js';
 import {
   eventCallbackBody,
@@ -26,7 +27,7 @@ import {
   slashCommandBody,
 } from '../../fakes/slack/sign.js';
 
-export const SECRET = 'fake-signing-secret-0123456789';
+export const SECRET = SECRETS.slackSigningSecret;
 export const ALT_CHANNEL = 'CALT';
 
 /** The colour word for an image's mean colour: what the fake caption/ask commands "see". */

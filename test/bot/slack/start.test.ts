@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { COLOURS, solidPng } from '../../fakes/images.js';
+import { SECRETS } from '../../fakes/secrets.js';
 import { FakeSlack } from '../../fakes/slack/server.js';
 import { postSigned, slashCommandBody } from '../../fakes/slack/sign.js';
 
-const SECRET = 'start-test-signing-secret';
+const SECRET = SECRETS.slackStartSigningSecret;
 let fake: FakeSlack;
 let child: ChildProcess;
 let stderr = '';

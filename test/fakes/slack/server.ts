@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SECRETS } from '../secrets.js';
 import { FakeSocketMode } from './socket.js';
 
 /**
@@ -78,8 +79,8 @@ export class FakeSlack {
 
   constructor(
     readonly tokens: { bot: string; app?: string } = {
-      bot: 'xoxb-fake-bot-token',
-      app: 'xapp-fake-app-token',
+      bot: SECRETS.slackBotToken,
+      app: SECRETS.slackAppToken,
     },
   ) {
     this.#server = createServer((req, res) => {
