@@ -88,7 +88,7 @@ test('IRIS_LOG_DIR: every logger also writes to iris-<pid>.log there, even when 
 
     // A secret the logger was not told about and that has no known shape does reach the file: the scan
     // is what catches it.
-    createLogger({ level: 'info', logDir: dir }).info(`leak ${SECRETS.slackSigningSecret}`);
+    createLogger({ level: 'silent', logDir: dir }).info(`leak ${SECRETS.slackSigningSecret}`);
     const leaked = scanDir(dir, secretList()).findings;
     assert.deepEqual(
       leaked.map((f) => [f.file, f.secret]),
