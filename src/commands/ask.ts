@@ -53,6 +53,13 @@ export const askCommand = defineCommand<AskInput>({
   async parse({ args, config, request, memory, loadImages, fetchImage }) {
     const question = String(args.question ?? '').trim();
     if (!question) throw new UserError('bad_option', '`question` is empty: ask something about the image.');
+    // Checked before anything is downloaded: a message with 50 attachments costs nothing.
+    if (request.images.length > 1) {
+      throw new UserError(
+        'bad_option',
+        `/ask takes one image (got ${request.images.length}): ask about one at a time, or use /compare for 2 to 4.`,
+      );
+    }
     const earlier = await memory.recent(request.conversation, config.memory.maxTurns);
     let image: LoadedImage | undefined;
     let imageUrl: string | undefined;

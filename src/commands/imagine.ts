@@ -148,8 +148,14 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
     // Adapters deliver a press as { button: id }; the id carries every option (see imagine-buttons.ts).
     fromButton: (id) => decodeImagineButton(id).args,
 
-    async parse({ args: rawArgs, config, memory, loadImages }) {
+    async parse({ args: rawArgs, config, memory, loadImages, request }) {
       const cfg = config.tasks.imagine;
+      if (request.images.length > 1) {
+        throw new UserError(
+          'bad_option',
+          `/imagine takes one image to start from (got ${request.images.length}).`,
+        );
+      }
       const notes: string[] = [];
       const merged = mergeInline(rawArgs);
       const args = merged.args;

@@ -10,7 +10,7 @@ import type { JobQueue } from './jobs.js';
 import type { Logger } from './log.js';
 import { type FetchPolicy, type MediaLimits, resolveImage } from './media.js';
 import { MemoryMapStore, type MemoryStore } from './memory.js';
-import { validateArgs } from './options.js';
+import { displayName, validateArgs } from './options.js';
 import { redactSecrets } from './redact.js';
 import type { Scheduler } from './scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './settings.js';
@@ -114,7 +114,11 @@ export class Dispatcher {
   }
 
   /** Handles one request end to end; never throws (adapters may call it without a catch). */
-  handle = async (req: BotRequest, res: Responder): Promise<void> => {
+  handle = async (given: BotRequest, res: Responder): Promise<void> => {
+    // File names are echoed in replies and errors: no control or bidi characters, one short line.
+    const req = given.images.some((i) => displayName(i.name) !== i.name)
+      ? { ...given, images: given.images.map((i) => ({ ...i, name: displayName(i.name) })) }
+      : given;
     const log = this.#deps.log.child({ req: req.id, platform: req.platform, command: req.command });
     let reply: Reply;
     try {

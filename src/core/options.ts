@@ -14,6 +14,26 @@ const BOOLEAN_WORDS: Record<string, boolean> = {
   '0': false,
 };
 
+/**
+ * Characters removed from every text option and every file name before anything sees them: C0/C1 control
+ * characters (tab and newline stay), the Unicode bidi controls (U+202A–U+202E embeddings/overrides,
+ * U+2066–U+2069 isolates, LRM/RLM/ALM) and invisible word joiners (U+200B, U+2060, U+FEFF). They are
+ * invisible in chat, can reorder an echoed prompt or file name ("gnp.exe" shown as "exe.png") and can
+ * split a blocklisted word; nobody needs them in a prompt. Stripped, not refused: the rest of the text is
+ * what the user meant. U+200C/U+200D stay (scripts and emoji need them).
+ */
+const UNSAFE_CHARS = /(?![\t\n])[\p{Cc}\u061C\u200B\u200E\u200F\u202A-\u202E\u2060\u2066-\u2069\uFEFF]/gu;
+
+export function stripUnsafeChars(text: string): string {
+  return text.replace(/\r\n?/g, '\n').replace(UNSAFE_CHARS, '');
+}
+
+/** A file name fit to show in a reply: unsafe characters removed, one line, at most 100 characters. */
+export function displayName(name: string): string {
+  const clean = stripUnsafeChars(name).replace(/\s+/g, ' ').trim();
+  return (clean.length > 100 ? `${clean.slice(0, 99)}…` : clean) || 'image';
+}
+
 function rangeText(spec: OptionSpec): string {
   if (spec.min !== undefined && spec.max !== undefined) return ` from ${spec.min} to ${spec.max}`;
   if (spec.min !== undefined) return ` of at least ${spec.min}`;
@@ -26,7 +46,7 @@ function coerce(spec: OptionSpec, raw: unknown): ArgValue {
   switch (spec.type) {
     case 'string': {
       if (typeof raw !== 'string' && typeof raw !== 'number') throw bad('text');
-      const text = String(raw).trim();
+      const text = stripUnsafeChars(String(raw)).trim();
       if (spec.maxLength !== undefined && text.length > spec.maxLength) {
         throw new UserError(
           'bad_option',

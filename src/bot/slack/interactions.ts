@@ -1,4 +1,5 @@
 import type { App, BlockButtonAction, MessageShortcut, SlashCommand } from '@slack/bolt';
+import { stripUnsafeChars } from '../../core/options.js';
 import { UserError } from '../../errors.js';
 import { imagesWanted, parseSlashText, resolveUmbrella, type SlashRoute, slashRoutes } from './commands.js';
 import { BUTTON_ACTION_PREFIX, buttonCommand, clip } from './format.js';
@@ -32,7 +33,7 @@ async function slashJob(rt: SlackRuntime, route: SlashRoute, cmd: SlashCommand) 
     ? { command: route.command, text: cmd.text }
     : resolveUmbrella(rt.commands, cmd.text);
   const args = parseSlashText(command, text);
-  const header = `<@${cmd.user_id}> \`${clip(`${cmd.command} ${cmd.text}`.trim(), 200).replace(/`/g, "'")}\``;
+  const header = `<@${cmd.user_id}> \`${clip(stripUnsafeChars(`${cmd.command} ${cmd.text}`).trim(), 200).replace(/`/g, "'")}\``;
   const wanted = imagesWanted(command);
   if (wanted === 0) return { command: command.name, args, header };
   let found: Awaited<ReturnType<typeof latestImages>>;
