@@ -102,7 +102,16 @@ export const configSchema = z.strictObject({
   altText: z.strictObject({
     maxLength: z.number().int().min(20).max(1024),
     label: z.string().max(60),
+    language: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a language tag such as en or pt-BR'),
   }),
+  safety: z.strictObject({
+    imagine: z.strictObject({
+      mode: z.enum(['off', 'blocklist', 'classifier']),
+      classifier: z.string().min(1),
+      options: z.record(z.string(), z.unknown()),
+    }),
+  }),
+  answers: z.strictObject({ lowConfidence: z.number().min(0).max(1) }),
   scheduler: z.strictObject({
     queues: z.record(z.string(), z.strictObject({ maxConcurrent: z.number().int().min(1).max(64) })),
     highWater: z.number().int().min(0),

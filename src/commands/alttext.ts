@@ -12,6 +12,11 @@ import { defineCommand } from './types.js';
 const userKey = (platform: string, userId: string) => `alttext:user:${platform}:${userId}`;
 const channelKey = (channel: string) => `alttext:channel:${channel}`;
 
+/** Every settings key that belongs to one user (what /forget deletes). */
+export function userSettingKeys(platform: string, userId: string): string[] {
+  return [userKey(platform, userId)];
+}
+
 /** `platform:channel[:thread]` → `platform:channel`: a channel setting covers its threads. */
 export function channelOf(conversation: ConversationKey): string {
   return conversation.split(':').slice(0, 2).join(':');

@@ -7,8 +7,17 @@ import { defineCommand } from './types.js';
 
 /** Longer questions are refused before any model runs (prompts stay small, answers stay fast). */
 export const MAX_QUESTION_LENGTH = 500;
-/** Below this confidence a reply says the answer may be wrong. */
-const LOW_CONFIDENCE = 0.3;
+/** Added below an answer whose backend reported a confidence under config answers.lowConfidence. */
+export const LOW_CONFIDENCE_HINT = '(I may be wrong about this: the model was not sure.)';
+
+/** `answer`, with the "may be wrong" hint when `confidence` is known and below the threshold. */
+export function withConfidenceHint(
+  answer: string,
+  confidence: number | undefined,
+  threshold: number,
+): string {
+  return confidence !== undefined && confidence < threshold ? `${answer}\n${LOW_CONFIDENCE_HINT}` : answer;
+}
 
 export interface AskInput {
   question: string;
@@ -107,9 +116,8 @@ export const askCommand = defineCommand<AskInput>({
       userId: ctx.request.user.id,
       at: Date.now(),
     });
-    const unsure = out.confidence !== undefined && out.confidence < LOW_CONFIDENCE;
     return {
-      text: unsure ? `${answer}\n(I'm not sure about this one.)` : answer,
+      text: withConfidenceHint(answer, out.confidence, ctx.config.answers.lowConfidence),
       data: {
         answer,
         ...(out.confidence !== undefined && { confidence: out.confidence }),

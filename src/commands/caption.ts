@@ -57,15 +57,16 @@ export const captionCommand = defineCommand<CaptionInput>({
   },
   async run({ image }, ctx) {
     const captioner = await ctx.backend('caption');
-    const short = await captioner.run({ image, detail: 'detailed' }, { signal: ctx.signal });
-    const long = await captioner.run({ image, detail: 'more_detailed' }, { signal: ctx.signal });
+    const language = ctx.config.altText.language;
+    const short = await captioner.run({ image, detail: 'detailed', language }, { signal: ctx.signal });
+    const long = await captioner.run({ image, detail: 'more_detailed', language }, { signal: ctx.signal });
     const modelSaid = short.caption.trim() || long.caption.trim();
     const tags = modelSaid ? [] : await fallbackTags(image, ctx);
     const altText = buildAltText(
       { caption: short.caption.trim() ? short.caption : long.caption, tags },
       { policy: ctx.config.altText, platform: ctx.request.platform },
     );
-    const caption = describe({ caption: long.caption.trim() ? long.caption : short.caption, tags });
+    const caption = describe({ caption: long.caption.trim() ? long.caption : short.caption, tags }, language);
     const data: CaptionData = { altText, caption };
     return { text: `Alt text: ${altText}\nCaption: ${caption}`, data };
   },

@@ -1,7 +1,7 @@
 import type { LoadedImage } from '../core/types.js';
 import { UserError } from '../errors.js';
 import { queueOf } from '../models/registry.js';
-import { imageKeyOf, MAX_QUESTION_LENGTH } from './ask.js';
+import { imageKeyOf, MAX_QUESTION_LENGTH, withConfidenceHint } from './ask.js';
 import { defineCommand } from './types.js';
 
 export const MAX_COMPARE_IMAGES = 4;
@@ -44,6 +44,7 @@ export const compareCommand = defineCommand<CompareInput>({
   },
   async run({ images, question }, ctx) {
     const vqa = await ctx.backend('vqa');
+    const threshold = ctx.config.answers.lowConfidence;
     const names = images.map((img, i) => `Image ${i + 1} (${img.name})`);
     if ((vqa.maxImages ?? 1) >= images.length) {
       // One question about all images: the backend labels them Image 1, Image 2, … in its prompt.
@@ -54,12 +55,18 @@ export const compareCommand = defineCommand<CompareInput>({
       const legend = names.join(', ');
       const answer = `${out.answer.trim()}\n(${legend})`;
       return {
-        text: answer,
-        data: { answer, images: images.map((img, i) => ({ image: i + 1, name: img.name })) },
+        text: withConfidenceHint(answer, out.confidence, threshold),
+        data: {
+          answer,
+          ...(out.confidence !== undefined && { confidence: out.confidence }),
+          images: images.map((img, i) => ({ image: i + 1, name: img.name })),
+        },
       };
     }
     // One image at a time, then combined here: each answer is labelled with its image.
     const answers: string[] = [];
+    // The least sure of the per-image answers decides the hint (undefined when no backend said).
+    let confidence: number | undefined;
     for (const image of images) {
       if (ctx.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
       const out = await vqa.run(
@@ -67,6 +74,7 @@ export const compareCommand = defineCommand<CompareInput>({
         { signal: ctx.signal },
       );
       answers.push(out.answer.trim() || '(no answer)');
+      if (out.confidence !== undefined) confidence = Math.min(confidence ?? 1, out.confidence);
       await ctx.progress({ kind: 'running', step: answers.length, total: images.length });
     }
     const distinct = new Set(answers.map((a) => a.toLowerCase()));
@@ -79,9 +87,10 @@ export const compareCommand = defineCommand<CompareInput>({
     const lines = answers.map((a, i) => `${names[i]}: ${a}`);
     const answer = [...lines, verdict].join('\n');
     return {
-      text: answer,
+      text: withConfidenceHint(answer, confidence, threshold),
       data: {
         answer,
+        ...(confidence !== undefined && { confidence }),
         images: images.map((img, i) => ({ image: i + 1, name: img.name, answer: answers[i] })),
       },
     };

@@ -1,16 +1,28 @@
+import { userSettingKeys } from './alttext.js';
 import { defineCommand } from './types.js';
 
+/**
+ * /forget: deletes what /privacy lists — this conversation's memory (questions, answers, links to the
+ * images asked about), this conversation's image memory (/similar) and the caller's own settings.
+ * Other users' settings and admins' channel settings stay.
+ */
 export const forgetCommand = defineCommand<Record<string, never>>({
   name: 'forget',
-  description: 'Forget this conversation: the questions, answers and images iris remembers of it.',
+  description: 'Forget this conversation (questions, answers, image memory) and your own settings.',
   options: [],
   ephemeral: true,
   async parse() {
     return {};
   },
   async run(_input, ctx) {
-    await ctx.memory.clear(ctx.request.conversation);
-    await ctx.imageIndex?.clear(ctx.request.conversation);
-    return { text: 'Done: I forgot this conversation.', data: { forgotten: true } };
+    const { request } = ctx;
+    await ctx.memory.clear(request.conversation);
+    await ctx.imageIndex?.clear(request.conversation);
+    for (const key of userSettingKeys(request.platform, request.user.id))
+      await ctx.settings?.set(key, undefined);
+    return {
+      text: 'Done: I forgot this conversation, its image memory and your settings.',
+      data: { forgotten: true },
+    };
   },
 });

@@ -3,7 +3,7 @@ import { validateArgs } from '../core/options.js';
 import type { Button, LoadedImage, Reply, ReplyImage } from '../core/types.js';
 import { listChoices, UserError } from '../errors.js';
 import { MAX_SEED, randomSeed } from '../models/imagine/rng.js';
-import { allowAllImages, type ImageSafetyCheck } from '../models/imagine/safety.js';
+import { type ImageSafetyCheck, imageSafetyFromConfig } from '../models/imagine/safety.js';
 import { SCHEDULER_NAMES, SCHEDULERS, type SchedulerName } from '../models/imagine/schedulers.js';
 import type { ImagineIO } from '../models/imagine/types.js';
 import {
@@ -131,14 +131,13 @@ function mergeInline(args: Args): { prompt: string; args: Args; ar?: string } {
 }
 
 export interface ImagineCommandDeps {
-  /** Runs on every generated image before it is sent (default: allow all). */
+  /** Runs on every generated image before it is sent; wins over config safety.imagine (default: from config). */
   safetyCheck?: ImageSafetyCheck;
   /** Seed source for requests without a seed (tests). */
   random?: () => number;
 }
 
 export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<ImagineInput> {
-  const safety = deps.safetyCheck ?? allowAllImages;
   return defineCommand<ImagineInput>({
     name: 'imagine',
     description: 'Draw a picture from a text prompt (Stable Diffusion, on this server).',
@@ -177,7 +176,7 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
           'Describe the picture you want: /imagine needs a prompt, e.g. "a red square --ar 3:2".',
         );
       }
-      const blocked = findBlocked(prompt, cfg.blocklist);
+      const blocked = config.safety.imagine.mode === 'off' ? undefined : findBlocked(prompt, cfg.blocklist);
       if (blocked) {
         throw new UserError(
           'blocked',
@@ -275,6 +274,7 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
       const images: ReplyImage[] = [];
       const kept: { seed: number; width: number; height: number; name: string; altText: string }[] = [];
       const notes = [...input.notes];
+      const safety = deps.safetyCheck ?? imageSafetyFromConfig(config.safety.imagine);
       for (const [i, img] of out.images.entries()) {
         const verdict = await safety.check({ ...img, prompt: input.prompt }, ctx.signal);
         if (!verdict.allowed) {

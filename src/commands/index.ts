@@ -5,6 +5,7 @@ import { compareCommand } from './compare.js';
 import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
 import { imagineCommand } from './imagine.js';
+import { privacyCommand } from './privacy.js';
 import { readCommand } from './read.js';
 import { similarCommand } from './similar.js';
 import { statusCommand } from './status.js';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   askCommand,
   compareCommand,
   forgetCommand,
+  privacyCommand,
 
   imagineCommand,
 

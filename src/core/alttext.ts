@@ -11,7 +11,9 @@
  *    other platforms get the configured length only.
  * 4. Trimmed at the last sentence end that keeps at least half the room; otherwise at the last word
  *    boundary with "…"; a single word longer than the room is cut (never inside a surrogate pair).
- * 5. The configured label (e.g. "AI-generated:") goes in front, followed by one space, and counts
+ * 5. Language: config altText.language (BCP 47, default en) decides sentence breaks and capitals; the
+ *    caption backend gets it too (Florence-2 and the colour world write English only).
+ * 6. The configured label (e.g. "AI-generated:") goes in front, followed by one space, and counts
  *    towards the length. When
  *    the label would leave less than half the room for the description, it is left out: the
  *    description matters more than the label.
@@ -35,6 +37,8 @@ export interface AltTextPolicy {
   maxLength: number;
   /** config altText.label; '' for none. */
   label: string;
+  /** config altText.language (BCP 47); default 'en'. */
+  language?: string;
 }
 
 export interface AltTextSource {
@@ -71,17 +75,17 @@ function joinAnd(items: readonly string[]): string {
   return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
-function capitalise(text: string): string {
+function capitalise(text: string, language: string): string {
   const first = text.codePointAt(0);
   if (first === undefined) return text;
   const ch = String.fromCodePoint(first);
-  return ch.toLocaleUpperCase('en') + text.slice(ch.length);
+  return ch.toLocaleUpperCase(language) + text.slice(ch.length);
 }
 
 /** The untrimmed description: caption, else tags, else the generic text. */
-export function describe(source: AltTextSource): string {
+export function describe(source: AltTextSource, language = 'en'): string {
   const caption = normaliseText(source.caption ?? '');
-  if (caption) return capitalise(caption);
+  if (caption) return capitalise(caption, language);
   const tags = [...new Set((source.tags ?? []).map(normaliseText).filter(Boolean))];
   if (tags.length) return `An image that may show ${joinAnd(tags)}.`;
   return GENERIC_ALT_TEXT;
@@ -93,17 +97,15 @@ function safeCut(text: string, at: number): number {
   return at > 0 && code >= 0xd800 && code <= 0xdbff ? at - 1 : at;
 }
 
-const sentences = new Intl.Segmenter('en', { granularity: 'sentence' });
-
 /**
  * `text` (already normalised) in at most `max` characters: whole sentences when they keep at least
  * half the room, else up to a word boundary plus "…", else a hard cut plus "…".
  */
-export function trimToLength(text: string, max: number): string {
+export function trimToLength(text: string, max: number, language = 'en'): string {
   if (!Number.isInteger(max) || max < 1) throw new RangeError(`alt text: bad length ${max}`);
   if (text.length <= max) return text;
   let sentenceEnd = 0;
-  for (const s of sentences.segment(text)) {
+  for (const s of new Intl.Segmenter(language, { granularity: 'sentence' }).segment(text)) {
     const end = s.index + s.segment.trimEnd().length;
     if (end > max) break;
     if (/[.!?…]["'’”)\]]*$/.test(s.segment.trimEnd())) sentenceEnd = end;
@@ -126,10 +128,11 @@ export function buildAltText(
   options: { policy: AltTextPolicy; platform?: string },
 ): string {
   const limit = altTextLimit(options.policy, options.platform);
-  const description = describe(source);
+  const language = options.policy.language ?? 'en';
+  const description = describe(source, language);
   const label = normaliseText(options.policy.label);
   const prefix = label ? `${label} ` : '';
   const useLabel = prefix !== '' && limit - prefix.length >= limit / 2;
-  const body = trimToLength(description, useLabel ? limit - prefix.length : limit);
+  const body = trimToLength(description, useLabel ? limit - prefix.length : limit, language);
   return useLabel ? prefix + body : body;
 }

@@ -18,7 +18,9 @@
  * Options (config `tasks.vqa.options`): `maxRetries` (default 2), `timeoutSeconds` (per request, default
  * 60), `maxRetryAfterSeconds` (default 20), `maxTokens` (default 512), `temperature` (default 0.2),
  * `maxImageBytes` (default 3 MB: larger images are re-encoded as JPEG ≤ 1568 px; Groq caps base64
- * requests at 4 MB).
+ * requests at 4 MB), `logprobs` (default false: asks for token log-probabilities and reports the mean
+ * token probability as the answer's confidence; Groq's models do not offer them today, other
+ * OpenAI-compatible servers do. Without them the confidence is absent).
  */
 import Groq, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'groq-sdk';
 import type {
@@ -60,6 +62,15 @@ async function dataUrl(image: LoadedImage, maxBytes: number): Promise<string> {
     .jpeg({ quality: 85 })
     .toBuffer();
   return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+}
+
+/** exp(mean log-probability) of the answer's tokens, when the server sent them; else undefined. */
+export function meanTokenProbability(logprobs: unknown): number | undefined {
+  const content = (logprobs as { content?: { logprob?: unknown }[] | null } | null | undefined)?.content;
+  const values = (content ?? []).map((t) => t.logprob).filter((v): v is number => typeof v === 'number');
+  if (values.length === 0) return undefined;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return Math.min(1, Math.max(0, Math.exp(mean)));
 }
 
 /** Milliseconds a 429/5xx response asks us to wait (retry-after-ms, Retry-After seconds or date). */
@@ -106,6 +117,7 @@ export const createGroqVqa: BackendFactory<'vqa'> = async (
   const maxTokens = Math.floor(num(o.maxTokens, 512));
   const temperature = num(o.temperature, 0.2);
   const maxImageBytes = num(o.maxImageBytes, 3 * 1024 * 1024);
+  const logprobs = o.logprobs === true;
   const host = (() => {
     try {
       return new URL(groqConfig.baseUrl).host;
@@ -215,6 +227,7 @@ export const createGroqVqa: BackendFactory<'vqa'> = async (
           max_completion_tokens: maxTokens,
           temperature,
           ...(json && { response_format: { type: 'json_object' as const } }),
+          ...(logprobs && { logprobs: true }),
         },
         opts.signal,
       );
@@ -222,7 +235,8 @@ export const createGroqVqa: BackendFactory<'vqa'> = async (
       if (typeof content !== 'string' || content.trim() === '') {
         throw new UserError('bad_answer', 'Groq sent back an empty or malformed answer; try again.');
       }
-      if (!json) return { answer: content.trim() };
+      const confidence = meanTokenProbability(completion.choices?.[0]?.logprobs);
+      if (!json) return { answer: content.trim(), ...(confidence !== undefined && { confidence }) };
       let parsed: unknown;
       try {
         parsed = JSON.parse(content);

@@ -18,6 +18,7 @@ import {
   AutoModelForVision2Seq,
   AutoProcessor,
   env,
+  LogitsProcessor,
   type PreTrainedModel,
   type Processor,
   RawImage,
@@ -43,6 +44,28 @@ class StopOnAbort extends StoppingCriteria {
   }
   override _call(inputIds: number[][]): boolean[] {
     return inputIds.map(() => this.signal.aborted);
+  }
+}
+
+/**
+ * Watches greedy decoding without changing it: the probability of the chosen (most likely) token at
+ * each step, for the answer's confidence (mean over the tokens).
+ */
+class ConfidenceMeter extends LogitsProcessor {
+  readonly probabilities: number[] = [];
+  override _call(_inputIds: bigint[][], logits: Tensor): Tensor {
+    const vocab = logits.dims.at(-1) as number;
+    const row = (logits.data as Float32Array).subarray(0, vocab);
+    let max = Number.NEGATIVE_INFINITY;
+    for (const x of row) if (x > max) max = x;
+    let z = 0;
+    for (const x of row) z += Math.exp(x - max);
+    if (Number.isFinite(max) && z > 0) this.probabilities.push(1 / z);
+    return logits;
+  }
+  get mean(): number | undefined {
+    const p = this.probabilities;
+    return p.length ? p.reduce((a, b) => a + b, 0) / p.length : undefined;
   }
 }
 
@@ -121,6 +144,7 @@ export const createSmolVlmVqa: BackendFactory<'vqa'> = async (
       if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
       const raws = await Promise.all(input.images.map((img) => rawImage(img, longestEdge)));
       let answer: string;
+      const meter = new ConfidenceMeter();
       try {
         const prompt = processor.apply_chat_template(smolVlmMessages(input) as never, {
           add_generation_prompt: true,
@@ -131,6 +155,7 @@ export const createSmolVlmVqa: BackendFactory<'vqa'> = async (
           max_new_tokens: maxNewTokens,
           do_sample: false,
           stopping_criteria: [new StopOnAbort(opts.signal)],
+          logits_processor: [meter] as never,
         })) as Tensor;
         const promptLength = (inputs.input_ids as Tensor).dims.at(-1) as number;
         answer =
@@ -148,7 +173,8 @@ export const createSmolVlmVqa: BackendFactory<'vqa'> = async (
         );
       }
       if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
-      return { answer: answer.replace(/\s+/g, ' ').trim() };
+      const confidence = meter.mean;
+      return { answer: answer.replace(/\s+/g, ' ').trim(), ...(confidence !== undefined && { confidence }) };
     },
     async dispose() {
       if (disposed) return;
