@@ -119,6 +119,7 @@ export const configSchema = z.strictObject({
     perUser: quota,
     perChannel: quota,
     jobTimeoutSeconds: z.number().positive(),
+    shutdownGraceSeconds: z.number().min(0),
   }),
   media: z.strictObject({
     maxBytes: z.number().int().positive(),

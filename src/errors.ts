@@ -28,6 +28,8 @@ export const USER_ERROR_CODES = [
   'remote_unavailable',
   'bad_answer',
   'download_failed',
+  /** iris is stopping (SIGTERM): the request did not run, or was stopped; send it again later. */
+  'shutting_down',
 ] as const;
 export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
 
@@ -49,6 +51,19 @@ export class BackendError extends Error {
     this.code = code;
     this.isRetryable = options.isRetryable;
   }
+}
+
+/**
+ * What a user hears when iris stops (SIGTERM, deploy): their request was refused, never started, or was
+ * stopped before it finished; in every case nothing was kept, so sending it again is the fix.
+ */
+export function shuttingDown(stage: 'new' | 'waiting' | 'running'): UserError {
+  const what = {
+    new: 'iris is restarting — send that again in a minute.',
+    waiting: 'iris is restarting and did not get to this — send it again in a minute.',
+    running: 'iris is restarting and had to stop this before it finished — send it again in a minute.',
+  }[stage];
+  return new UserError('shutting_down', what);
 }
 
 export function isUserError(e: unknown): e is UserError {

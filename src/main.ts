@@ -33,6 +33,12 @@ export interface App {
   settings: SettingsStore;
   /** Image memory (/similar): in memory's SQLite file, or an in-process database with memory.store: memory. */
   imageIndex: ImageIndex;
+  /**
+   * First half of a graceful stop, while adapters are still connected: refuse new requests, answer waiting
+   * ones, give running jobs `graceMs` (default scheduler.shutdownGraceSeconds) and deliver their replies.
+   */
+  drain(graceMs?: number): Promise<void>;
+  /** Drains (if not yet done, with a short grace), then releases models and closes the stores. */
   stop(): Promise<void>;
 }
 
@@ -124,7 +130,11 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     jobs,
     settings,
     imageIndex,
+    drain(graceMs = config.scheduler.shutdownGraceSeconds * 1000) {
+      return dispatcher.drain({ graceMs });
+    },
     async stop() {
+      await dispatcher.drain({ graceMs: 5000 });
       await jobs?.close();
       await scheduler.stop({ graceMs: 5000 });
       await registry.release();

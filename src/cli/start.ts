@@ -71,6 +71,8 @@ export async function startCli(
 
   const adapters: PlatformAdapter[] = [];
   const stopAll = async () => {
+    // Drain while the adapters are still connected, so every user with a request in hand hears back.
+    await app.drain();
     for (const adapter of adapters.reverse()) await adapter.stop();
     await stopLocalWorkers?.();
     await app.stop();
@@ -94,22 +96,25 @@ export async function startCli(
   }
   io.err('  iris is ready; Ctrl+C stops it.');
 
-  let stopping: Promise<void> | undefined;
-  const stop = () => {
-    stopping ??= stopAll();
-    return stopping;
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   // Runs until a signal, or until the console's input ends when it is the only channel.
-  if (consoleAdapter) {
-    await consoleAdapter.closed;
-    await stop();
-  } else {
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    await stop();
-  }
+  const signalled = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await (consoleAdapter ? Promise.race([consoleAdapter.closed, signalled]) : signalled);
+  const grace = config.scheduler.shutdownGraceSeconds;
+  io.err(
+    `iris: stopping — new requests are refused, waiting ones told; running jobs get up to ${grace} s (signal again to stop at once)`,
+  );
+  // A second signal: the operator wants out now; the stores (SQLite, Redis) survive an abrupt exit.
+  const now = () => {
+    io.err('iris: stopping at once');
+    process.exit(1);
+  };
+  process.once('SIGINT', now);
+  process.once('SIGTERM', now);
+  await stopAll();
+  process.off('SIGINT', now);
+  process.off('SIGTERM', now);
+  io.err('iris: stopped');
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import type { AnyCommand, CommandContext, ParseContext, StatusSnapshot } from '../commands/types.js';
 import type { Config } from '../config.js';
-import { isBackendError, isUserError, listChoices, UserError } from '../errors.js';
+import { isBackendError, isUserError, listChoices, shuttingDown, UserError } from '../errors.js';
 import type { BackendProvider } from '../models/registry.js';
 import type { ImageIndex } from './image-index.js';
 import { rememberPosted } from './image-memory.js';
@@ -21,6 +21,9 @@ async function describePng(name: string, png: Buffer): Promise<LoadedImage> {
   const m = await sharp(png).metadata();
   return { name, bytes: png, format: 'png', width: m.width ?? 0, height: m.height ?? 0 };
 }
+
+/** How long drain() waits for replies to reach the platform once no job is running. */
+const REPLY_DELIVERY_MS = 10_000;
 
 /** Short id shown to users as "ref …" and logged with every line of the request. */
 export function newRequestId(): string {
@@ -78,6 +81,9 @@ export class Dispatcher {
   readonly #startedAt: number;
   readonly #memory: MemoryStore;
   readonly #settings: SettingsStore;
+  /** Requests between arrival and reply delivery, so drain() can wait for their replies to go out. */
+  readonly #inFlight = new Set<Promise<void>>();
+  #draining?: Promise<void>;
 
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
@@ -114,7 +120,52 @@ export class Dispatcher {
   }
 
   /** Handles one request end to end; never throws (adapters may call it without a catch). */
-  handle = async (given: BotRequest, res: Responder): Promise<void> => {
+  handle = (req: BotRequest, res: Responder): Promise<void> => {
+    const done = this.#handle(req, res).finally(() => this.#inFlight.delete(done));
+    this.#inFlight.add(done);
+    return done;
+  };
+
+  /** Requests being handled now (for shutdown and tests). */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /**
+   * Graceful stop, while the adapters are still connected: new requests are refused, waiting jobs are
+   * answered at once, running jobs get `graceMs` to finish, and every reply (result or "restarting") is
+   * delivered before this resolves. Then the caller stops the adapters and closes the stores.
+   */
+  drain(options: { graceMs: number }): Promise<void> {
+    this.#draining ??= (async () => {
+      const { scheduler, jobs, log } = this.#deps;
+      const busy = { inFlight: this.#inFlight.size, queues: scheduler.stats().queues };
+      if (busy.inFlight > 0) log.info(busy, 'draining');
+      const finished = Promise.allSettled([...this.#inFlight]);
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, options.graceMs);
+      });
+      // The embedded scheduler answers its waiting jobs now and its running ones after the grace period;
+      // with the Redis queue, requests get the grace period, then their callers are answered.
+      await Promise.all([
+        scheduler.stop({ graceMs: options.graceMs }),
+        jobs ? Promise.race([finished, graceOver]).then(() => jobs.close()) : undefined,
+      ]);
+      clearTimeout(timer);
+      // Replies are being sent now: wait for them, but a platform that hangs must not hold the exit.
+      const sent = Promise.allSettled([...this.#inFlight]);
+      const gaveUp = new Promise<'gave up'>((resolve) => {
+        timer = setTimeout(() => resolve('gave up'), REPLY_DELIVERY_MS);
+      });
+      if ((await Promise.race([sent, gaveUp])) === 'gave up')
+        log.warn({ inFlight: this.#inFlight.size }, 'replies still undelivered at shutdown');
+      clearTimeout(timer);
+    })();
+    return this.#draining;
+  }
+
+  async #handle(given: BotRequest, res: Responder): Promise<void> {
     // File names are echoed in replies and errors: no control or bidi characters, one short line.
     const req = given.images.some((i) => displayName(i.name) !== i.name)
       ? { ...given, images: given.images.map((i) => ({ ...i, name: displayName(i.name) })) }
@@ -122,6 +173,7 @@ export class Dispatcher {
     const log = this.#deps.log.child({ req: req.id, platform: req.platform, command: req.command });
     let reply: Reply;
     try {
+      if (this.#draining) throw shuttingDown('new');
       reply = await this.#run(req, res);
     } catch (err) {
       if (!isUserError(err)) log.error({ err }, 'request failed');
@@ -133,7 +185,7 @@ export class Dispatcher {
     } catch (err) {
       log.error({ err }, 'could not deliver the reply');
     }
-  };
+  }
 
   /**
    * Image memory: in a conversation that opted in, the images a request carried and the images its reply

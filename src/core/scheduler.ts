@@ -10,7 +10,7 @@
  * Caps and quotas are checked before anything is queued, so a refused job costs nothing.
  */
 import Bottleneck from 'bottleneck';
-import { listChoices, UserError } from '../errors.js';
+import { listChoices, shuttingDown, UserError } from '../errors.js';
 import { type QuotaConfig, Quotas } from './quota.js';
 
 export interface QueueConfig {
@@ -213,9 +213,8 @@ export class Scheduler {
   }
 
   async #shutdown(graceMs: number): Promise<void> {
-    const shuttingDown = () => new UserError('cancelled', 'Cancelled: iris is shutting down.');
     const all = () => [...this.#lanes.values()].flatMap((lane) => [...lane.jobs]);
-    for (const job of all()) if (isWaiting(job)) this.#abort(job, shuttingDown());
+    for (const job of all()) if (isWaiting(job)) this.#abort(job, shuttingDown('waiting'));
     const busy = () => all().some((j) => j.stage === 'running');
     if (busy()) {
       await new Promise<void>((resolve) => {
@@ -230,13 +229,12 @@ export class Scheduler {
         };
       });
     }
-    for (const job of all()) if (job.stage === 'running') this.#abort(job, shuttingDown());
+    for (const job of all()) if (job.stage === 'running') this.#abort(job, shuttingDown('running'));
   }
 
   #refusal(lane: Lane, opts: JobOptions): UserError | undefined {
     const { perUserConcurrent, highWater } = this.#config;
-    if (this.#stopping)
-      return new UserError('not_available', 'iris is shutting down — try again in a minute.');
+    if (this.#stopping) return shuttingDown('new');
     const live = this.#live.get(opts.user) ?? 0;
     if (live >= perUserConcurrent) {
       return new UserError(

@@ -447,10 +447,10 @@ test('stop() cancels queued jobs, waits for running ones, then refuses new ones'
   const stopping = scheduler.stop({ graceMs: 60_000 }).then(() => {
     stopped = true;
   });
-  await assert.rejects(second, isCode('cancelled', 'shutting down'));
+  await assert.rejects(second, isCode('shutting_down', 'did not get to this'));
   await assert.rejects(
     scheduler.schedule(gpu('c'), async () => 1),
-    isCode('not_available'),
+    isCode('shutting_down', 'send that again'),
   );
   await settle();
   assert.equal(stopped, false, 'stop waits for the running job');
@@ -467,7 +467,7 @@ test('stop() gives up on a running job after graceMs and leaves no timers behind
   const signal = await stubborn.started;
   await scheduler.stop({ graceMs: 20 });
   assert.equal(signal.aborted, true);
-  await assert.rejects(result, isCode('cancelled'));
+  await assert.rejects(result, isCode('shutting_down', 'had to stop this'));
   stubborn.release('eventually');
   await settle();
   assert.equal(scheduler.stats().queues.gpu?.running, 0);

@@ -31,6 +31,8 @@ export interface FakeResponse {
   body?: unknown;
   /** Never answer (for timeouts). */
   hang?: boolean;
+  /** Answer only once this settles (a job the test holds running). */
+  after?: Promise<unknown>;
 }
 
 export function completion(content: string | null): FakeResponse {
@@ -78,6 +80,12 @@ export async function startFakeOpenAI(options: {
   const send = (res: ServerResponse, r: FakeResponse) => {
     if (r.hang) {
       hanging.push(res);
+      return;
+    }
+    if (r.after) {
+      const { after, ...rest } = r;
+      hanging.push(res);
+      void after.finally(() => send(res, rest));
       return;
     }
     const text = typeof r.body === 'string' ? r.body : JSON.stringify(r.body ?? {});

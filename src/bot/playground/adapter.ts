@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type ServerType, serve } from '@hono/node-server';
@@ -38,6 +39,8 @@ const CONTENT_TYPES: Record<string, string> = {
   css: 'text/css; charset=utf-8',
 };
 
+const STREAM_FLUSH_MS = 2000;
+
 /**
  * A local web page that behaves like a chat channel: slash commands, uploads (automatic alt text),
  * questions as replies to images, live progress over SSE, buttons. Every request goes through the same
@@ -49,6 +52,8 @@ export class PlaygroundAdapter implements PlatformAdapter {
   readonly #log: Logger;
   readonly #channel = new Channel();
   readonly #stopping = new AbortController();
+  /** Open event streams; stop() lets each flush what is queued (the last replies of a shutdown) first. */
+  readonly #streams = new Set<Promise<void>>();
   #server?: ServerType;
   #url = '';
 
@@ -92,9 +97,22 @@ export class PlaygroundAdapter implements PlatformAdapter {
     const server = this.#server;
     this.#server = undefined;
     if (!server) return;
+    // Event streams write what is queued (a shutdown's last replies) and end; connections then close once
+    // their responses are out. A browser that stopped reading must not hold the exit: that gets a fixed time.
+    const http = server as Server; // serve() without http2 options makes a node:http server
     await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      const force = setTimeout(() => http.closeAllConnections(), STREAM_FLUSH_MS);
+      let idle: NodeJS.Timeout | undefined;
+      http.close(() => {
+        clearTimeout(force);
+        clearInterval(idle);
+        resolve();
+      });
+      // An ended event stream leaves a keep-alive connection: close those as soon as they are idle.
+      void Promise.allSettled([...this.#streams]).then(() => {
+        http.closeIdleConnections();
+        idle = setInterval(() => http.closeIdleConnections(), 20);
+      });
     });
   }
 
@@ -154,22 +172,28 @@ export class PlaygroundAdapter implements PlatformAdapter {
         stream.onAbort(resolve);
         this.#stopping.signal.addEventListener('abort', () => resolve(), { once: true });
       });
-      try {
+      const pump = async () => {
         await stream.writeSSE({
           event: 'ready',
           data: JSON.stringify({ commands: this.#o.commands.length }),
         });
-        while (!stream.aborted && !this.#stopping.signal.aborted) {
+        while (!stream.aborted) {
           const next = queue.shift();
           if (next) {
             await stream.writeSSE({ event: 'message', data: JSON.stringify(next) });
             continue;
           }
+          if (this.#stopping.signal.aborted) break; // everything queued has been written
           await Promise.race([new Promise<void>((resolve) => (wake = resolve)), closed]);
           wake = undefined;
         }
+      };
+      const pumping = pump().finally(unsubscribe);
+      this.#streams.add(pumping);
+      try {
+        await pumping;
       } finally {
-        unsubscribe();
+        this.#streams.delete(pumping);
       }
     });
   }

@@ -10,7 +10,7 @@
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config.js';
-import { UserError } from '../../errors.js';
+import { shuttingDown, UserError } from '../../errors.js';
 import type { JobQueue, JobQueueStats, JobSubmission } from '../jobs.js';
 import type { Logger } from '../log.js';
 import type { Reply } from '../types.js';
@@ -180,7 +180,7 @@ export class RedisJobQueue implements JobQueue {
 
   /** The same checks, in the same order, as the embedded scheduler; the quota is taken last. */
   async #admit(taskClass: TaskClass, user: string, channel: string): Promise<void> {
-    if (this.#closing) throw new UserError('not_available', 'iris is shutting down — try again in a minute.');
+    if (this.#closing) throw shuttingDown('new');
     const live = this.#live.get(user) ?? 0;
     if (live >= this.#config.scheduler.perUserConcurrent) {
       throw new UserError(
@@ -215,7 +215,7 @@ export class RedisJobQueue implements JobQueue {
     this.#closing = true;
     clearInterval(this.#timer);
     for (const jobId of [...this.#waiters.keys()]) {
-      this.#settle(jobId, (w) => w.reject(new UserError('cancelled', 'Cancelled: iris is shutting down.')));
+      this.#settle(jobId, (w) => w.reject(shuttingDown('waiting')));
     }
     await Promise.allSettled(this.#events.map((e) => e.close()));
     await Promise.allSettled([...this.#queues.values()].map((q) => q.close()));
