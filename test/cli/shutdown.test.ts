@@ -14,9 +14,10 @@ import { SseClient } from '../bot/playground/harness.js';
 import { deferred } from '../fakes/backends.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, startFakeOpenAI } from '../fakes/openai.js';
+import { SECRETS } from '../fakes/secrets.js';
 import { startIris, waitForOutput } from './start-harness.js';
 
-const KEY = 'gsk_shutdown_test_key';
+const KEY = SECRETS.groqKey;
 
 async function post(url: string, text: string, image?: Buffer): Promise<string> {
   const form = new FormData();
