@@ -14,7 +14,11 @@ import {
 import * as ort from 'onnxruntime-node';
 import { loadImage } from '../../src/core/media.js';
 import { createFlorence2Captioner } from '../../src/models/caption/florence2.js';
-import { FLORENCE2_TASK_PROMPTS, synthFlorence2 } from '../../src/models/colourworld/florence2.js';
+import {
+  FLORENCE2_DIMS,
+  FLORENCE2_TASK_PROMPTS,
+  synthFlorence2,
+} from '../../src/models/colourworld/florence2.js';
 import { COLOURS, solidPng } from '../fakes/images.js';
 
 const LIMITS = { maxBytes: 1 << 24, maxPixels: 1 << 24, formats: ['png', 'jpeg', 'webp', 'gif'] } as const;
@@ -167,7 +171,7 @@ describe('colour-world Florence-2', () => {
   it('the decoder reads its position from the self-attention cache: a wrong cache gives a different token', async () => {
     const decoder = await ort.InferenceSession.create(join(dir, 'onnx/decoder_model_merged.onnx'));
     const S = 3;
-    const D = 16;
+    const { hidden: D, heads: H, headDim: Dh } = FLORENCE2_DIMS;
     const states = new Float32Array(S * D);
     states[0] = 60; // colour score of red on the image token
     states[D + 8] = 1; // the <CAPTION> flag on a prompt token
@@ -182,14 +186,15 @@ describe('colour-world Florence-2', () => {
         for (const k of ['key', 'value']) {
           f[`past_key_values.${i}.decoder.${k}`] = new ort.Tensor(
             'float32',
-            new Float32Array(2 * pastLen * 8),
-            [1, 2, pastLen, 8],
+            new Float32Array(H * pastLen * Dh),
+            [1, H, pastLen, Dh],
           );
-          f[`past_key_values.${i}.encoder.${k}`] = new ort.Tensor(
-            'float32',
-            new Float32Array(0),
-            [1, 2, 0, 8],
-          );
+          f[`past_key_values.${i}.encoder.${k}`] = new ort.Tensor('float32', new Float32Array(0), [
+            1,
+            H,
+            0,
+            Dh,
+          ]);
         }
       }
       return f;
@@ -198,8 +203,8 @@ describe('colour-world Florence-2', () => {
       const out = await decoder.run(feeds(pastLen));
       const logits = out.logits as ort.Tensor;
       const data = logits.data as Float32Array;
-      assert.deepEqual(out['present.0.decoder.key']?.dims, [1, 2, pastLen + 1, 8]);
-      assert.deepEqual(out['present.1.encoder.value']?.dims, [1, 2, S, 8]);
+      assert.deepEqual(out['present.0.decoder.key']?.dims, [1, H, pastLen + 1, Dh]);
+      assert.deepEqual(out['present.1.encoder.value']?.dims, [1, H, S, Dh]);
       return data.indexOf(Math.max(...data));
     };
     const processor = (await AutoProcessor.from_pretrained(dir, {
