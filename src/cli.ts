@@ -216,6 +216,30 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('find')
+    .description('Find something in an image: draws boxes around it into a PNG (Florence-2 grounding)')
+    .argument('<image>', 'image file')
+    .argument('<object>', 'what to find, in a few words (e.g. "red car")')
+    .requiredOption('--out <file>', 'PNG to write the boxes to (not written when nothing is found)')
+    .option('--models <dir>', 'models folder')
+    .option('--model <id-or-folder>', 'Florence-2 model id (in the models folder) or a folder path')
+    .option('--json', 'print {"object","boxes":[{label,box,where}],"file"}')
+    .action(
+      async (
+        image: string,
+        object: string,
+        flags: ModelFlags & { out: string; model?: string; json?: boolean },
+      ) => {
+        const { findCli } = await import('./cli/find.js');
+        const config = configFrom({ ...program.opts(), ...flags }, { 'tasks.find.model': flags.model });
+        const code = await withApp(config, (app) =>
+          findCli(app, image, object, { json: flags.json, file: flags.out, out, err }),
+        );
+        if (code !== 0) throw new ExitCode(code);
+      },
+    );
+
+  program
     .command('ask')
     .description('Ask a question about an image; --conversation KEY continues an earlier conversation')
     .argument('<image>', 'image file')

@@ -70,6 +70,8 @@ export const configSchema = z.strictObject({
     imagine: imagineSchema,
 
     embed: taskSchema,
+
+    find: taskSchema,
   }),
   memory: z.strictObject({
     store: z.enum(['sqlite', 'memory', 'redis']),

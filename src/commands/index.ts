@@ -2,6 +2,7 @@ import { alttextCommand } from './alttext.js';
 import { askCommand } from './ask.js';
 import { captionCommand } from './caption.js';
 import { compareCommand } from './compare.js';
+import { findCommand } from './find.js';
 import { forgetCommand } from './forget.js';
 import { helpCommand } from './help.js';
 import { imagineCommand } from './imagine.js';
@@ -31,6 +32,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   alttextCommand,
 
   similarCommand,
+  findCommand,
 
   statusCommand,
   helpCommand,

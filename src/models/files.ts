@@ -51,7 +51,7 @@ export function clipFiles(options: Record<string, unknown>): ModelFiles {
   };
 }
 
-/** Florence-2 (caption and read): the four sessions transformers.js opens. */
+/** Florence-2 (caption, read and find): the four sessions transformers.js opens. */
 export function florence2Files(options: Record<string, unknown>): ModelFiles {
   return {
     required: [

@@ -1,6 +1,6 @@
 /**
- * Florence-2 through transformers.js, shared by the caption backend (caption/florence2.ts) and the
- * OCR backend (read/florence2.ts). The folder is laid out like `onnx-community/Florence-2-base-ft`
+ * Florence-2 through transformers.js, shared by the caption backend (caption/florence2.ts), the
+ * OCR backend (read/florence2.ts) and the grounding backend (find/florence2.ts). The folder is laid out like `onnx-community/Florence-2-base-ft`
  * (sessions vision_encoder, embed_tokens, encoder_model, decoder_model_merged; task prompts in
  * preprocessor_config.json). Florence-2 is not reachable through the `image-to-text` pipeline, so this
  * is the model class + processor + `generate()`.
@@ -31,12 +31,23 @@ import type { LoadedImage } from '../core/types.js';
 import { BackendError, UserError } from '../errors.js';
 import type { BackendLoadOptions, RunOptions } from './types.js';
 
-/** The task prompts iris uses. */
+/** The text task prompts iris uses. */
 export type Florence2Task = '<CAPTION>' | '<DETAILED_CAPTION>' | '<MORE_DETAILED_CAPTION>' | '<OCR>';
+
+/** Box tasks: phrase grounding takes the phrase as input; object detection takes none. */
+export type Florence2BoxQuery = { task: '<CAPTION_TO_PHRASE_GROUNDING>'; input: string } | { task: '<OD>' };
+
+/** A box in image pixels (x1,y1 top left, x2,y2 bottom right, within the image) and what it is. */
+export interface Florence2Box {
+  label: string;
+  box: { x1: number; y1: number; x2: number; y2: number };
+}
 
 export interface Florence2 {
   /** The task's answer, whitespace collapsed ('' when the model says nothing). */
   run(image: LoadedImage, task: Florence2Task, opts: RunOptions): Promise<string>;
+  /** The boxes the task answers, in the model's order ([] when it finds nothing). */
+  locate(image: LoadedImage, query: Florence2BoxQuery, opts: RunOptions): Promise<Florence2Box[]>;
   dispose(): Promise<void>;
 }
 
@@ -94,6 +105,24 @@ function targetSize(processor: Florence2Processor, image: LoadedImage): { width:
   return { width: image.width, height: image.height };
 }
 
+/** The processor's {bboxes, labels} → boxes clamped to the image, whole pixels; empty boxes dropped. */
+function boxesOf(answer: { bboxes?: number[][]; labels?: string[] }, image: LoadedImage): Florence2Box[] {
+  const clamp = (v: number | undefined, max: number) => Math.min(max, Math.max(0, Math.round(v ?? 0)));
+  const out: Florence2Box[] = [];
+  (answer.bboxes ?? []).forEach((b, i) => {
+    const box = {
+      x1: clamp(b[0], image.width),
+      y1: clamp(b[1], image.height),
+      x2: clamp(b[2], image.width),
+      y2: clamp(b[3], image.height),
+    };
+    if (box.x2 > box.x1 && box.y2 > box.y1) {
+      out.push({ label: (answer.labels?.[i] ?? '').replace(/\s+/g, ' ').trim(), box });
+    }
+  });
+  return out;
+}
+
 /** Loads Florence-2 from `load.modelDir`; `who` names the backend in errors ('caption/florence2'). */
 export async function loadFlorence2(load: BackendLoadOptions, who: string): Promise<Florence2> {
   const dtype = dtypeOption(load.options.dtype, who);
@@ -127,37 +156,60 @@ export async function loadFlorence2(load: BackendLoadOptions, who: string): Prom
   }
 
   let disposed = false;
+  /** Runs one prompt (a task token, plus its input for tasks that take one) → the processor's parsed answer. */
+  async function generate(
+    image: LoadedImage,
+    prompt: { task: string; input?: string },
+    opts: RunOptions,
+  ): Promise<unknown> {
+    if (disposed) throw new BackendError('disposed', `${who}: backend was disposed`, { isRetryable: true });
+    const known =
+      prompt.input === undefined
+        ? processor.task_prompts_without_inputs.has(prompt.task)
+        : processor.task_prompts_with_input.has(prompt.task);
+    if (!known) {
+      throw new BackendError('bad_model', `${who}: the model's processor has no prompt for ${prompt.task}`, {
+        isRetryable: false,
+      });
+    }
+    if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
+    const size = targetSize(processor, image);
+    const rgb = await toRgb(image, { ...size, fit: 'fill' });
+    const raw = new RawImage(rgb.data, rgb.width, rgb.height, 3);
+    const stop = new StopOnAbort(opts.signal, (step) => opts.onProgress?.({ step, total: maxNewTokens }));
+    let text: string;
+    try {
+      const inputs = await processor(raw, prompt.task + (prompt.input ?? ''));
+      const ids = (await model.generate({
+        ...inputs,
+        max_new_tokens: maxNewTokens,
+        stopping_criteria: [stop],
+      })) as Tensor;
+      text = processor.batch_decode(ids, { skip_special_tokens: false })[0] ?? '';
+    } catch (cause) {
+      throw new BackendError('model_failed', `${who}: generation failed: ${(cause as Error).message}`, {
+        isRetryable: false,
+        cause,
+      });
+    }
+    if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
+    // transformers.js scales coordinate i by image_size[i % 2]: x by [0], y by [1] — (width, height) as
+    // in the Python processor, whatever its JSDoc says.
+    return processor.post_process_generation(text, prompt.task, [image.width, image.height])[prompt.task];
+  }
+
   return {
     async run(image, task, opts) {
-      if (disposed) throw new BackendError('disposed', `${who}: backend was disposed`, { isRetryable: true });
-      if (!processor.task_prompts_without_inputs.has(task)) {
-        throw new BackendError('bad_model', `${who}: the model's processor has no prompt for ${task}`, {
-          isRetryable: false,
-        });
-      }
-      if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
-      const size = targetSize(processor, image);
-      const rgb = await toRgb(image, { ...size, fit: 'fill' });
-      const raw = new RawImage(rgb.data, rgb.width, rgb.height, 3);
-      const stop = new StopOnAbort(opts.signal, (step) => opts.onProgress?.({ step, total: maxNewTokens }));
-      let text: string;
-      try {
-        const inputs = await processor(raw, task);
-        const ids = (await model.generate({
-          ...inputs,
-          max_new_tokens: maxNewTokens,
-          stopping_criteria: [stop],
-        })) as Tensor;
-        text = processor.batch_decode(ids, { skip_special_tokens: false })[0] ?? '';
-      } catch (cause) {
-        throw new BackendError('model_failed', `${who}: generation failed: ${(cause as Error).message}`, {
-          isRetryable: false,
-          cause,
-        });
-      }
-      if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
-      const answer = processor.post_process_generation(text, task, [image.height, image.width])[task];
+      const answer = await generate(image, { task }, opts);
       return typeof answer === 'string' ? answer.replace(/\s+/g, ' ').trim() : '';
+    },
+    async locate(image, query, opts) {
+      if ('input' in query && /[<>]/.test(query.input)) {
+        // `<…>` would be read as Florence-2's own task and location tokens.
+        throw new UserError('bad_option', 'What to find cannot contain < or >.');
+      }
+      const answer = (await generate(image, query, opts)) as { bboxes?: number[][]; labels?: string[] };
+      return boxesOf(answer, image);
     },
     async dispose() {
       if (disposed) return;

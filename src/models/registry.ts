@@ -117,6 +117,18 @@ export const TASKS = {
       },
     },
   },
+
+  find: {
+    description: 'finding things in images (grounding boxes)',
+    queue: 'gpu',
+    backends: {
+      florence2: {
+        defaultModel: 'onnx-community/Florence-2-base-ft',
+        load: async () => (await import('./find/florence2.js')).createFlorence2Finder,
+        files: florence2Files,
+      },
+    },
+  },
 } as const satisfies TaskTable;
 
 export type TaskTable = { [T in TaskName]?: TaskEntry<T> };

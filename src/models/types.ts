@@ -1,6 +1,7 @@
 import type { LoadedImage } from '../core/types.js';
 import type { CaptionIO } from './caption/types.js';
 import type { EmbedIO } from './embed/types.js';
+import type { FindIO } from './find/types.js';
 import type { ImagineIO } from './imagine/types.js';
 import type { ReadIO } from './read/types.js';
 import type { VqaIO } from './vqa/types.js';
@@ -30,6 +31,7 @@ export interface TaskIO {
   read: ReadIO;
   imagine: ImagineIO;
   embed: EmbedIO;
+  find: FindIO;
 }
 
 export type TaskName = keyof TaskIO;
