@@ -70,7 +70,6 @@ import {
 } from './florence2-text.js';
 import { Graph } from './onnx.js';
 
-export { REGIONS as FLORENCE2_REGIONS } from './florence2-decoder.js';
 export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, FLORENCE2_VOCAB } from './florence2-text.js';
 
 /** Hidden size and attention shape (tests that feed the decoder by hand need them). */
