@@ -56,10 +56,34 @@ export function boxesSvg(size: { width: number; height: number }, boxes: readonl
   );
 }
 
-/** The image with its boxes drawn on, as a PNG of the image's size. */
-export async function drawBoxes(image: LoadedImage, boxes: readonly LabelledBox[]): Promise<Buffer> {
-  const rgb = await toRgb(image, { width: image.width, height: image.height, fit: 'fill' });
-  const overlay = Buffer.from(boxesSvg(rgb, boxes));
+/** Longest side of the drawn PNG: a chat upload, not an archive copy (a 12 MP photo would be ~20 MB). */
+export const MAX_DRAWN_SIDE = 2048;
+
+/**
+ * The image with its boxes drawn on, as a PNG of the image's size — shrunk (boxes with it) so that its
+ * longest side is at most `maxSide`.
+ */
+export async function drawBoxes(
+  image: LoadedImage,
+  boxes: readonly LabelledBox[],
+  maxSide = MAX_DRAWN_SIDE,
+): Promise<Buffer> {
+  const scale = Math.min(1, maxSide / Math.max(image.width, image.height));
+  const size = {
+    width: Math.max(1, Math.round(image.width * scale)),
+    height: Math.max(1, Math.round(image.height * scale)),
+  };
+  const rgb = await toRgb(image, { ...size, fit: 'fill' });
+  const scaled = boxes.map(({ label, box }) => ({
+    label,
+    box: {
+      x1: box.x1 * scale,
+      y1: box.y1 * scale,
+      x2: box.x2 * scale,
+      y2: box.y2 * scale,
+    },
+  }));
+  const overlay = Buffer.from(boxesSvg(rgb, scaled));
   return sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
     .composite([{ input: overlay, top: 0, left: 0 }])
     .png()

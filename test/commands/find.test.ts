@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { COMMANDS } from '../../src/commands/index.js';
 import { loadConfig } from '../../src/config.js';
 import { Dispatcher } from '../../src/core/dispatch.js';
-import { BOX_COLOURS } from '../../src/core/draw-boxes.js';
+import { BOX_COLOURS, MAX_DRAWN_SIDE } from '../../src/core/draw-boxes.js';
 import { createLogger } from '../../src/core/log.js';
 import { Scheduler } from '../../src/core/scheduler.js';
 import type { BotRequest } from '../../src/core/types.js';
@@ -183,4 +183,21 @@ test('/help lists /find and explains its options', async () => {
   const detail = await send(dispatcher, { command: 'help', args: { command: 'find' } });
   assert.match(detail.text ?? '', /`object` \(required\)/);
   assert.match(detail.text ?? '', /`image` \(required\)/);
+});
+
+test('a large image comes back shrunk to MAX_DRAWN_SIDE, its boxes with it', async () => {
+  const { dispatcher } = setup(finding([{ label: 'red', box: { x1: 1500, y1: 0, x2: 3000, y2: 1000 } }]));
+  const wide = await splitPng('#00ff00', '#ff0000', { width: 3000, height: 1000 });
+  const reply = await send(dispatcher, { args: { object: 'red' }, images: [{ name: 'w.png', data: wide }] });
+  assert.equal(reply.error, undefined, reply.text);
+  assert.match(reply.text ?? '', /red: right half \(x 50–100%, y 0–100%\)/);
+  const [image] = reply.images ?? [];
+  assert.ok(image, 'an image reply');
+  const { info, at } = await pixels(image.png);
+  assert.equal(Math.max(info.width, info.height), MAX_DRAWN_SIDE);
+  assert.deepEqual([info.width, info.height], [2048, 683]);
+  const mid = 1024; // the box's left edge, scaled
+  assert.equal(at(mid + 3, 300), BOX_COLOURS[0], 'outline just inside the scaled left edge');
+  assert.equal(at(mid - 20, 300), '#00ff00', 'left of it stays green');
+  assert.equal(at(1500, 300), '#ff0000', 'inside stays red');
 });
