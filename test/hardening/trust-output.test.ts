@@ -112,7 +112,7 @@ describe('one alt-text policy on every image reply', () => {
     }
     assert.deepEqual(
       writers.sort(),
-      ['caption.ts', 'imagine.ts'],
+      ['caption.ts', 'find.ts', 'imagine.ts'],
       'the commands whose replies carry alt text',
     );
     assert.deepEqual(offenders, []);
