@@ -235,7 +235,7 @@ export const createGroqVqa: BackendFactory<'vqa'> = async (
       if (typeof content !== 'string' || content.trim() === '') {
         throw new UserError('bad_answer', 'Groq sent back an empty or malformed answer; try again.');
       }
-      const confidence = meanTokenProbability(completion.choices?.[0]?.logprobs);
+      const confidence = logprobs ? meanTokenProbability(completion.choices?.[0]?.logprobs) : undefined;
       if (!json) return { answer: content.trim(), ...(confidence !== undefined && { confidence }) };
       let parsed: unknown;
       try {

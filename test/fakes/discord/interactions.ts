@@ -19,6 +19,8 @@ interface Common {
   dm?: boolean;
   /** The member has Administrator. */
   admin?: boolean;
+  /** The member's permissions (decimal string); wins over `admin`. */
+  permissions?: string;
   /** The bot's permissions in the channel (decimal string). */
   appPermissions?: string;
   attachmentSizeLimit?: number;
@@ -76,7 +78,7 @@ export function buildInteraction(host: Host, f: InteractionFields): Record<strin
           guild_id: host.guildId,
           guild_locale: 'en-US',
           guild: { id: host.guildId, locale: 'en-US', features: [] },
-          member: memberPayload(f.user, f.admin ? PERMISSIONS.all : PERMISSIONS.member),
+          member: memberPayload(f.user, f.permissions ?? (f.admin ? PERMISSIONS.all : PERMISSIONS.member)),
         }),
   };
   if (f.kind === 'command') {

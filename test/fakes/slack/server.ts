@@ -68,6 +68,8 @@ export class FakeSlack {
   readonly messages: FakeMessage[] = [];
   readonly files = new Map<string, FakeFile>();
   readonly admins = new Set<string>();
+  /** Workspace owners (users.info is_owner). */
+  readonly owners = new Set<string>();
   /** Private-file downloads, with whether they carried the bot token. */
   readonly downloads: { fileId: string; authorized: boolean }[] = [];
   readonly socket: FakeSocketMode;
@@ -331,7 +333,13 @@ export class FakeSlack {
         const user = str('user') ?? '';
         return {
           ok: true,
-          user: { id: user, name: user.toLowerCase(), is_admin: this.admins.has(user), is_bot: false },
+          user: {
+            id: user,
+            name: user.toLowerCase(),
+            is_admin: this.admins.has(user),
+            is_owner: this.owners.has(user),
+            is_bot: false,
+          },
         };
       }
       default:
