@@ -119,12 +119,19 @@ describe('one alt-text policy on every image reply', () => {
   });
 
   for (const platform of ['discord', 'slack', 'playground']) {
-    test(`${platform}: /imagine and /caption replies follow the policy (label, cap, never empty)`, async () => {
+    test(`${platform}: /imagine, /caption and /find replies follow the policy (label, cap, never empty)`, async () => {
       const long = `a red square ${'with many small details '.repeat(80)}`;
       const h = setup({
         runners: {
           imagine: painter,
           caption: async () => ({ caption: long }),
+          // Many boxes: a description longer than any cap.
+          find: async ({ object }) => ({
+            boxes: Array.from({ length: 60 }, (_, i) => ({
+              label: `${object} ${i}`,
+              box: { x1: 0, y1: 0, x2: 8, y2: 8 },
+            })),
+          }),
         },
         overrides: { 'altText.maxLength': 1024 },
       });
@@ -153,7 +160,16 @@ describe('one alt-text policy on every image reply', () => {
         const alt = (described.data as { altText: string }).altText;
         images.push(alt);
         assert.equal(alt, buildAltText({ caption: long }, { policy, platform }));
-        assert.equal(images.length, 3);
+        const found = await h.send({
+          command: 'find',
+          platform,
+          args: { object: 'red square' },
+          images: [{ name: 'r.png', data: await solidPng('#ff0000') }],
+        });
+        assert.equal(found.error, undefined, found.text);
+        assert.equal(found.images?.length, 1);
+        images.push(found.images?.[0]?.altText as string);
+        assert.equal(images.length, 4);
         for (const text of images) {
           assert.ok(text.startsWith('AI-generated: '), text);
           assert.ok(text.length <= limit, `${text.length} ≤ ${limit}`);
