@@ -38,6 +38,7 @@ const imagineSchema = taskSchema
       maxSide: z.number().int().min(64).max(4096),
       maxPixels: z.number().int().min(4096),
       maxCount: z.number().int().min(1).max(4),
+      memoryMB: z.number().int().min(0),
     }),
     blocklist: z.array(z.string().min(1).max(100)),
     previewEvery: z.number().int().min(0),

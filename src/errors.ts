@@ -30,6 +30,10 @@ export const USER_ERROR_CODES = [
   'download_failed',
   /** iris is stopping (SIGTERM): the request did not run, or was stopped; send it again later. */
   'shutting_down',
+  /** A request over a configured resource budget (e.g. /imagine's memory estimate). */
+  'too_large',
+  /** A model folder exists but its files could not be loaded (corrupt or incompatible). */
+  'model_load_failed',
 ] as const;
 export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
 

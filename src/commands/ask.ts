@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Turn } from '../core/memory.js';
 import type { LoadedImage } from '../core/types.js';
-import { UserError } from '../errors.js';
+import { isUserError, UserError } from '../errors.js';
 import { queueOf } from '../models/registry.js';
 import { defineCommand } from './types.js';
 
@@ -26,7 +26,13 @@ export interface AskInput {
   imageUrl?: string;
   history: Turn[];
   format: 'text' | 'json';
+  /** Set when memory could not be read: the reply says follow-ups will not remember. */
+  memoryNote?: string;
 }
+
+const MEMORY_DOWN_NOTE = "(Memory is unavailable right now: I can't remember this conversation.)";
+/** The dispatcher's memory guard turns a failing store into UserError('not_available'). */
+const isMemoryDown = (err: unknown) => isUserError(err) && err.code === 'not_available';
 
 /** Content hash of an image: the key of its turns in memory and of its cached vision features. */
 export function imageKeyOf(image: LoadedImage): string {
@@ -69,7 +75,13 @@ export const askCommand = defineCommand<AskInput>({
         `/ask takes one image (got ${request.images.length}): ask about one at a time, or use /compare for 2 to 4.`,
       );
     }
-    const earlier = await memory.recent(request.conversation, config.memory.maxTurns);
+    // Memory that cannot be read (a broken store) means no history, not no answer.
+    let memoryNote: string | undefined;
+    const earlier = await memory.recent(request.conversation, config.memory.maxTurns).catch((err) => {
+      if (!isMemoryDown(err)) throw err;
+      memoryNote = MEMORY_DOWN_NOTE;
+      return [] as Turn[];
+    });
     let image: LoadedImage | undefined;
     let imageUrl: string | undefined;
     if (request.images.length > 0) {
@@ -93,7 +105,7 @@ export const askCommand = defineCommand<AskInput>({
     // Memory is per conversation and per image: turns about another image would only mislead the model.
     const history = earlier.filter((t) => t.imageKey === undefined || t.imageKey === imageKey);
     const format = args.format === 'json' ? 'json' : 'text';
-    return { question, image, imageKey, ...(imageUrl && { imageUrl }), history, format };
+    return { question, image, imageKey, ...(imageUrl && { imageUrl }), history, format, memoryNote };
   },
   async run(input, ctx) {
     const vqa = await ctx.backend('vqa');
@@ -108,16 +120,24 @@ export const askCommand = defineCommand<AskInput>({
       { signal: ctx.signal },
     );
     const answer = out.answer.trim() || "I don't know.";
-    await ctx.memory.append(ctx.request.conversation, {
-      question: input.question,
-      answer,
-      imageKey: input.imageKey,
-      ...(input.imageUrl && { imageUrl: input.imageUrl }),
-      userId: ctx.request.user.id,
-      at: Date.now(),
-    });
+    let memoryNote = input.memoryNote;
+    try {
+      await ctx.memory.append(ctx.request.conversation, {
+        question: input.question,
+        answer,
+        imageKey: input.imageKey,
+        ...(input.imageUrl && { imageUrl: input.imageUrl }),
+        userId: ctx.request.user.id,
+        at: Date.now(),
+      });
+    } catch (err) {
+      // The answer still goes out; only the follow-ups lose their context.
+      if (!isMemoryDown(err)) throw err;
+      memoryNote = MEMORY_DOWN_NOTE;
+    }
+    const text = withConfidenceHint(answer, out.confidence, ctx.config.answers.lowConfidence);
     return {
-      text: withConfidenceHint(answer, out.confidence, ctx.config.answers.lowConfidence),
+      text: memoryNote ? `${text}\n${memoryNote}` : text,
       data: {
         answer,
         ...(out.confidence !== undefined && { confidence: out.confidence }),

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { validateArgs } from '../core/options.js';
 import type { Button, LoadedImage, Reply, ReplyImage } from '../core/types.js';
-import { listChoices, UserError } from '../errors.js';
+import { isUserError, listChoices, UserError } from '../errors.js';
 import { MAX_SEED, randomSeed } from '../models/imagine/rng.js';
 import { type ImageSafetyCheck, imageSafetyFromConfig } from '../models/imagine/safety.js';
 import { SCHEDULER_NAMES, SCHEDULERS, type SchedulerName } from '../models/imagine/schedulers.js';
@@ -15,6 +15,7 @@ import {
   promptStoreKey,
 } from './imagine-buttons.js';
 import {
+  checkMemoryBudget,
   findBlocked,
   imagineAltText,
   parseInlineParams,
@@ -218,6 +219,7 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
           : typeof args.variation_of === 'number'
             ? { seed: args.variation_of, strength }
             : undefined;
+      checkMemoryBudget({ ...size, count: variation ? 1 : count, guidance }, cfg.limits.memoryMB);
       return {
         modelName,
         modelId: profile.id,
@@ -316,8 +318,13 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
         const encoded = encodeImagineButton(params, action);
         if (encoded.store) {
           const { key, prompt, negative } = encoded.store;
-          if ((await ctx.memory.recent(key, 1)).length === 0) {
-            await ctx.memory.append(key, { question: prompt, answer: negative, at: Date.now() });
+          try {
+            if ((await ctx.memory.recent(key, 1)).length === 0) {
+              await ctx.memory.append(key, { question: prompt, answer: negative, at: Date.now() });
+            }
+          } catch (err) {
+            // Without memory the button still works, with the prompt's first words (imagine-buttons.ts).
+            if (!(isUserError(err) && err.code === 'not_available')) throw err;
           }
         }
         buttons.push({ id: encoded.id, label, style: action.action === 'reroll' ? 'primary' : 'secondary' });

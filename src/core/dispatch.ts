@@ -9,7 +9,7 @@ import { rememberPosted } from './image-memory.js';
 import type { JobQueue } from './jobs.js';
 import type { Logger } from './log.js';
 import { type FetchPolicy, type MediaLimits, resolveImage } from './media.js';
-import { MemoryMapStore, type MemoryStore } from './memory.js';
+import { MemoryMapStore, type MemoryStore, type Turn } from './memory.js';
 import { displayName, validateArgs } from './options.js';
 import { redactSecrets } from './redact.js';
 import type { Scheduler } from './scheduler.js';
@@ -24,6 +24,33 @@ async function describePng(name: string, png: Buffer): Promise<LoadedImage> {
 
 /** How long drain() waits for replies to reach the platform once no job is running. */
 const REPLY_DELIVERY_MS = 10_000;
+
+/** What commands see when the memory store fails (read-only or locked file, lost Redis): a UserError. */
+export const MEMORY_UNAVAILABLE = 'Conversation memory is unavailable right now';
+
+/**
+ * Memory failures are logged for the admin and handed to the command as UserError('not_available'), so
+ * /ask can still answer (without remembering) and /forget can say that nothing was forgotten.
+ */
+function guardedMemory(store: MemoryStore, log: Logger): MemoryStore {
+  const guard =
+    <A extends unknown[], R>(op: string, fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        if (isUserError(err)) throw err;
+        log.error({ err, op }, 'memory store failed');
+        throw new UserError('not_available', `${MEMORY_UNAVAILABLE}.`, { cause: err });
+      }
+    };
+  return {
+    recent: guard('recent', (key: string, n: number) => store.recent(key, n)),
+    append: guard('append', (key: string, turn: Turn) => store.append(key, turn)),
+    clear: guard('clear', (key: string) => store.clear(key)),
+    close: () => store.close(),
+  };
+}
 
 /** Short id shown to users as "ref …" and logged with every line of the request. */
 export function newRequestId(): string {
@@ -87,7 +114,7 @@ export class Dispatcher {
 
   constructor(deps: DispatcherDeps) {
     this.#deps = deps;
-    this.#memory = deps.memory ?? new MemoryMapStore(deps.config.memory);
+    this.#memory = guardedMemory(deps.memory ?? new MemoryMapStore(deps.config.memory), deps.log);
     this.#settings = deps.settings ?? new MemorySettingsStore();
     this.#byName = new Map(deps.commands.map((c) => [c.name, c]));
     this.#startedAt = deps.startedAt ?? Date.now();
@@ -177,6 +204,8 @@ export class Dispatcher {
       reply = await this.#run(req, res);
     } catch (err) {
       if (!isUserError(err)) log.error({ err }, 'request failed');
+      // The user sees a short note; why the model failed to load is for the admin's log.
+      else if (err.code === 'model_load_failed') log.error({ err, cause: err.cause }, 'model failed to load');
       else log.info({ code: err.code }, 'request refused');
       reply = renderError(err, req.id);
     }

@@ -39,6 +39,8 @@ CREATE INDEX IF NOT EXISTS turns_by_time ON turns (at);
 export interface SqliteMemoryOptions extends MemoryOptions {
   /** Database file (its folder is created), or ':memory:'. */
   path: string;
+  /** Open an existing file read-only (inspection, tests): reads work, writes fail with SQLITE_READONLY. */
+  readonly?: boolean;
 }
 
 export class SqliteMemoryStore implements MemoryStore {
@@ -54,7 +56,7 @@ export class SqliteMemoryStore implements MemoryStore {
   constructor(options: SqliteMemoryOptions) {
     this.#options = options;
     if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true });
-    this.#db = new Database(options.path);
+    this.#db = new Database(options.path, { readonly: options.readonly ?? false });
     // several processes (CLI calls, workers) may open the same file: wait for locks before anything else
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('journal_mode = WAL');

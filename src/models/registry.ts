@@ -199,6 +199,20 @@ export function taskNames(table: TaskTable = TASKS): TaskName[] {
 }
 
 /**
+ * A backend that failed to load (corrupt or incompatible .onnx, unreadable companion file): one message
+ * naming the task and model, without the folder path or the runtime's text (those go to the log through
+ * `cause`). UserErrors the user or admin can act on as they are (e.g. a missing API key) pass through.
+ */
+function loadFailed(task: TaskName, model: string, cause: unknown): unknown {
+  if (cause instanceof UserError && cause.code !== 'model_missing') return cause;
+  return new UserError(
+    'model_load_failed',
+    `The ${task} model (${model}) could not be loaded, so this is unavailable right now; the reason is in iris's log for the admin.`,
+    { cause },
+  );
+}
+
+/**
  * Resolves task → backend → model folder, loads backends on first use, caches them and releases them.
  * Unknown tasks, backends or models produce errors that list the valid choices.
  */
@@ -271,15 +285,20 @@ export class ModelRegistry implements BackendProvider {
     let pending = this.#loaded.get(key);
     if (!pending) {
       const entry = this.#backendsOf(task)[sel.backend] as BackendEntry<TaskName>;
-      pending = entry.load().then((factory) =>
-        factory({
-          modelDir,
-          modelId: sel.model,
-          executionProviders: this.#options.executionProviders,
-          options: sel.options,
-          ...(this.#options.providers && { providers: this.#options.providers }),
-        }),
-      );
+      pending = entry
+        .load()
+        .then((factory) =>
+          factory({
+            modelDir,
+            modelId: sel.model,
+            executionProviders: this.#options.executionProviders,
+            options: sel.options,
+            ...(this.#options.providers && { providers: this.#options.providers }),
+          }),
+        )
+        .catch((cause: unknown) => {
+          throw loadFailed(task, sel.model, cause);
+        });
       this.#loaded.set(key, pending);
       // A failed load is forgotten so the next request tries again (the folder may have been fixed).
       pending.then(

@@ -77,7 +77,14 @@ test('a failed load is not cached: the next request tries again', async () => {
     table: t.table,
   });
   t.failOnce();
-  await assert.rejects(reg.get('tag'), /load failed/);
+  // The user sees which model failed, not the folder or the runtime's text (those stay in `cause`).
+  await assert.rejects(reg.get('tag'), (e: unknown) => {
+    assert.ok(e instanceof UserError);
+    assert.equal(e.code, 'model_load_failed');
+    assert.match(e.message, /^The tag model \(org\/default\) could not be loaded/);
+    assert.match(String((e.cause as Error).message), /load failed/);
+    return true;
+  });
   await reg.get('tag');
   assert.equal(t.loads.length, 2);
 });

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { downloadFile, type ListFileEntry, listFiles } from '@huggingface/hub';
@@ -42,7 +42,12 @@ export interface PullOptions {
   /** Further attempts after a dropped connection, each resuming where the last stopped (default 3). */
   retries?: number;
   onProgress?: (p: PullProgress) => void;
+  /** Opens a partial file for appending (default: fs.createWriteStream); tests inject a failing disk. */
+  createWriteStream?: (path: string, options: { flags: 'a' }) => Writable;
 }
+
+/** Errors that mean the disk (or the user's quota on it) is full: retrying cannot help. */
+const DISK_FULL = new Set(['ENOSPC', 'EDQUOT']);
 
 export interface PulledFile {
   path: string;
@@ -177,11 +182,23 @@ async function fetchFile(o: PullOptions, entry: ListFileEntry, partial: string):
           received += n;
           o.onProgress?.({ model: o.modelId, file: entry.path, received, total });
         }),
-        createWriteStream(partial, { flags: 'a' }),
+        (o.createWriteStream ?? createWriteStream)(partial, { flags: 'a' }),
       );
       if (((await sizeOf(partial)) ?? 0) >= total) return resumedFrom;
     } catch (err) {
       if (err instanceof UserError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code && DISK_FULL.has(code)) {
+        // The partial file is removed to give the space back; the next pull starts this file again.
+        const have = (await sizeOf(partial)) ?? 0;
+        await rm(partial, { force: true });
+        throw new UserError(
+          'download_failed',
+          `${o.modelId}/${entry.path}: the disk holding ${o.modelsDir} is full (${code}) after ${have} of ${total} bytes; ` +
+            'the partial file was removed. Free some space and run the same command again.',
+          { cause: err },
+        );
+      }
       const status = (err as { statusCode?: number }).statusCode;
       if (status !== undefined && status < 500)
         throw hubError(err, { modelId: o.modelId, endpoint: o.hub.endpoint });

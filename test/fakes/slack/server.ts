@@ -51,7 +51,7 @@ export interface ApiCall {
   token?: string;
 }
 
-type Failure = { status: 429; retryAfter: number } | { error: string };
+type Failure = { status: 429; retryAfter: number } | { status: 500 } | { error: string };
 
 /** A Slack file object as the API shows it (no bytes). */
 export function publicFile(f: FakeFile): Omit<FakeFile, 'bytes' | 'signInPageOnly'> {
@@ -130,6 +130,11 @@ export class FakeSlack {
   /** The next call(s) of `method` fail this way, in order. */
   failNext(method: string, ...failures: Failure[]): void {
     this.#failures.set(method, [...(this.#failures.get(method) ?? []), ...failures]);
+  }
+
+  /** Drops the failures not yet used up. */
+  clearFailures(): void {
+    this.#failures.clear();
   }
 
   addFile(options: { name: string; bytes: Buffer; mimetype: string; user?: string }): FakeFile {
@@ -226,7 +231,8 @@ export class FakeSlack {
     this.#events.emit('change');
     const failure = this.#failures.get(method)?.shift();
     if (failure && 'status' in failure) {
-      res.writeHead(429, { 'retry-after': String(failure.retryAfter) }).end();
+      if (failure.status === 500) res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error');
+      else res.writeHead(429, { 'retry-after': String(failure.retryAfter) }).end();
       return;
     }
     const expected = method === 'apps.connections.open' ? this.tokens.app : this.tokens.bot;
