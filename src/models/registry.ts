@@ -199,15 +199,16 @@ export function taskNames(table: TaskTable = TASKS): TaskName[] {
 }
 
 /**
- * A backend that failed to load (corrupt or incompatible .onnx, unreadable companion file): one message
- * naming the task and model, without the folder path or the runtime's text (those go to the log through
- * `cause`). UserErrors the user or admin can act on as they are (e.g. a missing API key) pass through.
+ * A backend that failed to load from its model folder (corrupt or incompatible .onnx, unreadable companion
+ * file): one message naming the task and model, without the folder path or the runtime's text (those go
+ * to the log through `cause`). Other UserErrors pass through as they are (e.g. a missing API key), and so
+ * do those of backends without a folder (e.g. "install @tesseract.js-data/xyz"): they name no path.
  */
-function loadFailed(task: TaskName, model: string, cause: unknown): unknown {
-  if (cause instanceof UserError && cause.code !== 'model_missing') return cause;
+function loadFailed(o: { task: TaskName; model: string; folder: boolean }, cause: unknown): unknown {
+  if (cause instanceof UserError && (cause.code !== 'model_missing' || !o.folder)) return cause;
   return new UserError(
     'model_load_failed',
-    `The ${task} model (${model}) could not be loaded, so this is unavailable right now; the reason is in iris's log for the admin.`,
+    `The ${o.task} model (${o.model}) could not be loaded, so this is unavailable right now; the reason is in iris's log for the admin.`,
     { cause },
   );
 }
@@ -297,7 +298,7 @@ export class ModelRegistry implements BackendProvider {
           }),
         )
         .catch((cause: unknown) => {
-          throw loadFailed(task, sel.model, cause);
+          throw loadFailed({ task, model: sel.model, folder: !noFolder }, cause);
         });
       this.#loaded.set(key, pending);
       // A failed load is forgotten so the next request tries again (the folder may have been fixed).
