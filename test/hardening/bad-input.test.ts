@@ -24,7 +24,7 @@ import {
   tempEntries,
   UNSAFE,
 } from './helpers.js';
-import { PRIVATE_TMP } from './tmp-env.js';
+import './tmp-env.js';
 
 let world: Awaited<ReturnType<typeof colourWorldApp>>;
 let cdn: Awaited<ReturnType<typeof countingServer>>;
@@ -37,8 +37,6 @@ after(async () => {
   await world.stop();
   await cdn.close();
   assert.deepEqual(await tempEntries(), [], 'the private temp folder is empty at the end');
-  const { rm } = await import('node:fs/promises');
-  await rm(PRIVATE_TMP, { recursive: true, force: true });
 });
 
 const tags = (name: string, data: Buffer) =>
