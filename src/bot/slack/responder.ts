@@ -35,6 +35,8 @@ export class SlackResponder implements Responder {
   #progressTs?: string;
   #ephemeral = false;
   #done = false;
+  /** The progress post or edit on its way to Slack, if any: the final reply waits for it. */
+  #edit?: Promise<void>;
 
   constructor(options: SlackResponderOptions) {
     this.#o = options;
@@ -56,7 +58,11 @@ export class SlackResponder implements Responder {
     if (this.#done || this.#ephemeral) return;
     const text = [this.#o.header, progressText(p)].filter(Boolean).join('\n');
     await this.#limiter
-      .schedule(() => (this.#done ? Promise.resolve() : this.#showProgress(text)))
+      .schedule(() => {
+        if (this.#done) return Promise.resolve();
+        this.#edit = this.#showProgress(text);
+        return this.#edit;
+      })
       .catch((err: unknown) => {
         // A dropped (superseded) update is normal; a failed one must not fail the request.
         if (!(err instanceof Bottleneck.BottleneckError))
@@ -80,8 +86,10 @@ export class SlackResponder implements Responder {
 
   async send(reply: Reply): Promise<void> {
     this.#done = true;
-    // Wait for an edit in flight, drop waiting ones: no stale progress may overwrite the answer.
-    await this.#limiter.stop({ dropWaitingJobs: true });
+    // No stale progress may overwrite the answer: edits still waiting in the limiter now do nothing, and
+    // the one on its way is awaited. (Not limiter.stop(): bottleneck's stop() never resolves when its
+    // last job is dropped by the LEAK strategy rather than run, which the load test hit.)
+    await this.#edit?.catch(() => {});
     const { client, target } = this.#o;
     const body = toMrkdwn(reply.text ?? '');
     const text = [this.#o.note, body].filter(Boolean).join('\n');

@@ -99,6 +99,8 @@ export function testCommands(): AnyCommand[] {
 
 export interface Harness {
   fake: FakeSlack;
+  /** The dispatcher's scheduler (queue figures for the load test). */
+  scheduler: Scheduler;
   adapter: SlackAdapter;
   logs: string[];
   eventsUrl: string;
@@ -136,10 +138,11 @@ export async function startHarness(
   const log = createLogger({ level: 'debug', secrets: [fake.tokens.bot, SECRET], destination });
   const commands = options.commands ?? testCommands();
   const settings = new MemorySettingsStore();
+  const scheduler = new Scheduler(config.scheduler);
   const dispatcher = new Dispatcher({
     settings,
     commands,
-    scheduler: new Scheduler(config.scheduler),
+    scheduler,
     // What the models "see": the image's colour. The VQA answer lists the earlier questions it was given,
     // so a test can tell that a follow-up's history reached the model.
     registry: fakeBackends({
@@ -167,6 +170,7 @@ export async function startHarness(
   const base = { secret: SECRET };
   return {
     fake,
+    scheduler,
     adapter,
     logs,
     eventsUrl,

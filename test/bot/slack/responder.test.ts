@@ -95,3 +95,43 @@ test('the slash command is acknowledged before the command has finished (Slack a
     await h.stop();
   }
 });
+
+test('the answer always goes out last, whatever the progress edits in flight (seeded interleavings)', {
+  timeout: 60_000,
+}, async () => {
+  // Before the fix, bottleneck's stop() hung for good when its last job was dropped by LEAK: the reply
+  // was never sent (found by test/hardening/load.test.ts). 300 seeded interleavings of edits and waits.
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
+  const pause = (maxMs: number) => new Promise((r) => setTimeout(r, random() * maxMs));
+  for (let round = 0; round < 300; round++) {
+    const calls: string[] = [];
+    const slow = (method: string) => async (args: Record<string, unknown>) => {
+      await pause(10);
+      calls.push(`${method}:${args.text}`);
+      return { ok: true, ts: '1.000100', channel: args.channel };
+    };
+    const client = { chat: { postMessage: slow('post'), update: slow('update') } } as unknown as WebClient;
+    const res = new SlackResponder({
+      client,
+      target: { channel: 'C1', user: 'U1' },
+      log: quietLog,
+      progressIntervalMs: 15,
+    });
+    const updates = Math.floor(random() * 8);
+    for (let i = 0; i < updates; i++) {
+      void res.progress({ kind: 'queued', position: updates - i });
+      if (random() < 0.5) await pause(25);
+    }
+    await res.send({ text: 'done' });
+    await pause(30); // an edit that slipped past the answer would land now
+    assert.equal(
+      calls.at(-1),
+      calls.length > 1 ? 'update:done' : 'post:done',
+      `round ${round}: ${calls.join(' → ')}`,
+    );
+  }
+});
