@@ -34,7 +34,7 @@ test('SIGTERM drains: the waiting user is told, the running answer is delivered,
   await writeFile(
     config,
     [
-      'memory: { store: sqlite, path: ' + JSON.stringify(join(dir, 'iris.sqlite')) + ' }',
+      `memory: { store: sqlite, path: ${JSON.stringify(join(dir, 'iris.sqlite'))} }`,
       'tasks: { vqa: { backend: groq, model: fake-vision, options: {} } }',
       'scheduler: { shutdownGraceSeconds: 60 }',
     ].join('\n'),

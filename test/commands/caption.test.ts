@@ -1,40 +1,18 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { COMMANDS } from '../../src/commands/index.js';
-import { loadConfig } from '../../src/config.js';
 import { GENERIC_ALT_TEXT } from '../../src/core/alttext.js';
-import { Dispatcher } from '../../src/core/dispatch.js';
-import { createLogger } from '../../src/core/log.js';
-import { Scheduler } from '../../src/core/scheduler.js';
+import type { Dispatcher } from '../../src/core/dispatch.js';
 import type { BotRequest } from '../../src/core/types.js';
 import { BackendError } from '../../src/errors.js';
-import { mediaSettings } from '../../src/main.js';
 import type { BackendProvider } from '../../src/models/registry.js';
 import type { TaskIO } from '../../src/models/types.js';
 import { fakeBackends } from '../fakes/backends.js';
+import { testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
 import { RecordingResponder } from '../fakes/responder.js';
 
 function setup(backends: BackendProvider, overrides: Record<string, unknown> = {}) {
-  const config = loadConfig({ env: {}, overrides });
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  const log = createLogger({ level: 'info', secrets: [], destination: sink });
-  const dispatcher = new Dispatcher({
-    commands: COMMANDS,
-    scheduler: new Scheduler(config.scheduler),
-    registry: backends,
-    config,
-    log,
-    media: mediaSettings(config),
-  });
-  return { dispatcher, config, lines };
+  return testDispatcher({ registry: backends, overrides });
 }
 
 let nextId = 0;

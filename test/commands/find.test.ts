@@ -1,38 +1,19 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { COMMANDS } from '../../src/commands/index.js';
-import { loadConfig } from '../../src/config.js';
-import { Dispatcher } from '../../src/core/dispatch.js';
+import type { Dispatcher } from '../../src/core/dispatch.js';
 import { BOX_COLOURS, MAX_DRAWN_SIDE } from '../../src/core/draw-boxes.js';
-import { createLogger } from '../../src/core/log.js';
-import { Scheduler } from '../../src/core/scheduler.js';
 import type { BotRequest } from '../../src/core/types.js';
-import { mediaSettings } from '../../src/main.js';
 import type { FoundBox } from '../../src/models/find/types.js';
 import type { BackendProvider } from '../../src/models/registry.js';
 import { fakeBackends } from '../fakes/backends.js';
+import { testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
 import { RecordingResponder } from '../fakes/responder.js';
 import { splitPng } from '../fakes/split.js';
 
 function setup(backends: BackendProvider, overrides: Record<string, unknown> = {}) {
-  const config = loadConfig({ env: {}, overrides });
-  const sink = new Writable({
-    write(_chunk, _enc, done) {
-      done();
-    },
-  });
-  const dispatcher = new Dispatcher({
-    commands: COMMANDS,
-    scheduler: new Scheduler(config.scheduler),
-    registry: backends,
-    config,
-    log: createLogger({ level: 'info', secrets: [], destination: sink }),
-    media: mediaSettings(config),
-  });
-  return { dispatcher, config };
+  return testDispatcher({ registry: backends, overrides });
 }
 
 let nextId = 0;

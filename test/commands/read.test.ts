@@ -1,38 +1,17 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { COMMANDS } from '../../src/commands/index.js';
 import { MAX_READ_REPLY } from '../../src/commands/read.js';
-import { loadConfig } from '../../src/config.js';
-import { Dispatcher } from '../../src/core/dispatch.js';
-import { createLogger } from '../../src/core/log.js';
-import { Scheduler } from '../../src/core/scheduler.js';
+import type { Dispatcher } from '../../src/core/dispatch.js';
 import type { BotRequest } from '../../src/core/types.js';
 import { BackendError } from '../../src/errors.js';
-import { mediaSettings } from '../../src/main.js';
 import type { BackendProvider } from '../../src/models/registry.js';
 import { fakeBackends } from '../fakes/backends.js';
+import { testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
 import { RecordingResponder } from '../fakes/responder.js';
 
 function setup(backends: BackendProvider) {
-  const config = loadConfig({ env: {} });
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  const dispatcher = new Dispatcher({
-    commands: COMMANDS,
-    scheduler: new Scheduler(config.scheduler),
-    registry: backends,
-    config,
-    log: createLogger({ level: 'info', secrets: [], destination: sink }),
-    media: mediaSettings(config),
-  });
-  return { dispatcher, lines };
+  return testDispatcher({ registry: backends });
 }
 
 let nextId = 0;

@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { COMMANDS } from '../../src/commands/index.js';
-import { loadConfig } from '../../src/config.js';
-import { Dispatcher } from '../../src/core/dispatch.js';
-import { createLogger } from '../../src/core/log.js';
-import { Scheduler } from '../../src/core/scheduler.js';
 import type { BotRequest } from '../../src/core/types.js';
 import { BackendError } from '../../src/errors.js';
-import { mediaSettings } from '../../src/main.js';
 import type { BackendProvider } from '../../src/models/registry.js';
 import { deferred, fakeBackends } from '../fakes/backends.js';
+import { testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
 import { RecordingResponder } from '../fakes/responder.js';
 import { SECRETS } from '../fakes/secrets.js';
@@ -18,25 +13,12 @@ import { SECRETS } from '../fakes/secrets.js';
 const SECRET = SECRETS.slackConfigToken;
 
 function setup(backends: BackendProvider, overrides: Record<string, unknown> = {}) {
-  const config = loadConfig({ env: { SLACK_BOT_TOKEN: SECRET }, overrides });
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  const log = createLogger({ level: 'info', secrets: [SECRET], destination: sink });
-  const scheduler = new Scheduler(config.scheduler);
-  const dispatcher = new Dispatcher({
-    commands: COMMANDS,
-    scheduler,
+  return testDispatcher({
     registry: backends,
-    config,
-    log,
-    media: mediaSettings(config),
+    overrides,
+    env: { SLACK_BOT_TOKEN: SECRET },
+    secrets: [SECRET],
   });
-  return { dispatcher, scheduler, lines, config };
 }
 
 let nextId = 0;

@@ -23,6 +23,7 @@ import type { Reply } from '../../src/core/types.js';
 import { mediaSettings } from '../../src/main.js';
 import { ModelRegistry } from '../../src/models/registry.js';
 import { fakeBackends } from '../fakes/backends.js';
+import { testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, startFakeOpenAI } from '../fakes/openai.js';
 import { RecordingResponder } from '../fakes/responder.js';
@@ -99,20 +100,15 @@ describe('through the dispatcher', () => {
       overrides: { 'memory.store': 'memory', 'imageIndex.channels': ['discord:C1', 'slack:C1'] },
     });
     const imageIndex = new SqliteImageIndex({ path: ':memory:', ttlSeconds: 3600, maxPerChannel: 100 });
-    const scheduler = new Scheduler(config.scheduler);
-    const dispatcher = new Dispatcher({
-      commands: COMMANDS,
-      scheduler,
+    const { dispatcher, scheduler } = testDispatcher({
+      config,
       registry: fakeBackends({
         embed: async (q) => ({
           dim: 2,
           vectors: ('texts' in q ? q.texts : q.images).map(() => new Float32Array([1, 0])),
         }),
       }),
-      config,
-      log: createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, d) => d() }) }),
-      media: mediaSettings(config),
-      imageIndex,
+      deps: { imageIndex },
     });
     const vector = new Float32Array([1, 0]);
     await imageIndex.add('discord:C1', {

@@ -3,17 +3,11 @@
  * runs in `iris start` before the adapters disconnect (test/cli/shutdown.test.ts drives the signal).
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { COMMANDS } from '../../src/commands/index.js';
-import { loadConfig } from '../../src/config.js';
-import { Dispatcher } from '../../src/core/dispatch.js';
-import { createLogger } from '../../src/core/log.js';
-import { Scheduler } from '../../src/core/scheduler.js';
 import type { BotRequest } from '../../src/core/types.js';
-import { mediaSettings } from '../../src/main.js';
 import type { RunOptions, TaskIO } from '../../src/models/types.js';
 import { deferred, fakeBackends } from '../fakes/backends.js';
+import { testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
 import { RecordingResponder } from '../fakes/responder.js';
 
@@ -40,28 +34,7 @@ function heldTagger() {
 }
 
 function setup(backends: ReturnType<typeof heldTagger>['backends']) {
-  const config = loadConfig({ overrides: { 'memory.store': 'memory' } });
-  const lines: string[] = [];
-  const log = createLogger({
-    level: 'info',
-    secrets: [],
-    destination: new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }),
-  });
-  const scheduler = new Scheduler(config.scheduler);
-  const dispatcher = new Dispatcher({
-    commands: COMMANDS,
-    scheduler,
-    registry: backends,
-    config,
-    log,
-    media: mediaSettings(config),
-  });
-  return { dispatcher, scheduler, lines };
+  return testDispatcher({ registry: backends, overrides: { 'memory.store': 'memory' } });
 }
 
 let next = 0;

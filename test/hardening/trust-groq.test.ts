@@ -4,18 +4,13 @@
  * Without the option nothing is asked for and the confidence is absent (Groq's models offer none today).
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { LOW_CONFIDENCE_HINT } from '../../src/commands/ask.js';
-import { COMMANDS } from '../../src/commands/index.js';
 import { loadConfig } from '../../src/config.js';
-import { Dispatcher } from '../../src/core/dispatch.js';
-import { createLogger } from '../../src/core/log.js';
-import { Scheduler } from '../../src/core/scheduler.js';
 import type { Reply } from '../../src/core/types.js';
-import { mediaSettings } from '../../src/main.js';
 import { ModelRegistry } from '../../src/models/registry.js';
 import { meanTokenProbability } from '../../src/models/vqa/groq.js';
+import { testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, type FakeResponse, startFakeOpenAI } from '../fakes/openai.js';
 import { RecordingResponder } from '../fakes/responder.js';
@@ -45,19 +40,14 @@ async function ask(options: Record<string, unknown>): Promise<Reply> {
       'tasks.vqa': { backend: 'groq', model: 'meta-llama/llama-4-maverick-17b-128e-instruct', options },
     },
   });
-  const scheduler = new Scheduler(config.scheduler);
-  const dispatcher = new Dispatcher({
-    commands: COMMANDS,
-    scheduler,
+  const { dispatcher, scheduler } = testDispatcher({
+    config,
     registry: new ModelRegistry({
       modelsDir: config.models.dir,
       executionProviders: ['cpu'],
       tasks: config.tasks,
       providers: { groq: config.providers.groq },
     }),
-    config,
-    log: createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, d) => d() }) }),
-    media: mediaSettings(config),
   });
   const res = new RecordingResponder();
   await dispatcher.handle(

@@ -7,24 +7,20 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { LOW_CONFIDENCE_HINT } from '../../src/commands/ask.js';
 import { imagineAltText } from '../../src/commands/imagine-params.js';
 import { COMMANDS } from '../../src/commands/index.js';
 import { loadConfig } from '../../src/config.js';
 import { altTextLimit, buildAltText } from '../../src/core/alttext.js';
-import { Dispatcher } from '../../src/core/dispatch.js';
 import { SqliteImageIndex } from '../../src/core/image-index-sqlite.js';
-import { createLogger } from '../../src/core/log.js';
 import { MemoryMapStore } from '../../src/core/memory.js';
-import { Scheduler } from '../../src/core/scheduler.js';
 import { MemorySettingsStore } from '../../src/core/settings.js';
 import type { BotRequest, Reply } from '../../src/core/types.js';
-import { mediaSettings } from '../../src/main.js';
 import type { TaskIO } from '../../src/models/types.js';
 import { fakeBackends } from '../fakes/backends.js';
 import { dominant } from '../fakes/colours.js';
+import { testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
 import { RecordingResponder } from '../fakes/responder.js';
 
@@ -54,17 +50,10 @@ function setup(o: { runners: Runners; overrides?: Record<string, unknown> }) {
     ttlSeconds: config.imageIndex.ttlSeconds,
     maxPerChannel: config.imageIndex.maxPerChannel,
   });
-  const scheduler = new Scheduler(config.scheduler);
-  const dispatcher = new Dispatcher({
-    commands: COMMANDS,
-    scheduler,
-    registry: backends,
+  const { dispatcher, scheduler } = testDispatcher({
     config,
-    log: createLogger({ level: 'silent', destination: new Writable({ write: (_c, _e, d) => d() }) }),
-    media: mediaSettings(config),
-    memory,
-    settings,
-    imageIndex,
+    registry: backends,
+    deps: { memory, settings, imageIndex },
   });
   let n = 0;
   const send = async (fields: Partial<BotRequest> & { command: string }): Promise<Reply> => {
