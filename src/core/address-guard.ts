@@ -3,12 +3,12 @@
  * public. Private, loopback, link-local, CGNAT, multicast and reserved ranges are refused, in IPv4, IPv6
  * and IPv4-mapped IPv6 (::ffff:a.b.c.d). The resolver is injected so tests never touch real DNS.
  *
- * Known limit: the address is checked before the request, and fetch resolves the name again when it
- * connects; a DNS server that answers differently the second time (rebinding) is not caught here. Put
- * an egress proxy or firewall in front of iris where that matters (docs/security.md).
+ * DNS rebinding: `guardedLookup` is the resolver the download sockets use (src/core/guarded-agent.ts), so
+ * the address a socket connects to is the one checked in the same step, whatever the name answered to
+ * an earlier check.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 
 export interface ResolvedAddress {
   address: string;
@@ -87,4 +87,42 @@ export async function privateAddressesOf(hostname: string, lookup: LookupAll): P
   const addresses = isIP(host) ? [host] : (await lookup(host)).map((a) => a.address);
   if (addresses.length === 0) return [host];
   return addresses.filter(isPrivateAddress);
+}
+
+/** A connection refused because its host resolved to a private address (media-fetch turns it into a UserError). */
+export class BlockedAddressError extends Error {
+  readonly code = 'EBLOCKEDADDRESS';
+  constructor(readonly host: string) {
+    super(`${host} resolves to a private or local address`);
+    this.name = 'BlockedAddressError';
+  }
+}
+
+const wantedFamily = (family: number | string | undefined): 4 | 6 | undefined =>
+  family === 4 || family === 'IPv4' ? 4 : family === 6 || family === 'IPv6' ? 6 : undefined;
+
+/**
+ * A `lookup` for net/tls.connect: resolves with `lookup`, fails with BlockedAddressError when any
+ * address is private (unless `allowPrivate`: IRIS_ALLOW_HOSTS), and hands the checked addresses to the
+ * socket, so nothing resolves the name between the check and the connection.
+ */
+export function guardedLookup(lookup: LookupAll, options: { allowPrivate: boolean }): LookupFunction {
+  return (hostname, dnsOptions, callback) => {
+    const done = (addresses: ResolvedAddress[]) => {
+      if (!options.allowPrivate && addresses.some((a) => isPrivateAddress(a.address))) {
+        return callback(new BlockedAddressError(hostname), '', 0);
+      }
+      const family = wantedFamily(dnsOptions.family);
+      const usable = addresses.filter((a) => family === undefined || a.family === family);
+      const first = usable[0];
+      if (!first) {
+        const error = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+        return callback(error, '', 0);
+      }
+      if (dnsOptions.all) return callback(null, usable);
+      callback(null, first.address, first.family);
+    };
+    // Two-argument then: an exception thrown by the callback must not call it a second time.
+    lookup(hostname).then(done, (error: NodeJS.ErrnoException) => callback(error, '', 0));
+  };
 }

@@ -4,13 +4,19 @@
  * hosts in `policy.privateHosts`, i.e. IRIS_ALLOW_HOSTS, are the deliberate exception), a byte cap
  * enforced before and while downloading, one deadline for the whole transfer.
  *
+ * The sockets connect through a guarded Agent (guarded-agent.ts): the address each one uses is checked
+ * in the same step that resolved it, so a DNS answer that changes after the pre-check (rebinding) is
+ * refused too.
+ *
  * Messages are shown in chat: they name the file and the host, never the path, the query string (signed
  * CDN URLs carry tokens) or a header. `ref.headers` (e.g. Slack's bot token) are sent to the URL's own
  * origin only, never to a redirect target on another origin.
  */
 
+import { type Dispatcher, fetch as undiciFetch } from 'undici';
 import { UserError } from '../errors.js';
-import { privateAddressesOf, systemLookup } from './address-guard.js';
+import { BlockedAddressError, privateAddressesOf, systemLookup } from './address-guard.js';
+import { createGuardedAgent } from './guarded-agent.js';
 import type { FetchPolicy, MediaLimits } from './media.js';
 import type { ImageRef } from './types.js';
 
@@ -70,8 +76,11 @@ function isLoopback(hostname: string): boolean {
  * only that port. Returns the matching kind or null.
  */
 function matchAllowList(url: URL, allowHosts: readonly string[]): 'host' | 'host:port' | null {
-  const hostname = stripBrackets(url.hostname);
-  const port = effectivePort(url);
+  return matchHostPort(stripBrackets(url.hostname), effectivePort(url), allowHosts);
+}
+
+/** matchAllowList for a bare host name (no brackets) and a port ('443', never ''). */
+function matchHostPort(hostname: string, port: string, allowHosts: readonly string[]) {
   let best: 'host' | 'host:port' | null = null;
   for (const raw of allowHosts) {
     const entry = raw.trim().toLowerCase();
@@ -123,13 +132,29 @@ export async function checkAddress(name: string, url: URL, policy: FetchPolicy):
   } catch (cause) {
     throw fetchFailed(name, url.host, 'the host could not be resolved', cause);
   }
-  if (blocked.length > 0) {
-    throw new UserError(
-      'image_fetch_failed',
-      `${name}: iris does not fetch images from private or local addresses (${url.host}).`,
-    );
-  }
+  if (blocked.length > 0) throw privateRefused(name, url.host);
 }
+
+function privateRefused(name: string, host: string): UserError {
+  return new UserError(
+    'image_fetch_failed',
+    `${name}: iris does not fetch images from private or local addresses (${host}).`,
+  );
+}
+
+/** True when a transport error (fetch wraps it in `cause`) is the guarded Agent refusing an address. */
+function isBlockedAddress(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof BlockedAddressError) return true;
+  }
+  return false;
+}
+
+/** The request half of fetch that both undici's fetch and an injected test transport take. */
+type Transport = (
+  url: string,
+  init: RequestInit & { dispatcher?: Dispatcher; redirect: 'manual' },
+) => Promise<Response>;
 
 function fetchFailed(name: string, host: string, what: string, cause?: unknown): UserError {
   return new UserError('image_fetch_failed', `${name}: ${what} (${host}).`, { cause });
@@ -162,11 +187,20 @@ export async function fetchImageBytes(
   signal?.throwIfAborted();
 
   const origin = url.origin;
-  const doFetch = policy.fetch ?? fetch;
+  // One Agent per download: its sockets resolve through the guarded lookup (the injected transport of
+  // a test has no sockets). Closed in `finally`; attachments are few, so no pool is kept between them.
+  const agent = policy.fetch
+    ? undefined
+    : createGuardedAgent({
+        lookup: policy.lookup ?? systemLookup,
+        isExempt: ({ hostname, port }) => matchHostPort(hostname, port, policy.privateHosts ?? []) !== null,
+      });
+  const doFetch = (policy.fetch ?? undiciFetch) as Transport;
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), policy.timeoutMs);
   const combined = signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal;
   const onAbortError = (cause: unknown, host: string): never => {
+    if (isBlockedAddress(cause)) throw privateRefused(name, host);
     if (signal?.aborted) {
       const reason = signal.reason;
       throw reason instanceof UserError
@@ -191,6 +225,7 @@ export async function fetchImageBytes(
           headers: url.origin === origin ? ref.headers : undefined,
           redirect: 'manual',
           signal: combined,
+          ...(agent && { dispatcher: agent }),
         });
       } catch (cause) {
         return onAbortError(cause, host);
@@ -231,6 +266,7 @@ export async function fetchImageBytes(
     }
   } finally {
     clearTimeout(timer);
+    await agent?.destroy().catch(() => {});
   }
 }
 
