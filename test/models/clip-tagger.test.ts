@@ -7,7 +7,8 @@ import sharp from 'sharp';
 import type { LoadedImage } from '../../src/core/types.js';
 import { isUserError } from '../../src/errors.js';
 import { synthAll, synthClip } from '../../src/models/colourworld/index.js';
-import { createClipTagger, parsePreprocessorConfig } from '../../src/models/tag/clip.js';
+import { createClipTagger } from '../../src/models/tag/clip.js';
+import { parsePreprocessorConfig } from '../../src/models/tag/clip-preprocess.js';
 import type { Backend } from '../../src/models/types.js';
 
 const COLOURS: Record<string, [number, number, number]> = {

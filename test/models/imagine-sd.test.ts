@@ -9,9 +9,10 @@ import { isUserError } from '../../src/errors.js';
 import { synthAll } from '../../src/models/colourworld/index.js';
 import { readPngText } from '../../src/models/imagine/png.js';
 import { createSdBackend } from '../../src/models/imagine/sd.js';
-import { fromFloat16, timestepTensor, toFloat16 } from '../../src/models/imagine/tensors.js';
+import { timestepTensor } from '../../src/models/imagine/tensors.js';
 import { loadClipTokenizer } from '../../src/models/imagine/tokenizer.js';
 import type { ImagineIO } from '../../src/models/imagine/types.js';
+import { fromFloat16, toFloat16 } from '../../src/models/tensors.js';
 import type { Backend } from '../../src/models/types.js';
 import { dominant } from '../fakes/colours.js';
 

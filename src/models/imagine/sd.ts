@@ -21,6 +21,7 @@ import * as ort from 'onnxruntime-node';
 import { toRgb } from '../../core/media.js';
 import { BackendError, UserError } from '../../errors.js';
 import { LATENT_RGB_FACTORS } from '../colourworld/sd.js';
+import { floatTensor, idsTensor, type SessionValueMeta, tensorToFloat32, valueMeta } from '../tensors.js';
 import type { Backend, BackendFactory, BackendLoadOptions, RunOptions } from '../types.js';
 import { chwToRgbBytes, encodeGenerated, latentPreview } from './png.js';
 import { SeededRandom } from './rng.js';
@@ -32,14 +33,7 @@ import {
   type SchedulerName,
   schedulerFromClass,
 } from './schedulers.js';
-import {
-  floatTensor,
-  idsTensor,
-  type SessionValueMeta,
-  tensorToFloat32,
-  timestepTensor,
-  valueMeta,
-} from './tensors.js';
+import { timestepTensor } from './tensors.js';
 import { loadClipTokenizer } from './tokenizer.js';
 import type { ImagineIO } from './types.js';
 

@@ -31,10 +31,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
+import { floatTensor, tensorToFloat32 } from '../tensors.js';
 import type { Backend, BackendLoadOptions, Scored, TaskIO } from '../types.js';
+import { makeLut, outputSize, parsePreprocessorConfig, preprocessInto } from './clip-preprocess.js';
 
 export interface ClipTaggerHooks {
   onTextRun?(texts: number): void;
@@ -52,161 +53,6 @@ const DTYPE_SUFFIX: Record<string, string> = {
   uint8: '_uint8',
   q4: '_q4',
 };
-
-// ---------------------------------------------------------------------------------------------
-// Image → RGB. Same signature as `toRgb` in src/core/media.ts (switch to it once it lands).
-
-type Fit = 'cover' | 'fill' | 'contain';
-
-async function toRgb(
-  image: LoadedImage,
-  { width, height, fit }: { width: number; height: number; fit: Fit },
-): Promise<{ data: Buffer; width: number; height: number }> {
-  try {
-    const { data, info } = await sharp(image.bytes, { failOn: 'error' })
-      .rotate()
-      .resize(width, height, { fit, kernel: 'cubic', background: { r: 0, g: 0, b: 0 } })
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`expected 3 channels, got ${info.channels}`);
-    return { data, width: info.width, height: info.height };
-  } catch (cause) {
-    throw new UserError('bad_image', `${image.name}: the image data is corrupt or truncated`, { cause });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// preprocessor_config.json
-
-export interface ClipPreprocess {
-  /** Resize target: shortest edge, or an exact size. */
-  resize: { shortestEdge: number } | { width: number; height: number } | null;
-  crop: { width: number; height: number } | null;
-  rescale: number;
-  mean: [number, number, number];
-  std: [number, number, number];
-}
-
-function triple(v: unknown, fallback: number): [number, number, number] {
-  if (typeof v === 'number') return [v, v, v];
-  if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number')) {
-    return v as [number, number, number];
-  }
-  return [fallback, fallback, fallback];
-}
-
-function hw(v: unknown): { width: number; height: number } | null {
-  if (typeof v === 'number') return { width: v, height: v };
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, number>;
-    if (typeof o.height === 'number' && typeof o.width === 'number')
-      return { width: o.width, height: o.height };
-  }
-  return null;
-}
-
-export function parsePreprocessorConfig(c: Record<string, unknown>): ClipPreprocess {
-  let resize: ClipPreprocess['resize'] = null;
-  if (c.do_resize !== false) {
-    const size = c.size;
-    if (typeof size === 'number') resize = { shortestEdge: size };
-    else if (
-      size &&
-      typeof size === 'object' &&
-      typeof (size as Record<string, unknown>).shortest_edge === 'number'
-    ) {
-      resize = { shortestEdge: (size as { shortest_edge: number }).shortest_edge };
-    } else resize = hw(size) ?? { shortestEdge: 224 };
-  }
-  const crop = c.do_center_crop === false ? null : hw(c.crop_size ?? 224);
-  const doNorm = c.do_normalize !== false;
-  return {
-    resize,
-    crop,
-    rescale: c.do_rescale === false ? 1 : typeof c.rescale_factor === 'number' ? c.rescale_factor : 1 / 255,
-    mean: doNorm ? triple(c.image_mean, 0) : [0, 0, 0],
-    std: doNorm ? triple(c.image_std, 1) : [1, 1, 1],
-  };
-}
-
-/** Final tensor size for an image of the given size. */
-function outputSize(p: ClipPreprocess, w: number, h: number): { width: number; height: number } {
-  if (p.crop) return p.crop;
-  if (!p.resize) return { width: w, height: h };
-  if ('shortestEdge' in p.resize) {
-    const s = p.resize.shortestEdge / Math.min(w, h);
-    return { width: Math.max(1, Math.round(w * s)), height: Math.max(1, Math.round(h * s)) };
-  }
-  return p.resize;
-}
-
-/**
- * Resize + centre crop + normalise one image into `out` (CHW, at `offset`). Shortest-edge resize
- * followed by a crop of the same size is sharp's 'cover' in one step (with shrink-on-load for JPEG).
- */
-async function preprocessInto(
-  p: ClipPreprocess,
-  lut: Float32Array,
-  image: LoadedImage,
-  out: Float32Array,
-  offset: number,
-): Promise<void> {
-  const target = outputSize(p, image.width, image.height);
-  let rgb: { data: Buffer; width: number; height: number };
-  if (
-    p.crop &&
-    p.resize &&
-    'shortestEdge' in p.resize &&
-    p.resize.shortestEdge === Math.min(p.crop.width, p.crop.height) &&
-    p.crop.width === p.crop.height
-  ) {
-    rgb = await toRgb(image, { width: p.crop.width, height: p.crop.height, fit: 'cover' });
-  } else {
-    const r = p.resize
-      ? outputSize({ ...p, crop: null }, image.width, image.height)
-      : { width: image.width, height: image.height };
-    rgb = await toRgb(image, { width: r.width, height: r.height, fit: 'fill' });
-  }
-  const { width: W, height: H } = target;
-  const plane = W * H;
-  // centre crop (or zero-pad when the crop is larger), as CLIPImageProcessor does
-  const x0 = Math.floor((rgb.width - W) / 2);
-  const y0 = Math.floor((rgb.height - H) / 2);
-  const src = rgb.data;
-  for (let y = 0; y < H; y++) {
-    const sy = y + y0;
-    const row = y * W;
-    if (sy < 0 || sy >= rgb.height) {
-      for (let c = 0; c < 3; c++) out.fill(0, offset + c * plane + row, offset + c * plane + row + W);
-      continue;
-    }
-    for (let x = 0; x < W; x++) {
-      const sx = x + x0;
-      const o = offset + row + x;
-      if (sx < 0 || sx >= rgb.width) {
-        out[o] = 0;
-        out[o + plane] = 0;
-        out[o + 2 * plane] = 0;
-        continue;
-      }
-      const s = (sy * rgb.width + sx) * 3;
-      out[o] = lut[src[s] as number] as number;
-      out[o + plane] = lut[256 + (src[s + 1] as number)] as number;
-      out[o + 2 * plane] = lut[512 + (src[s + 2] as number)] as number;
-    }
-  }
-}
-
-function makeLut(p: ClipPreprocess): Float32Array {
-  const lut = new Float32Array(768);
-  for (let c = 0; c < 3; c++) {
-    for (let v = 0; v < 256; v++)
-      lut[c * 256 + v] = (v * p.rescale - (p.mean[c] as number)) / (p.std[c] as number);
-  }
-  return lut;
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -374,7 +220,7 @@ export const createClipTagger = async (load: BackendLoadOptions): Promise<ClipTa
       }
       const t = out[textOut] as ort.Tensor;
       dim = t.dims[1] as number;
-      parts.push(normalise(toFloat32(t), dim, chunk.length));
+      parts.push(normalise(tensorToFloat32(t), dim, chunk.length));
     }
     const data = new Float32Array(texts.length * dim);
     let off = 0;
@@ -433,10 +279,7 @@ export const createClipTagger = async (load: BackendLoadOptions): Promise<ClipTa
     const per = 3 * width * height;
     const data = new Float32Array(images.length * per);
     await Promise.all(images.map((img, i) => preprocessInto(pre, lut, img, data, i * per)));
-    if (pixelType === 'float16') {
-      return new ort.Tensor('float16', float32ToFloat16(data), [images.length, 3, height, width]);
-    }
-    return new ort.Tensor('float32', data, [images.length, 3, height, width]);
+    return floatTensor(pixelType, data, [images.length, 3, height, width]);
   }
 
   async function visionEmbed(pixels: ort.Tensor): Promise<{ data: Float32Array; dim: number; n: number }> {
@@ -453,7 +296,7 @@ export const createClipTagger = async (load: BackendLoadOptions): Promise<ClipTa
     const emb = out[visionOut] as ort.Tensor;
     const dim = emb.dims[1] as number;
     const n = emb.dims[0] as number;
-    return { data: normalise(toFloat32(emb), dim, n), dim, n };
+    return { data: normalise(tensorToFloat32(emb), dim, n), dim, n };
   }
 
   async function embedImages(
@@ -564,47 +407,3 @@ export const createClipTagger = async (load: BackendLoadOptions): Promise<ClipTa
       .sort((a, b) => b.score - a.score);
   }
 };
-
-function toFloat32(t: ort.Tensor): Float32Array {
-  if (t.type === 'float32') return t.data as Float32Array;
-  if (t.type === 'float16') return float16ToFloat32(t.data as Uint16Array);
-  throw new BackendError('bad_model', `tag/clip: unexpected embedding type ${t.type}`, {
-    isRetryable: false,
-  });
-}
-
-function float16ToFloat32(h: Uint16Array): Float32Array {
-  const out = new Float32Array(h.length);
-  for (let i = 0; i < h.length; i++) {
-    const x = h[i] as number;
-    const s = x & 0x8000 ? -1 : 1;
-    const e = (x >> 10) & 0x1f;
-    const m = x & 0x3ff;
-    out[i] =
-      e === 0
-        ? s * 2 ** -14 * (m / 1024)
-        : e === 31
-          ? m
-            ? Number.NaN
-            : s * Number.POSITIVE_INFINITY
-          : s * 2 ** (e - 15) * (1 + m / 1024);
-  }
-  return out;
-}
-
-function float32ToFloat16(f: Float32Array): Uint16Array {
-  const out = new Uint16Array(f.length);
-  const buf = new Float32Array(1);
-  const bits = new Uint32Array(buf.buffer);
-  for (let i = 0; i < f.length; i++) {
-    buf[0] = f[i] as number;
-    const x = bits[0] as number;
-    const sign = (x >>> 16) & 0x8000;
-    const exp = ((x >>> 23) & 0xff) - 127 + 15;
-    const mant = x & 0x7fffff;
-    if (exp <= 0) out[i] = sign | (exp < -10 ? 0 : (mant | 0x800000) >> (1 - exp + 13));
-    else if (exp >= 31) out[i] = sign | 0x7c00;
-    else out[i] = sign | (exp << 10) | (mant >> 13);
-  }
-  return out;
-}
