@@ -24,7 +24,7 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 /** The job: `work id:…` answers "done …" after `delayMs` (the round's backend), on the shared GPU queue. */
-function workCommand(job: { delayMs: number }): AnyCommand {
+function workCommand(job: { delayMs: number; gate?: Promise<void> }): AnyCommand {
   return defineCommand<{ id: string }>({
     name: 'work',
     description: 'Answers "done <id>" after the configured delay.',
@@ -34,6 +34,7 @@ function workCommand(job: { delayMs: number }): AnyCommand {
       return { id: String(args.id) };
     },
     async run({ id }, ctx) {
+      await job.gate;
       if (job.delayMs > 0) await new Promise((r) => setTimeout(r, job.delayMs));
       if (ctx.signal.aborted) throw ctx.signal.reason;
       return { text: `done ${id}` };
@@ -41,7 +42,8 @@ function workCommand(job: { delayMs: number }): AnyCommand {
   });
 }
 
-const job = { delayMs: 0 };
+/** The round's backend: how long a job takes, and (burst) a gate holding jobs until every request is in. */
+const job: { delayMs: number; gate?: Promise<void> } = { delayMs: 0 };
 let h: Harness;
 before(async () => {
   h = await startHarness({
@@ -116,22 +118,38 @@ async function round(name: string, burst: boolean): Promise<RoundFigures> {
       await new Promise((r) => setTimeout(r, 20));
     }
   };
+  // Burst: the jobs wait at a gate until every request is either answered or in the queue, so the queue
+  // fills to its high-water mark however fast this machine drains it; then they run SLOW_MS each.
+  let open = () => {};
+  job.gate = burst ? new Promise<void>((resolve) => (open = resolve)) : undefined;
+  const settled = async () => {
+    for (let tries = 0; ; tries++) {
+      const { queued = 0, running = 0 } = h.scheduler.stats().queues.gpu ?? {};
+      const answers = users.reduce((sum, user) => sum + answered(user), 0);
+      if (answers + queued + running >= USERS * PER_USER) return open();
+      if (tries > 3000) throw new Error(`burst: ${answers} answered, ${queued + running} queued`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   const started = process.hrtime.bigint();
   try {
+    if (burst) {
+      for (const user of users) for (let i = 0; i < PER_USER; i++) void send(user, i);
+      await settled();
+    }
     await Promise.all(
       users.map(async (user) => {
-        for (let i = 0; i < PER_USER; i++) {
-          if (burst) void send(user, i);
-          else {
-            await send(user, i);
-            await waitAnswers(user, i + 1);
-          }
+        for (let i = 0; i < PER_USER && !burst; i++) {
+          await send(user, i);
+          await waitAnswers(user, i + 1);
         }
         await waitAnswers(user, PER_USER);
       }),
     );
   } finally {
     clearInterval(sampler);
+    open();
+    job.gate = undefined;
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await new Promise((r) => setTimeout(r, 100)); // a duplicate answer would show up now
