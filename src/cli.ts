@@ -372,7 +372,7 @@ export function buildProgram(): Command {
     )
     .argument(
       '[targets...]',
-      'task names (tag, caption, vqa, read) or model ids; default: every configured model',
+      `task names (${Object.keys(TASKS).join(', ')}) or model ids; default: every configured model`,
     )
     .option('--models <dir>', 'models folder')
     .action(async (targets: string[], flags: ModelFlags) => {
