@@ -80,7 +80,7 @@ export async function startCli(
   try {
     for (const entry of wanted) {
       const adapter = await entry.create(app);
-      await adapter.start(app.dispatcher.handle);
+      await adapter.start(app.dispatcher.handle, app.dispatcher.hooks);
       adapters.push(adapter);
       io.err(`  ${entry.name}: ${adapter.describe?.() ?? 'running'}`);
     }

@@ -14,7 +14,7 @@ import { displayName, validateArgs } from './options.js';
 import { redactSecrets } from './redact.js';
 import type { Scheduler } from './scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './settings.js';
-import type { BotRequest, LoadedImage, Reply, Responder } from './types.js';
+import type { AdapterHooks, BotRequest, LoadedImage, MessageDeleted, Reply, Responder } from './types.js';
 
 /** A PNG iris made, as a LoadedImage (for image memory). */
 async function describePng(name: string, png: Buffer): Promise<LoadedImage> {
@@ -152,6 +152,25 @@ export class Dispatcher {
     this.#inFlight.add(done);
     return done;
   };
+
+  /** What adapters report besides requests (see AdapterHooks); each hook logs and never throws. */
+  readonly hooks: AdapterHooks = {
+    messageDeleted: (e) => this.#messageDeleted(e),
+  };
+
+  /** A deleted message's images leave image memory (no-op without an index or a link). */
+  async #messageDeleted(e: MessageDeleted): Promise<void> {
+    const { imageIndex, log } = this.#deps;
+    // '' is what requests without a link stored (CLI, slash commands): it must never match a deletion.
+    if (!imageIndex || !e.link) return;
+    try {
+      const removed = await imageIndex.removeLink(e.conversation, e.link);
+      if (removed > 0)
+        log.info({ conversation: e.conversation, removed }, 'deleted message left image memory');
+    } catch (err) {
+      log.warn({ err, conversation: e.conversation }, 'could not remove a deleted message from image memory');
+    }
+  }
 
   /** Requests being handled now (for shutdown and tests). */
   get inFlight(): number {

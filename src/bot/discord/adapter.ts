@@ -7,6 +7,8 @@ import {
   type Interaction,
   type Message,
   MessageFlags,
+  type OmitPartialGroupDMChannel,
+  type PartialMessage,
   Partials,
   type RepliableInteraction,
 } from 'discord.js';
@@ -15,7 +17,7 @@ import { type Config, ConfigError } from '../../config.js';
 import { newRequestId } from '../../core/dispatch.js';
 import type { Logger } from '../../core/log.js';
 import type { SettingsStore } from '../../core/settings.js';
-import type { BotRequest, ImageRef, PlatformAdapter, Responder } from '../../core/types.js';
+import type { AdapterHooks, BotRequest, ImageRef, PlatformAdapter, Responder } from '../../core/types.js';
 import { onMessage } from './messages.js';
 import { MESSAGE_MENUS, syncCommands } from './registration.js';
 import { altTextOnly, InteractionResponder } from './responder.js';
@@ -76,7 +78,7 @@ export class DiscordAdapter implements PlatformAdapter {
 
   #has = (name: string) => this.#o.commands.some((c) => c.name === name);
 
-  async start(handle: Handle): Promise<void> {
+  async start(handle: Handle, hooks?: AdapterHooks): Promise<void> {
     const intents = [
       GatewayIntentBits.Guilds,
       GatewayIntentBits.GuildMessages,
@@ -95,6 +97,10 @@ export class DiscordAdapter implements PlatformAdapter {
     client.on(Events.MessageCreate, (m) => {
       this.#onMessage(m, handle).catch((err) => this.#log.error({ err }, 'discord message failed'));
     });
+    if (hooks) {
+      client.on(Events.MessageDelete, (m) => this.#onDelete([m], hooks));
+      client.on(Events.MessageBulkDelete, (ms) => this.#onDelete([...ms.values()], hooks));
+    }
     client.on(Events.Error, (err) => this.#log.error({ err }, 'discord client error'));
     const ready = once(client, Events.ClientReady);
     try {
@@ -159,6 +165,17 @@ export class DiscordAdapter implements PlatformAdapter {
     });
   }
 
+  /**
+   * Deleted messages (usually uncached: Partials.Message gives id, channel and guild) → the same link and
+   * conversation key their requests had, so the core can forget what they carried.
+   */
+  #onDelete(messages: OmitPartialGroupDMChannel<Message | PartialMessage>[], hooks: AdapterHooks): void {
+    for (const m of messages) {
+      const e = { conversation: conversationOf(m.channelId, m.channel), link: m.url };
+      hooks.messageDeleted(e).catch((err) => this.#log.warn({ err }, 'discord: message delete hook failed'));
+    }
+  }
+
   #responder(
     i: RepliableInteraction,
     menu?: { ephemeral: boolean; altTextOnly: boolean },
@@ -180,6 +197,8 @@ export class DiscordAdapter implements PlatformAdapter {
     let args: Record<string, unknown> = {};
     let images: ImageRef[] = [];
     let menu: (typeof MESSAGE_MENUS)[number] | undefined;
+    // Slash commands have no user message (the reply's URL would cost a fetch): no link there.
+    let messageLink: string | undefined;
     if (i.isChatInputCommand()) {
       command = i.commandName;
       ({ args, images } = slashArgs(
@@ -191,6 +210,7 @@ export class DiscordAdapter implements PlatformAdapter {
       if (!menu) return;
       command = menu.command;
       images = imagesOf(i.targetMessage.attachments).map(imageRef);
+      messageLink = i.targetMessage.url;
       if (!images.length) {
         await i.reply({ content: 'That message has no image.', flags: MessageFlags.Ephemeral });
         return;
@@ -226,6 +246,7 @@ export class DiscordAdapter implements PlatformAdapter {
           args,
           images,
           conversation: conversationOf(i.channelId ?? '', i.channel),
+          ...(messageLink && { messageLink }),
           user,
           signal: this.#stopping.signal,
         },

@@ -39,9 +39,10 @@ export interface MessageContext {
   signal: AbortSignal;
 }
 
+/** `link`: the message the images came from (a replied-to one, else the message itself). */
 type Plan =
-  | { kind: 'request'; command: string; args: Record<string, unknown>; images: ImageRef[] }
-  | { kind: 'alttext'; images: ImageRef[] };
+  | { kind: 'request'; command: string; args: Record<string, unknown>; images: ImageRef[]; link: string }
+  | { kind: 'alttext'; images: ImageRef[]; link: string };
 
 async function plan(m: Message, ctx: MessageContext): Promise<Plan | undefined> {
   const mentioned = m.mentions.users.has(ctx.botId);
@@ -52,22 +53,25 @@ async function plan(m: Message, ctx: MessageContext): Promise<Plan | undefined> 
   const replyToIris = referenced?.author.id === ctx.botId;
 
   if (question && ctx.has('ask')) {
-    const ask = (images: ImageRef[]): Plan => ({
+    const ask = (images: ImageRef[], link = m.url): Plan => ({
       kind: 'request',
       command: 'ask',
       args: { question },
       images,
+      link,
     });
-    if (replyImages.length) return ask(replyImages.map(imageRef));
+    if (referenced && replyImages.length) return ask(replyImages.map(imageRef), referenced.url);
     if (own.length && mentioned) return ask(own.map(imageRef));
     if (mentioned || replyToIris) return ask([]);
   }
   if (!question && mentioned && ctx.has('caption')) {
-    const images = own.length ? own : replyImages;
-    if (images.length) return { kind: 'request', command: 'caption', args: {}, images: images.map(imageRef) };
+    const [images, link] = own.length || !referenced ? [own, m.url] : [replyImages, referenced.url];
+    if (images.length)
+      return { kind: 'request', command: 'caption', args: {}, images: images.map(imageRef), link };
   }
   const undescribed = own.filter((a) => !a.description);
-  if (undescribed.length && ctx.has('caption')) return { kind: 'alttext', images: undescribed.map(imageRef) };
+  if (undescribed.length && ctx.has('caption'))
+    return { kind: 'alttext', images: undescribed.map(imageRef), link: m.url };
   return undefined;
 }
 
@@ -77,7 +81,8 @@ export async function onMessage(m: Message, ctx: MessageContext): Promise<void> 
   if (!p) return;
   const conversation = conversationOf(m.channelId, m.channel);
   const user = userOf(m.author, m.member?.permissions, ctx.settings);
-  const base = { platform: PLATFORM, conversation, user, signal: ctx.signal };
+  // The link image memory stores, and what a later MESSAGE_DELETE of that message is matched by.
+  const base = { platform: PLATFORM, conversation, user, signal: ctx.signal, messageLink: p.link };
   const log = ctx.log.child({ message: m.id });
 
   if (p.kind === 'request') {

@@ -7,7 +7,7 @@ import type { AnyCommand } from '../../commands/types.js';
 import { newRequestId, renderError } from '../../core/dispatch.js';
 import type { Logger } from '../../core/log.js';
 import type { SettingsStore } from '../../core/settings.js';
-import type { BotRequest, PlatformAdapter, Responder } from '../../core/types.js';
+import type { AdapterHooks, BotRequest, PlatformAdapter, Responder } from '../../core/types.js';
 import { SeenKeys } from './dedupe.js';
 import { registerInbound } from './inbound.js';
 import { registerInteractions } from './interactions.js';
@@ -63,6 +63,8 @@ export class SlackAdapter implements PlatformAdapter {
   #app?: App;
   #server?: Server;
   #socket?: SocketModeReceiver;
+  /** auth.test's workspace URL, the base of message links. */
+  #workspaceUrl = '';
 
   constructor(options: SlackAdapterOptions) {
     this.#o = options;
@@ -84,7 +86,7 @@ export class SlackAdapter implements PlatformAdapter {
       : `HTTP receiver on port ${this.port}, path /slack/events`;
   }
 
-  async start(handle: Handle): Promise<void> {
+  async start(handle: Handle, hooks?: AdapterHooks): Promise<void> {
     const { slack } = this.#o;
     const logger = boltLogger(this.#log);
     const clientOptions: WebClientOptions = { slackApiUrl: slack.apiUrl, retryConfig: this.#o.retryConfig };
@@ -115,10 +117,13 @@ export class SlackAdapter implements PlatformAdapter {
     });
     await app.init(); // auth.test: a bad token stops start-up here with Slack's error
     const auth = await app.client.auth.test();
+    this.#workspaceUrl = String(auth.url ?? '');
     const rt: SlackRuntime = {
       client: app.client,
       botToken: slack.botToken,
       botUserId: String(auth.user_id ?? ''),
+      workspaceUrl: this.#workspaceUrl,
+      ...(hooks && { hooks }),
       commands: this.#o.commands,
       slack,
       log: this.#log,
@@ -185,6 +190,7 @@ export class SlackAdapter implements PlatformAdapter {
           args: built.args ?? {},
           images: built.images ?? [],
           conversation: conversationKey(target),
+          ...(built.messageLink && { messageLink: built.messageLink }),
           user: { id: target.user, isAdmin },
           signal: controller.signal,
         };

@@ -1,7 +1,15 @@
 import type { App } from '@slack/bolt';
 import { altTextWanted } from '../../commands/alttext.js';
 import type { SeenKeys } from './dedupe.js';
-import { imageRef, latestImages, messageImages, type SlackFile, type SlackMessageLike } from './images.js';
+import {
+  type FoundImage,
+  imageRef,
+  latestImages,
+  messageImages,
+  type SlackFile,
+  type SlackMessageLike,
+} from './images.js';
+import { type MessageDeletedEvent, messageDeleted, permalink } from './links.js';
 import type { SlackRuntime } from './runtime.js';
 
 /** The commands messages are routed to (any command list may lack them; dispatch then says so). */
@@ -11,7 +19,7 @@ export const ALT_TEXT_COMMAND = 'caption';
 /** Subtypes that are a person saying something; edits, joins, bot posts and the rest are not. */
 const PERSON_SUBTYPES = new Set([undefined, 'file_share', 'thread_broadcast']);
 
-interface MessageEvent extends SlackMessageLike {
+interface MessageEvent extends SlackMessageLike, MessageDeletedEvent {
   channel: string;
   channel_type?: string;
 }
@@ -43,21 +51,26 @@ async function altTextOn(rt: SlackRuntime, channel: string, user: string): Promi
 async function autoAltText(
   rt: SlackRuntime,
   files: { seen: SeenKeys },
-  where: { channel: string; ts: string; user: string; images: SlackFile[] },
+  where: { channel: string; ts: string; threadTs?: string; user: string; images: SlackFile[] },
 ): Promise<void> {
   if (!rt.commands.some((c) => c.name === ALT_TEXT_COMMAND)) return;
   if (!(await altTextOn(rt, where.channel, where.user))) return;
+  const messageLink = permalink(rt.workspaceUrl, where);
   for (const file of where.images) {
     if (!files.seen.firstTime(`alt:${file.id ?? file.url_private}`)) continue;
     rt.run(
       { channel: where.channel, threadTs: where.ts, user: where.user },
-      async () => ({ command: ALT_TEXT_COMMAND, images: [imageRef(file, rt.botToken)] }),
+      async () => ({ command: ALT_TEXT_COMMAND, images: [imageRef(file, rt.botToken)], messageLink }),
       { quietErrors: true },
     );
   }
 }
 
 async function onMessage(rt: SlackRuntime, files: { seen: SeenKeys }, event: MessageEvent): Promise<void> {
+  if (event.subtype === 'message_deleted') {
+    if (rt.hooks) await messageDeleted(rt.hooks, rt.workspaceUrl, event);
+    return;
+  }
   if (!PERSON_SUBTYPES.has(event.subtype) || event.bot_id || !event.user || event.user === rt.botUserId)
     return;
   if (!event.ts) return;
@@ -76,14 +89,20 @@ async function onMessage(rt: SlackRuntime, files: { seen: SeenKeys }, event: Mes
     const irisSpoke = (replies ?? []).some((m) => m.user === rt.botUserId);
     const isQuestion = mentioned || irisSpoke || /\?\s*$/.test(question);
     if (!isQuestion || !question) return;
-    const latest = images.length
-      ? images.slice(0, 1)
-      : (await latestImages(rt.client, { channel: event.channel, threadTs, count: 1 })).map((f) => f.file);
+    const latest: FoundImage[] = images.length
+      ? images.slice(0, 1).map((file) => ({ file, message: event }))
+      : await latestImages(rt.client, { channel: event.channel, threadTs, count: 1 });
     if (latest.length === 0 && !mentioned) return;
+    // The link is the message that carried the image (this one, or an earlier one in the thread).
+    const from = latest[0]?.message ?? event;
+    const messageLink = from.ts
+      ? permalink(rt.workspaceUrl, { channel: event.channel, ts: from.ts, threadTs: from.thread_ts })
+      : undefined;
     rt.run({ channel: event.channel, threadTs, user: event.user }, async () => ({
       command: ASK_COMMAND,
       args: { question },
-      images: latest.map((f) => imageRef(f, rt.botToken)),
+      images: latest.map((f) => imageRef(f.file, rt.botToken)),
+      messageLink,
     }));
     return;
   }
@@ -94,6 +113,7 @@ async function onMessage(rt: SlackRuntime, files: { seen: SeenKeys }, event: Mes
       command: ASK_COMMAND,
       args: { question },
       images: images.slice(0, 1).map((f) => imageRef(f, rt.botToken)),
+      messageLink: permalink(rt.workspaceUrl, { channel: event.channel, ts: event.ts as string }),
     }));
     return;
   }
@@ -112,7 +132,7 @@ async function onFileShared(rt: SlackRuntime, files: { seen: SeenKeys }, event: 
   if (event.user_id === rt.botUserId || !(await altTextOn(rt, event.channel_id, event.user_id))) return;
   const info = await rt.client.files.info({ file: event.file_id });
   const file = info.file as
-    | (SlackFile & { shares?: Record<string, Record<string, { ts: string }[]>> })
+    | (SlackFile & { shares?: Record<string, Record<string, { ts: string; thread_ts?: string }[]>> })
     | undefined;
   if (!file || messageImages({ files: [file] }).length === 0) return;
   const share = file.shares?.public?.[event.channel_id]?.[0] ?? file.shares?.private?.[event.channel_id]?.[0];
@@ -120,12 +140,16 @@ async function onFileShared(rt: SlackRuntime, files: { seen: SeenKeys }, event: 
   await autoAltText(rt, files, {
     channel: event.channel_id,
     ts: share.ts,
+    threadTs: share.thread_ts,
     user: event.user_id,
     images: [file],
   });
 }
 
-/** Message and file events: thread questions, mentions with images, auto alt text. Bot messages are ignored. */
+/**
+ * Message and file events: thread questions, mentions with images, auto alt text, deletions (to the
+ * core's hook). Bot messages are ignored. Slack's retries are dropped by event_id before this (adapter.ts).
+ */
 export function registerInbound(app: App, rt: SlackRuntime, files: { seen: SeenKeys }): void {
   app.event('message', async ({ event }) => {
     await onMessage(rt, files, event as unknown as MessageEvent).catch((err: unknown) =>

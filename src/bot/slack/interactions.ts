@@ -4,6 +4,7 @@ import { UserError } from '../../errors.js';
 import { imagesWanted, parseSlashText, resolveUmbrella, type SlashRoute, slashRoutes } from './commands.js';
 import { BUTTON_ACTION_PREFIX, buttonCommand, clip } from './format.js';
 import { describeUsed, imageRef, latestImages, messageImages, type SlackMessageLike } from './images.js';
+import { permalink } from './links.js';
 import type { SlackRuntime } from './runtime.js';
 
 /** Message shortcuts (the "…" menu on a message): each runs a command on the message's image. */
@@ -54,12 +55,22 @@ async function slashJob(rt: SlackRuntime, route: SlashRoute, cmd: SlashCommand) 
       `${cmd.command} uses the latest ${what} in this channel, and there ${found.length === 1 ? 'is only one' : 'is none'} in the recent messages. Upload one, then run ${cmd.command} again.`,
     );
   }
+  // Images from one message: its link (history is already in hand, so it costs nothing).
+  const from = found[0]?.message;
+  const oneMessage = from?.ts && found.every((f) => f.message.ts === from.ts);
   return {
     command: command.name,
     args,
     header,
     images: found.map((f) => imageRef(f.file, rt.botToken)),
     note: found.length ? describeUsed(found) : undefined,
+    messageLink: oneMessage
+      ? permalink(rt.workspaceUrl, {
+          channel: cmd.channel_id,
+          ts: from.ts as string,
+          threadTs: from.thread_ts,
+        })
+      : undefined,
   };
 }
 
@@ -97,7 +108,14 @@ export function registerInteractions(app: App, rt: SlackRuntime): void {
         if (files.length === 0) {
           throw new UserError('bad_image', `That message has no image for "${shortcut.name}".`);
         }
-        return { command: shortcut.command, images: files.slice(0, 1).map((f) => imageRef(f, rt.botToken)) };
+        const messageLink = message.ts
+          ? permalink(rt.workspaceUrl, { channel: s.channel.id, ts: message.ts, threadTs: message.thread_ts })
+          : undefined;
+        return {
+          command: shortcut.command,
+          images: files.slice(0, 1).map((f) => imageRef(f, rt.botToken)),
+          messageLink,
+        };
       });
     });
   }

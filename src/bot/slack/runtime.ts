@@ -3,7 +3,7 @@ import type { AnyCommand } from '../../commands/types.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../core/log.js';
 import type { SettingsStore } from '../../core/settings.js';
-import type { ImageRef } from '../../core/types.js';
+import type { AdapterHooks, ImageRef } from '../../core/types.js';
 import type { SlackTarget } from './responder.js';
 
 export type SlackConfig = Config['platforms']['slack'];
@@ -17,6 +17,8 @@ export interface SlackJob {
   header?: string;
   /** Line before the answer, e.g. which image was used. */
   note?: string;
+  /** Permalink of the message the images came from (see links.ts). */
+  messageLink?: string;
 }
 
 /** The pieces every Slack handler shares (one per running adapter: no module state). */
@@ -24,6 +26,10 @@ export interface SlackRuntime {
   client: WebClient;
   botToken: string;
   botUserId: string;
+  /** auth.test's `url` (https://team.slack.com/): the base of message links; '' when unknown. */
+  workspaceUrl: string;
+  /** The core's hooks (message deletions), when iris start passed them. */
+  hooks?: AdapterHooks;
   commands: readonly AnyCommand[];
   slack: SlackConfig;
   log: Logger;

@@ -8,10 +8,13 @@ import { tagsCommand } from '../../../src/commands/tags.js';
 import { type AnyCommand, defineCommand } from '../../../src/commands/types.js';
 import { loadConfig } from '../../../src/config.js';
 import { Dispatcher } from '../../../src/core/dispatch.js';
+import type { ImageIndex } from '../../../src/core/image-index.js';
 import { createLogger } from '../../../src/core/log.js';
 import { Scheduler } from '../../../src/core/scheduler.js';
 import { MemorySettingsStore } from '../../../src/core/settings.js';
+import type { AdapterHooks, MessageDeleted } from '../../../src/core/types.js';
 import { mediaSettings } from '../../../src/main.js';
+import type { BackendProvider } from '../../../src/models/registry.js';
 import { fakeBackends } from '../../fakes/backends.js';
 import { FakeDiscord } from '../../fakes/discord/server.js';
 import { solidPng } from '../../fakes/images.js';
@@ -95,6 +98,9 @@ export interface HarnessOptions {
   overrides?: Record<string, unknown>;
   now?: () => number;
   fake?: FakeDiscord;
+  /** Default: fakeModels. */
+  registry?: BackendProvider;
+  imageIndex?: ImageIndex;
 }
 
 /** A fake Discord, a dispatcher with test commands, and the real adapter connected through discord.js. */
@@ -124,15 +130,24 @@ export async function startDiscord(o: HarnessOptions = {}) {
   const dispatcher = new Dispatcher({
     commands: o.commands ?? TEST_COMMANDS,
     scheduler,
-    registry: fakeModels,
+    registry: o.registry ?? fakeModels,
     config,
     log,
     media: mediaSettings(config),
     settings,
+    ...(o.imageIndex && { imageIndex: o.imageIndex }),
   });
+  // The dispatcher's hooks, recording each deletion once the dispatcher is done with it.
+  const deletions: MessageDeleted[] = [];
+  const hooks: AdapterHooks = {
+    async messageDeleted(e) {
+      await dispatcher.hooks.messageDeleted(e);
+      deletions.push(e);
+    },
+  };
   const open = async () => {
     const adapter = new DiscordAdapter({ config, log, commands: dispatcher.commands, settings, now: o.now });
-    await adapter.start(dispatcher.handle);
+    await adapter.start(dispatcher.handle, hooks);
     return adapter;
   };
   let adapter = await open();
@@ -142,6 +157,7 @@ export async function startDiscord(o: HarnessOptions = {}) {
     dispatcher,
     settings,
     lines,
+    deletions,
     get adapter() {
       return adapter;
     },

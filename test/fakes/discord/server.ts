@@ -170,6 +170,15 @@ export class FakeDiscord extends EventEmitter {
     return payload;
   }
 
+  /** Deletes messages as a user or moderator would: MESSAGE_DELETE, or MESSAGE_DELETE_BULK for several. */
+  deleteMessages(channelId: string, ids: string[]): void {
+    const guild = this.channels.find((c) => c.id === channelId)?.guildId;
+    for (const id of ids) this.messages.delete(id);
+    const where = { channel_id: channelId, ...(guild ? { guild_id: guild } : {}) };
+    if (ids.length === 1) this.gateway.dispatch('MESSAGE_DELETE', () => ({ id: ids[0], ...where }));
+    else this.gateway.dispatch('MESSAGE_DELETE_BULK', () => ({ ids, ...where }));
+  }
+
   #withoutContent(m: Record<string, unknown>): Record<string, unknown> {
     const mentioned = (m.mentions as { id: string }[]).some((u) => u.id === this.bot.id);
     const own = (m.author as { id: string }).id === this.bot.id;
