@@ -8,13 +8,15 @@ import { helpCommand } from '../../../src/commands/help.js';
 import { type AnyCommand, defineCommand } from '../../../src/commands/types.js';
 import { loadConfig } from '../../../src/config.js';
 import { Dispatcher } from '../../../src/core/dispatch.js';
+import type { ImageIndex } from '../../../src/core/image-index.js';
 import { createLogger } from '../../../src/core/log.js';
 import { MemoryMapStore } from '../../../src/core/memory.js';
 import { Scheduler } from '../../../src/core/scheduler.js';
 import { MemorySettingsStore } from '../../../src/core/settings.js';
-import type { LoadedImage } from '../../../src/core/types.js';
+import type { AdapterHooks, LoadedImage, MessageDeleted } from '../../../src/core/types.js';
 import { mediaSettings } from '../../../src/main.js';
 import { fakeBackends } from '../../fakes/backends.js';
+import { colourEmbed } from '../../fakes/embed.js';
 import { solidPng } from '../../fakes/images.js';
 import { SECRETS } from '../../fakes/secrets.js';
 import { FakeSlack } from '../../fakes/slack/server.js';
@@ -103,6 +105,8 @@ export interface Harness {
   scheduler: Scheduler;
   adapter: SlackAdapter;
   logs: string[];
+  /** Message deletions the adapter reported, each recorded after the dispatcher handled it. */
+  deletions: MessageDeleted[];
   eventsUrl: string;
   command(
     cmd: Omit<SlashCommand, 'user_id' | 'channel_id'> & Partial<SlashCommand>,
@@ -114,7 +118,13 @@ export interface Harness {
 }
 
 export async function startHarness(
-  options: { commands?: AnyCommand[]; socketMode?: boolean; overrides?: Record<string, unknown> } = {},
+  options: {
+    commands?: AnyCommand[];
+    socketMode?: boolean;
+    overrides?: Record<string, unknown>;
+    /** Image memory (embeddings: the fake colour embedder). */
+    imageIndex?: ImageIndex;
+  } = {},
 ): Promise<Harness> {
   const fake = await new FakeSlack().start();
   const config = loadConfig({
@@ -150,7 +160,9 @@ export async function startHarness(
       vqa: async ({ images, history }) => ({
         answer: `${images[0] ? await colourOf(images[0]) : 'no image'}; earlier: ${history.map((t) => t.question).join(' | ') || 'nothing'}`,
       }),
+      embed: colourEmbed,
     }),
+    ...(options.imageIndex && { imageIndex: options.imageIndex }),
     config,
     log,
     media: mediaSettings(config),
@@ -165,7 +177,14 @@ export async function startHarness(
     retryConfig: { retries: 3, minTimeout: 10, maxTimeout: 50 },
     stopGraceMs: 500,
   });
-  await adapter.start(dispatcher.handle);
+  const deletions: MessageDeleted[] = [];
+  const hooks: AdapterHooks = {
+    async messageDeleted(e) {
+      await dispatcher.hooks.messageDeleted(e);
+      deletions.push(e);
+    },
+  };
+  await adapter.start(dispatcher.handle, hooks);
   const eventsUrl = `http://127.0.0.1:${adapter.port}/slack/events`;
   const base = { secret: SECRET };
   return {
@@ -173,6 +192,7 @@ export async function startHarness(
     scheduler,
     adapter,
     logs,
+    deletions,
     eventsUrl,
     command: (cmd, opts) =>
       postSigned(eventsUrl, slashCommandBody({ user_id: 'UALICE', channel_id: 'CGEN', ...cmd }), {
