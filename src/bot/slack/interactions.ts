@@ -36,7 +36,11 @@ async function slashJob(rt: SlackRuntime, route: SlashRoute, cmd: SlashCommand) 
   const args = parseSlashText(command, text);
   const header = `<@${cmd.user_id}> \`${clip(stripUnsafeChars(`${cmd.command} ${cmd.text}`).trim(), 200).replace(/`/g, "'")}\``;
   const wanted = imagesWanted(command);
-  if (wanted === 0) return { command: command.name, args, header };
+  // A command with only optional options takes one input or another (/similar: an image or a text): a
+  // typed text is that input, so the channel's latest image is not added to it.
+  const typedText = command.options.some((o) => o.type === 'string' && args[o.name] !== undefined);
+  const alternatives = typedText && !command.options.some((o) => o.required);
+  if (wanted === 0 || alternatives) return { command: command.name, args, header };
   let found: Awaited<ReturnType<typeof latestImages>>;
   try {
     found = await latestImages(rt.client, { channel: cmd.channel_id, count: wanted });

@@ -90,6 +90,10 @@ test('Slack: an image is remembered with its permalink; message_deleted removes 
   const found = await slash('/similar', '', /similar earlier images/);
   assert.match(found, new RegExp(`1\\. ${link('CGEN', red.ts).replace(/[.?]/g, '\\$&')} — posted by`));
   assert.equal(await index.count('slack:CGEN'), 2, '/similar remembered its query image, same message');
+  // By text: the typed text is the query, the channel's latest image is not added to it.
+  const byText = await slash('/similar', 'text:red', /earlier images/);
+  assert.match(byText, /^Most similar earlier images:\n1\. https:\/\/fake\.slack\.com\/archives\/CGEN\/p/);
+  assert.equal(await index.count('slack:CGEN'), 2, 'a text query stores nothing');
 
   // The same ts in another channel, and a message never indexed: nothing goes.
   await remove(red, 'COTHER');
