@@ -107,3 +107,49 @@ test('Discord: images are remembered with their message link; deleting the messa
     await index.close();
   }
 });
+
+test('Discord: a question replying to an image stores the image under the replied-to message, whose deletion removes it', async () => {
+  const fake = await new FakeDiscord().start();
+  const g = fake.channels[0]?.id as string;
+  const index = new SqliteImageIndex({ path: ':memory:', ttlSeconds: 3600, maxPerChannel: 100 });
+  const h = await startDiscord({
+    fake,
+    registry: fakeBackends({
+      vqa: async ({ images }) => ({ answer: `${images.length} image(s)` }),
+      embed: colourEmbed,
+    }),
+    imageIndex: index,
+    overrides: { 'platforms.discord.messageContent': true, 'imageIndex.channels': [`discord:${g}`] },
+  });
+  const link = (id: unknown) => `https://discord.com/channels/${fake.guildId}/${g}/${id}`;
+  try {
+    const blue = fake.message({
+      channelId: g,
+      author: bob,
+      attachments: [
+        fake.addAttachment({
+          filename: 'blue.png',
+          data: await solidPng('#0000ff', 24),
+          description: 'a blue square', // described: no automatic alt text, so only the question indexes it
+        }),
+      ],
+    });
+    const question = fake.message({ channelId: g, author: alice, content: 'what is it?', referenced: blue });
+    await fake.waitFor(replyTo(g, question.id as string));
+    const stored = await index.search(`discord:${g}`, Float32Array.from([0, 0, 1, 0.1]), 5);
+    assert.deepEqual(
+      stored.map((s) => s.image.link),
+      [link(blue.id)],
+    );
+    fake.deleteMessages(g, [question.id as string]);
+    await until(() => h.deletions.length === 1, 'the question deletion');
+    assert.equal(await index.count(`discord:${g}`), 1, 'deleting the question leaves the image');
+    fake.deleteMessages(g, [blue.id as string]);
+    await until(() => h.deletions.length === 2, 'the image deletion');
+    assert.equal(await index.count(`discord:${g}`), 0);
+  } finally {
+    await h.stop();
+    await fake.stop();
+    await index.close();
+  }
+});
