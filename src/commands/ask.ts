@@ -54,6 +54,7 @@ export const askCommand = defineCommand<AskInput>({
       name: 'image',
       type: 'image',
       description: 'The image to ask about (default: the image this conversation is about).',
+      recent: true,
     },
     {
       name: 'format',

@@ -22,7 +22,7 @@ export const similarCommand = defineCommand<SimilarInput>({
   name: 'similar',
   description: 'Find earlier images in this channel that look like an image or match a description.',
   options: [
-    { name: 'image', type: 'image', description: 'Find images like this one.' },
+    { name: 'image', type: 'image', description: 'Find images like this one.', recent: true },
     {
       name: 'text',
       type: 'string',

@@ -19,6 +19,12 @@ export interface OptionSpec {
   maxLength?: number;
   /** Set only by buttons (e.g. /imagine's `variation_of`): adapters do not offer it in forms or slash commands. */
   hidden?: boolean;
+  /**
+   * An optional image option that means "the image we are talking about" when left out (/ask): where a
+   * command cannot carry files (Slack slash commands) the adapter fills it with the channel's latest image.
+   * Without it an optional image stays absent (/imagine's `image` makes a variation only when given).
+   */
+  recent?: boolean;
 }
 
 export type Priority = 'interactive' | 'normal' | 'batch';

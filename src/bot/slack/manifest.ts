@@ -1,5 +1,5 @@
 import type { AnyCommand } from '../../commands/types.js';
-import { type SlackCommandsConfig, slashRoutes } from './commands.js';
+import { imagesWanted, type SlackCommandsConfig, slashRoutes } from './commands.js';
 import { clip } from './format.js';
 import { MESSAGE_SHORTCUTS } from './interactions.js';
 
@@ -40,7 +40,7 @@ export function usageHint(command: AnyCommand): string {
     const text = o.choices ? o.choices.join('|') : `<${o.name}>`;
     return o.required ? text : `[${text}]`;
   });
-  if (command.options.some((o) => o.type === 'image')) parts.push('(uses the latest image here)');
+  if (imagesWanted(command) > 0) parts.push('(uses the latest image here)');
   return parts.join(' ');
 }
 

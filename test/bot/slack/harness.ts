@@ -96,7 +96,22 @@ export function testCommands(): AnyCommand[] {
       };
     },
   });
-  return [echo, look, captionCommand, askCommand, draw, alttextCommand, helpCommand];
+  // Shaped like /imagine: a required prompt and an optional start image that only counts when given.
+  const paint = defineCommand<{ prompt: string; images: number }>({
+    name: 'paint',
+    description: 'Says how many images it was given to start from.',
+    options: [
+      { name: 'prompt', type: 'string', description: 'What to paint.', required: true },
+      { name: 'image', type: 'image', description: 'Start from this image.' },
+    ],
+    async parse({ args, loadImages }) {
+      return { prompt: String(args.prompt), images: (await loadImages()).length };
+    },
+    async run({ prompt, images }) {
+      return { text: `painted ${prompt} from ${images} image(s)` };
+    },
+  });
+  return [echo, look, captionCommand, askCommand, draw, alttextCommand, helpCommand, paint];
 }
 
 export interface Harness {

@@ -74,6 +74,17 @@ test('a command that takes an image uses the latest image in the channel and say
   );
 });
 
+test('an optional image that is not "the image we are talking about" is not filled from the channel (/imagine)', async () => {
+  await postImage('CPAINT', 'green', 'UCAROL');
+  await h.command({ command: '/paint', text: 'a red square', channel_id: 'CPAINT' });
+  const painted = await h.fake.waitForMessage((m) => m.channel === 'CPAINT' && /^painted/.test(m.text ?? ''));
+  assert.equal(painted.text, 'painted a red square from 0 image(s)', 'no variation of a stranger’s upload');
+  // /ask's image means "the image we are talking about": it is filled from the channel.
+  await h.command({ command: '/ask', text: 'what colour is it?', channel_id: 'CPAINT' });
+  const answer = await h.fake.waitForMessage((m) => m.channel === 'CPAINT' && /earlier:/.test(m.text ?? ''));
+  assert.match(answer.text ?? '', /green; earlier: nothing/);
+});
+
 test('with no image in the channel, the command says how to give it one', async () => {
   await h.command({ command: '/look', text: '', channel_id: 'CEMPTY' });
   const refusal = await h.fake.waitForCall('chat.postEphemeral', (c) => c.args.channel === 'CEMPTY');

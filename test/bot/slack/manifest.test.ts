@@ -100,3 +100,20 @@ test('renamed slash commands are the ones the adapter answers', async () => {
     await h.stop();
   }
 });
+
+test('slash commands take the channel’s latest image only for required images and "the image we are talking about"', async () => {
+  const { COMMANDS } = await import('../../../src/commands/index.js');
+  const { imagesWanted } = await import('../../../src/bot/slack/commands.js');
+  const wanted = Object.fromEntries(COMMANDS.map((c) => [c.name, imagesWanted(c)]));
+  assert.deepEqual(
+    {
+      imagine: wanted.imagine,
+      ask: wanted.ask,
+      similar: wanted.similar,
+      compare: wanted.compare,
+      help: wanted.help,
+    },
+    { imagine: 0, ask: 1, similar: 1, compare: 2, help: 0 },
+  );
+  for (const name of ['tags', 'caption', 'read', 'find']) assert.equal(wanted[name], 1, name);
+});

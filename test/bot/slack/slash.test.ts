@@ -83,7 +83,7 @@ test('the umbrella command runs a command named in its first word; an unknown on
   assert.equal(refusal.args.user, 'UALICE');
   assert.match(
     String(refusal.args.text),
-    /no command "dance"\. Commands: echo, look, caption, ask, draw, alttext or help/,
+    /no command "dance"\. Commands: echo, look, caption, ask, draw, alttext, help or paint/,
   );
 });
 
