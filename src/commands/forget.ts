@@ -1,3 +1,4 @@
+import { imageChannel } from '../core/image-index.js';
 import { userSettingKeys } from './alttext.js';
 import { defineCommand } from './types.js';
 
@@ -17,7 +18,7 @@ export const forgetCommand = defineCommand<Record<string, never>>({
   async run(_input, ctx) {
     const { request } = ctx;
     await ctx.memory.clear(request.conversation);
-    await ctx.imageIndex?.clear(request.conversation);
+    await ctx.imageIndex?.clear(imageChannel(request.conversation));
     for (const key of userSettingKeys(request.platform, request.user.id))
       await ctx.settings?.set(key, undefined);
     return {

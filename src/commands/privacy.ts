@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { imageChannel } from '../core/image-index.js';
 import { defineCommand } from './types.js';
 
 /** "24 hours", "30 days", "90 minutes" */
@@ -39,7 +40,7 @@ export const privacyCommand = defineCommand<Record<string, never>>({
   },
   async run(_input, ctx) {
     const { config, request } = ctx;
-    const indexed = config.imageIndex.channels.includes(request.conversation);
+    const indexed = config.imageIndex.channels.includes(imageChannel(request.conversation));
     const where = storeName(config.memory.store);
     const lines = [
       'What iris keeps:',

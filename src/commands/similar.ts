@@ -1,4 +1,4 @@
-import type { SimilarHit } from '../core/image-index.js';
+import { imageChannel, type SimilarHit } from '../core/image-index.js';
 import { rememberImage } from '../core/image-memory.js';
 import type { LoadedImage } from '../core/types.js';
 import { UserError } from '../errors.js';
@@ -15,7 +15,7 @@ function line(hit: SimilarHit, i: number): string {
 }
 
 /**
- * `/similar image:<img>` or `/similar text:<words>`: the earlier images of this conversation closest to
+ * `/similar image:<img>` or `/similar text:<words>`: the earlier images of this channel closest to
  * it (CLIP cosine). An image asked about is remembered too, so the next search can find it.
  */
 export const similarCommand = defineCommand<SimilarInput>({
@@ -35,7 +35,7 @@ export const similarCommand = defineCommand<SimilarInput>({
   priority: 'interactive',
   indexesImages: true,
   async parse({ args, config, request, loadImages }) {
-    if (!config.imageIndex.channels.includes(request.conversation)) {
+    if (!config.imageIndex.channels.includes(imageChannel(request.conversation))) {
       throw new UserError(
         'not_configured',
         'Image memory is off in this channel: an admin can turn it on (config imageIndex.channels).',
@@ -57,7 +57,7 @@ export const similarCommand = defineCommand<SimilarInput>({
     const index = ctx.imageIndex;
     if (!index) throw new UserError('not_available', 'Image memory is not available here.');
     const embedder = await ctx.backend('embed');
-    const key = ctx.request.conversation;
+    const key = imageChannel(ctx.request.conversation);
     const query = 'text' in input ? { texts: [input.text] } : { images: [input.image] };
     const { vectors } = await embedder.run(query, { signal: ctx.signal });
     const vector = vectors[0] as Float32Array;

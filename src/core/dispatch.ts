@@ -4,7 +4,7 @@ import type { AnyCommand, CommandContext, ParseContext, StatusSnapshot } from '.
 import type { Config } from '../config.js';
 import { isBackendError, isUserError, listChoices, shuttingDown, UserError } from '../errors.js';
 import type { BackendProvider } from '../models/registry.js';
-import type { ImageIndex } from './image-index.js';
+import { type ImageIndex, imageChannel } from './image-index.js';
 import { rememberPosted } from './image-memory.js';
 import type { JobQueue } from './jobs.js';
 import type { Logger } from './log.js';
@@ -164,7 +164,7 @@ export class Dispatcher {
     // '' is what requests without a link stored (CLI, slash commands): it must never match a deletion.
     if (!imageIndex || !e.link) return;
     try {
-      const removed = await imageIndex.removeLink(e.conversation, e.link);
+      const removed = await imageIndex.removeLink(imageChannel(e.conversation), e.link);
       if (removed > 0)
         log.info({ conversation: e.conversation, removed }, 'deleted message left image memory');
     } catch (err) {
@@ -248,7 +248,8 @@ export class Dispatcher {
   }): Promise<Reply> {
     const { imageIndex, config, registry, log } = this.#deps;
     const { req, reply } = o;
-    if (!imageIndex || reply.error || !config.imageIndex.channels.includes(req.conversation)) return reply;
+    const channel = imageChannel(req.conversation);
+    if (!imageIndex || reply.error || !config.imageIndex.channels.includes(channel)) return reply;
     try {
       const dup = config.imageIndex.duplicates;
       const embed = async (images: LoadedImage[], signal: AbortSignal) =>
@@ -256,7 +257,7 @@ export class Dispatcher {
       const common = {
         index: imageIndex,
         embed,
-        key: req.conversation,
+        key: channel,
         link: req.messageLink ?? '',
         signal: o.signal,
       };
@@ -264,7 +265,7 @@ export class Dispatcher {
         ...common,
         images: o.images,
         author: req.user.id,
-        ...(dup.channels.includes(req.conversation) && { duplicates: dup }),
+        ...(dup.channels.includes(channel) && { duplicates: dup }),
       });
       const made = await Promise.all((reply.images ?? []).map((i) => describePng(i.name, i.png)));
       await rememberPosted({ ...common, images: made, author: 'iris' });

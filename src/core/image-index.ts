@@ -1,9 +1,16 @@
 /**
- * Image memory: the CLIP embeddings of images posted in a conversation (platform:channel[:thread]), so
- * /similar can find earlier posts and duplicates can be noticed. Like MemoryStore, every call takes
- * exactly one conversation key and no call reads across keys. Only channels that opted in
+ * Image memory: the CLIP embeddings of images posted in a channel, so /similar can find earlier posts and
+ * duplicates can be noticed. Like MemoryStore, every call takes exactly one key and no call reads across
+ * keys. The key is the channel (`imageChannel`), not the conversation: iris answers uploads in a thread
+ * on Slack, and those images were still posted in the channel. Only channels that opted in
  * (config imageIndex.channels) are ever written.
  */
+import type { ConversationKey } from './types.js';
+
+/** `platform:channel[:thread]` → `platform:channel`: the unit of image memory. */
+export function imageChannel(conversation: ConversationKey): string {
+  return conversation.split(':').slice(0, 2).join(':');
+}
 
 export interface IndexedImage {
   /** Link to the message that carried the image ('' where the platform has none, e.g. the CLI). */

@@ -27,11 +27,7 @@ export interface MessageDeletedEvent {
   previous_message?: { ts?: string; thread_ts?: string };
 }
 
-/**
- * A deleted message → the hook, once per conversation its requests may have been keyed to: a thread
- * reply belongs to its thread; a channel message to the channel (slash commands on the latest image) and
- * to the thread iris starts under it (mentions, alt text).
- */
+/** A deleted message → the hook, with the message's conversation (the core keys image memory by channel). */
 export async function messageDeleted(
   hooks: AdapterHooks,
   workspaceUrl: string,
@@ -42,12 +38,7 @@ export async function messageDeleted(
   const threadTs = event.previous_message?.thread_ts;
   const link = permalink(workspaceUrl, { channel: event.channel, ts, threadTs });
   if (!link) return;
-  const keys =
-    threadTs && threadTs !== ts
-      ? [conversationKey({ channel: event.channel, threadTs })]
-      : [
-          conversationKey({ channel: event.channel }),
-          conversationKey({ channel: event.channel, threadTs: ts }),
-        ];
-  for (const conversation of keys) await hooks.messageDeleted({ conversation, link });
+  const inThread = threadTs && threadTs !== ts;
+  const conversation = conversationKey({ channel: event.channel, ...(inThread && { threadTs }) });
+  await hooks.messageDeleted({ conversation, link });
 }

@@ -16,7 +16,8 @@ before(async () => {
   h = await startHarness({
     commands: [...testCommands(), similarCommand],
     imageIndex: index,
-    overrides: { 'imageIndex.channels': ['slack:CGEN', 'slack:COTHER', `slack:CTHR:${THREAD}`] },
+    // Image memory is per channel: CTHR's thread replies are remembered because CTHR opted in.
+    overrides: { 'imageIndex.channels': ['slack:CGEN', 'slack:COTHER', 'slack:CTHR'] },
   });
 });
 after(async () => {
@@ -99,21 +100,21 @@ test('Slack: an image is remembered with its permalink; message_deleted removes 
   await remove(red, 'COTHER');
   const never = h.fake.addMessage({ channel: 'CGEN', user: 'UBOB', text: 'just words' });
   await remove(never);
-  await until(() => h.deletions.length === 4, 'two deletions, each for the channel and its thread key');
+  await until(() => h.deletions.length === 2, 'two deletions');
   assert.deepEqual(h.deletions.slice(0, 2), [
     { conversation: 'slack:COTHER', link: link('COTHER', red.ts) },
-    { conversation: `slack:COTHER:${red.ts}`, link: link('COTHER', red.ts) },
+    { conversation: 'slack:CGEN', link: link('CGEN', never.ts) },
   ]);
   assert.equal(await index.count('slack:CGEN'), 2);
 
   // The real delete, delivered twice with one event_id (a Slack retry): handled once.
   await remove(red, 'CGEN', 'EvDELETE1');
   await remove(red, 'CGEN', 'EvDELETE1');
-  await until(() => h.deletions.length === 6, 'the red message deletion');
+  await until(() => h.deletions.length === 3, 'the red message deletion');
   assert.equal(await index.count('slack:CGEN'), 0);
   const marker = await slash('/echo', 'after the retry', /^echo: after the retry$/);
   assert.ok(marker);
-  assert.equal(h.deletions.length, 6, 'the retried event did not run again');
+  assert.equal(h.deletions.length, 3, 'the retried event did not run again');
   assert.ok(h.logs.some((l) => l.includes('EvDELETE1') && l.includes('duplicate event ignored')));
   // With the image gone from the channel, /similar by text finds nothing.
   assert.match(
@@ -122,7 +123,7 @@ test('Slack: an image is remembered with its permalink; message_deleted removes 
   );
 });
 
-test('Slack: an image in a thread reply gets the thread permalink; deleting the reply forgets it', async () => {
+test('Slack: an image in a thread reply is remembered in its channel with the thread permalink; deleting the reply forgets it', async () => {
   h.fake.addMessage({ channel: 'CTHR', user: 'UBOB', text: 'a thread', ts: THREAD });
   const green = await postImage({
     channel: 'CTHR',
@@ -134,7 +135,7 @@ test('Slack: an image in a thread reply gets the thread permalink; deleting the 
   await h.fake.waitForMessage(
     (m) => m.user === 'UBOT' && m.thread_ts === THREAD && /^green/.test(m.text ?? ''),
   );
-  const key = `slack:CTHR:${THREAD}`;
+  const key = 'slack:CTHR';
   const stored = await index.search(key, Float32Array.from([0, 1, 0, 0.1]), 5);
   assert.deepEqual(
     stored.map((s) => s.image.link),
@@ -144,7 +145,7 @@ test('Slack: an image in a thread reply gets the thread permalink; deleting the 
   await remove(green);
   await until(() => h.deletions.length === before + 1, 'the thread reply deletion');
   assert.deepEqual(h.deletions.at(-1), {
-    conversation: key,
+    conversation: `slack:CTHR:${THREAD}`,
     link: `${link('CTHR', green.ts)}?thread_ts=${THREAD}&cid=CTHR`,
   });
   assert.equal(await index.count(key), 0);
