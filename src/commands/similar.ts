@@ -71,7 +71,7 @@ export const similarCommand = defineCommand<SimilarInput>({
         image: input.image,
         vector,
         link: ctx.request.messageLink ?? '',
-        author: ctx.request.user.id,
+        author: ctx.request.images[0]?.postedBy ?? ctx.request.user.id,
         at: Date.now(),
         ...(dup.channels.includes(key) && { duplicates: dup }),
       });

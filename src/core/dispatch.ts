@@ -265,6 +265,7 @@ export class Dispatcher {
         ...common,
         images: o.images,
         author: req.user.id,
+        authors: req.images.map((ref) => ref.postedBy),
         ...(dup.channels.includes(channel) && { duplicates: dup }),
       });
       const made = await Promise.all((reply.images ?? []).map((i) => describePng(i.name, i.png)));

@@ -71,7 +71,9 @@ export interface RememberPostedOptions {
   key: string;
   images: LoadedImage[];
   link: string;
+  /** Who posted the images: `authors[i]` for image i where known, else `author` (the requester). */
   author: string;
+  authors?: readonly (string | undefined)[];
   signal: AbortSignal;
   duplicates?: DuplicatePolicy;
   now?: () => number;
@@ -92,7 +94,7 @@ export async function rememberPosted(o: RememberPostedOptions): Promise<string> 
       image,
       vector: vectors[i] as Float32Array,
       link: o.link,
-      author: o.author,
+      author: o.authors?.[i] ?? o.author,
       at: o.now?.() ?? Date.now(),
       ...(o.duplicates && { duplicates: o.duplicates }),
     });

@@ -14,6 +14,8 @@ export interface ImageRef {
   contentType?: string;
   /** Size the platform announced, checked before downloading. */
   size?: number;
+  /** Platform user id of who posted the image, where the adapter knows it (image memory's "posted by"). */
+  postedBy?: string;
 }
 
 /** `platform:channel[:thread]` — the unit of conversation memory. */

@@ -209,7 +209,8 @@ export class DiscordAdapter implements PlatformAdapter {
       menu = MESSAGE_MENUS.find((m) => m.name === i.commandName);
       if (!menu) return;
       command = menu.command;
-      images = imagesOf(i.targetMessage.attachments).map(imageRef);
+      const target = i.targetMessage;
+      images = imagesOf(target.attachments).map((a) => imageRef(a, target.author.id));
       messageLink = i.targetMessage.url;
       if (!images.length) {
         await i.reply({ content: 'That message has no image.', flags: MessageFlags.Ephemeral });

@@ -1,4 +1,4 @@
-import type { Message } from 'discord.js';
+import type { Attachment, Message } from 'discord.js';
 import { altTextWanted } from '../../commands/alttext.js';
 import { newRequestId } from '../../core/dispatch.js';
 import type { Logger } from '../../core/log.js';
@@ -60,18 +60,22 @@ async function plan(m: Message, ctx: MessageContext): Promise<Plan | undefined> 
       images,
       link,
     });
-    if (referenced && replyImages.length) return ask(replyImages.map(imageRef), referenced.url);
-    if (own.length && mentioned) return ask(own.map(imageRef));
+    const from = (message: Message) => (a: Attachment) => imageRef(a, message.author.id);
+    if (referenced && replyImages.length) return ask(replyImages.map(from(referenced)), referenced.url);
+    if (own.length && mentioned) return ask(own.map(from(m)));
     if (mentioned || replyToIris) return ask([]);
   }
   if (!question && mentioned && ctx.has('caption')) {
-    const [images, link] = own.length || !referenced ? [own, m.url] : [replyImages, referenced.url];
-    if (images.length)
-      return { kind: 'request', command: 'caption', args: {}, images: images.map(imageRef), link };
+    const source = own.length || !referenced ? m : referenced;
+    const images = source === m ? own : replyImages;
+    if (images.length) {
+      const refs = images.map((a) => imageRef(a, source.author.id));
+      return { kind: 'request', command: 'caption', args: {}, images: refs, link: source.url };
+    }
   }
   const undescribed = own.filter((a) => !a.description);
   if (undescribed.length && ctx.has('caption'))
-    return { kind: 'alttext', images: undescribed.map(imageRef), link: m.url };
+    return { kind: 'alttext', images: undescribed.map((a) => imageRef(a, m.author.id)), link: m.url };
   return undefined;
 }
 

@@ -47,8 +47,15 @@ export function isImageAttachment(a: Attachment): boolean {
 }
 
 /** The announced size travels with the ref so media checks it before downloading. */
-export function imageRef(a: Attachment): ImageRef {
-  return { name: a.name, url: a.url, size: a.size, ...(a.contentType ? { contentType: a.contentType } : {}) };
+/** An attachment as an ImageRef; `postedBy`: the author of the message that carries it, when known. */
+export function imageRef(a: Attachment, postedBy?: string): ImageRef {
+  return {
+    name: a.name,
+    url: a.url,
+    size: a.size,
+    ...(a.contentType ? { contentType: a.contentType } : {}),
+    ...(postedBy ? { postedBy } : {}),
+  };
 }
 
 export function imagesOf(attachments: Collection<string, Attachment>): Attachment[] {

@@ -11,6 +11,8 @@ export interface SlackFile {
   url_private?: string;
   url_private_download?: string;
   mode?: string;
+  /** Who uploaded it. */
+  user?: string;
 }
 
 export interface SlackMessageLike {
@@ -45,6 +47,7 @@ export function imageRef(file: SlackFile, botToken: string): ImageRef {
     headers: { Authorization: `Bearer ${botToken}` },
     contentType: file.mimetype,
     size: file.size,
+    ...(file.user ? { postedBy: file.user } : {}),
   };
 }
 

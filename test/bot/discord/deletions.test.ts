@@ -138,8 +138,9 @@ test('Discord: a question replying to an image stores the image under the replie
     await fake.waitFor(replyTo(g, question.id as string));
     const stored = await index.search(`discord:${g}`, Float32Array.from([0, 0, 1, 0.1]), 5);
     assert.deepEqual(
-      stored.map((s) => s.image.link),
-      [link(blue.id)],
+      stored.map((s) => [s.image.link, s.image.author]),
+      [[link(blue.id), bob.id]],
+      'stored under the image’s message and its poster (bob), not the asker (alice)',
     );
     fake.deleteMessages(g, [question.id as string]);
     await until(() => h.deletions.length === 1, 'the question deletion');

@@ -89,7 +89,8 @@ test('Slack: an image is remembered with its permalink; message_deleted removes 
   await slash('/caption', '', /red square/i);
   assert.equal(await index.count('slack:CGEN'), 1);
   const found = await slash('/similar', '', /similar earlier images/);
-  assert.match(found, new RegExp(`1\\. ${link('CGEN', red.ts).replace(/[.?]/g, '\\$&')} — posted by`));
+  // UALICE ran /caption on UBOB's upload: the image is remembered as UBOB's.
+  assert.match(found, new RegExp(`1\\. ${link('CGEN', red.ts).replace(/[.?]/g, '\\$&')} — posted by UBOB,`));
   assert.equal(await index.count('slack:CGEN'), 2, '/similar remembered its query image, same message');
   // By text: the typed text is the query, the channel's latest image is not added to it.
   const byText = await slash('/similar', 'text:red', /earlier images/);
