@@ -15,6 +15,7 @@ import { Scheduler } from '../../../src/core/scheduler.js';
 import { MemorySettingsStore } from '../../../src/core/settings.js';
 import type { AdapterHooks, LoadedImage, MessageDeleted } from '../../../src/core/types.js';
 import { mediaSettings } from '../../../src/main.js';
+import type { BackendProvider } from '../../../src/models/registry.js';
 import { fakeBackends } from '../../fakes/backends.js';
 import { colourEmbed } from '../../fakes/embed.js';
 import { solidPng } from '../../fakes/images.js';
@@ -139,6 +140,8 @@ export async function startHarness(
     overrides?: Record<string, unknown>;
     /** Image memory (embeddings: the fake colour embedder). */
     imageIndex?: ImageIndex;
+    /** Models; default: caption and vqa that "see" the image's colour, and the colour embedder. */
+    registry?: BackendProvider;
   } = {},
 ): Promise<Harness> {
   const fake = await new FakeSlack().start();
@@ -170,13 +173,15 @@ export async function startHarness(
     scheduler,
     // What the models "see": the image's colour. The VQA answer lists the earlier questions it was given,
     // so a test can tell that a follow-up's history reached the model.
-    registry: fakeBackends({
-      caption: async ({ image }) => ({ caption: `a ${await colourOf(image)} square` }),
-      vqa: async ({ images, history }) => ({
-        answer: `${images[0] ? await colourOf(images[0]) : 'no image'}; earlier: ${history.map((t) => t.question).join(' | ') || 'nothing'}`,
+    registry:
+      options.registry ??
+      fakeBackends({
+        caption: async ({ image }) => ({ caption: `a ${await colourOf(image)} square` }),
+        vqa: async ({ images, history }) => ({
+          answer: `${images[0] ? await colourOf(images[0]) : 'no image'}; earlier: ${history.map((t) => t.question).join(' | ') || 'nothing'}`,
+        }),
+        embed: colourEmbed,
       }),
-      embed: colourEmbed,
-    }),
     ...(options.imageIndex && { imageIndex: options.imageIndex }),
     config,
     log,
