@@ -162,9 +162,12 @@ export class SlackAdapter implements PlatformAdapter {
     return admin;
   }
 
-  #run(handle: Handle, job: { target: SlackTarget; build: () => Promise<SlackJob>; quiet?: boolean }): void {
+  #run(
+    handle: Handle,
+    job: { target: SlackTarget; build: () => Promise<SlackJob>; quiet?: boolean },
+  ): Promise<void> {
     const app = this.#app;
-    if (!app) return;
+    if (!app) return Promise.resolve();
     const controller = new AbortController();
     const id = newRequestId();
     const log = this.#log.child({ req: id });
@@ -216,7 +219,7 @@ export class SlackAdapter implements PlatformAdapter {
     })();
     this.#aborts.add(controller);
     this.#running.add(work);
-    void work.finally(() => {
+    return work.finally(() => {
       this.#running.delete(work);
       this.#aborts.delete(controller);
     });

@@ -45,7 +45,8 @@ async function altTextOn(rt: SlackRuntime, channel: string, user: string): Promi
 
 /**
  * Auto alt text: one threaded reply per image, once per file (the `message` and `file_shared` events of
- * one upload, and Slack's retries, all claim the same file id). Failures are logged, not posted: nobody
+ * one upload, and Slack's retries, all claim the same file id), one image after another so an upload of
+ * many images never runs into the uploader's concurrent-jobs cap. Failures are logged, not posted: nobody
  * asked, so nobody should get an error message.
  */
 async function autoAltText(
@@ -56,14 +57,16 @@ async function autoAltText(
   if (!rt.commands.some((c) => c.name === ALT_TEXT_COMMAND)) return;
   if (!(await altTextOn(rt, where.channel, where.user))) return;
   const messageLink = permalink(rt.workspaceUrl, where);
-  for (const file of where.images) {
-    if (!files.seen.firstTime(`alt:${file.id ?? file.url_private}`)) continue;
-    rt.run(
-      { channel: where.channel, threadTs: where.ts, user: where.user },
-      async () => ({ command: ALT_TEXT_COMMAND, images: [imageRef(file, rt.botToken)], messageLink }),
-      { quietErrors: true },
-    );
-  }
+  const fresh = where.images.filter((file) => files.seen.firstTime(`alt:${file.id ?? file.url_private}`));
+  void (async () => {
+    for (const file of fresh) {
+      await rt.run(
+        { channel: where.channel, threadTs: where.ts, user: where.user },
+        async () => ({ command: ALT_TEXT_COMMAND, images: [imageRef(file, rt.botToken)], messageLink }),
+        { quietErrors: true },
+      );
+    }
+  })();
 }
 
 async function onMessage(rt: SlackRuntime, files: { seen: SeenKeys }, event: MessageEvent): Promise<void> {

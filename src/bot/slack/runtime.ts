@@ -36,9 +36,14 @@ export interface SlackRuntime {
   settings?: SettingsStore;
   /**
    * Runs a job in the background (Slack is already acknowledged): `build` may look things up (images,
-   * admin flag) and throw a UserError, which is shown to the user like any other refusal.
+   * admin flag) and throw a UserError, which is shown to the user like any other refusal. The promise
+   * settles (never rejects) once the request is answered, for callers that run jobs one after another.
    */
-  run(target: SlackTarget, build: () => Promise<SlackJob>, options?: { quietErrors?: boolean }): void;
+  run(
+    target: SlackTarget,
+    build: () => Promise<SlackJob>,
+    options?: { quietErrors?: boolean },
+  ): Promise<void>;
   isAdmin(userId: string): Promise<boolean>;
 }
 

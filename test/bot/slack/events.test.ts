@@ -55,6 +55,30 @@ test('an image posted in an alt-text channel gets a threaded alt-text reply; the
   );
 });
 
+test('an upload of several images gets alt text for every one, past the per-user concurrent-jobs cap', async () => {
+  const colours = ['red', 'green', 'blue', 'red', 'green'] as const; // 5 > scheduler.perUserConcurrent (3)
+  const files = await Promise.all(
+    colours.map(async (colour, i) =>
+      h.fake.addFile({
+        name: `${colour}-${i}.png`,
+        bytes: await solidPng(COLOURS[colour]),
+        mimetype: 'image/png',
+      }),
+    ),
+  );
+  const message = h.fake.addMessage({ channel: ALT_CHANNEL, user: 'UALICE', text: '', files });
+  await h.event(messageEvent(message));
+  for (let i = 0; i < 500 && repliesIn(ALT_CHANNEL, message.ts).length < colours.length; i++)
+    await new Promise((r) => setTimeout(r, 20));
+  const texts = repliesIn(ALT_CHANNEL, message.ts).map((m) => m.text ?? '');
+  assert.equal(texts.length, colours.length, texts.join('\n'));
+  for (const colour of new Set(colours))
+    assert.equal(
+      texts.filter((t) => t.includes(`A ${colour} square`)).length,
+      colours.filter((c) => c === colour).length,
+    );
+});
+
 test('the same event delivered three times (Slack retries) and its file_shared event give one reply', async () => {
   const { file, message } = await postImage({ channel: ALT_CHANNEL, colour: 'green' });
   const event = messageEvent(message);
