@@ -10,6 +10,7 @@ import type { FetchPolicy, MediaLimits } from './core/media.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
 import { SqliteMemoryStore } from './core/memory-sqlite.js';
 import {
+  createRedisImageIndex,
   createRedisJobQueue,
   createRedisMemory,
   usesRedisMemory,
@@ -31,7 +32,7 @@ export interface App {
   jobs?: JobQueue;
   /** Preferences (/alttext), in the memory store's SQLite file or in-process. */
   settings: SettingsStore;
-  /** Image memory (/similar): in memory's SQLite file, or an in-process database with memory.store: memory. */
+  /** Image memory (/similar): beside conversation memory (Redis, its SQLite file, or in-process). */
   imageIndex: ImageIndex;
   /**
    * First half of a graceful stop, while adapters are still connected: refuse new requests, answer waiting
@@ -87,6 +88,7 @@ export function createSettingsStore(memory: Config['memory']): SettingsStore {
 }
 
 export function createImageIndex(config: Config): ImageIndex {
+  if (usesRedisMemory(config)) return createRedisImageIndex(config);
   return new SqliteImageIndex({
     path: config.memory.store === 'sqlite' ? config.memory.path : ':memory:',
     ttlSeconds: config.imageIndex.ttlSeconds,

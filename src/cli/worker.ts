@@ -1,9 +1,16 @@
 import { COMMANDS } from '../commands/index.js';
 import type { AnyCommand } from '../commands/types.js';
 import type { Config } from '../config.js';
+import type { ImageIndex } from '../core/image-index.js';
 import { createLogger, type Logger } from '../core/log.js';
 import type { MemoryStore } from '../core/memory.js';
-import { createRedisMemory, IrisWorker, TASK_CLASSES, type TaskClass } from '../core/redis/index.js';
+import {
+  createRedisImageIndex,
+  createRedisMemory,
+  IrisWorker,
+  TASK_CLASSES,
+  type TaskClass,
+} from '../core/redis/index.js';
 import { listChoices, UserError } from '../errors.js';
 import { secretValues } from '../main.js';
 import { type BackendProvider, ModelRegistry } from '../models/registry.js';
@@ -40,10 +47,14 @@ export interface WorkerSetup {
   config: Config;
   tasks: readonly TaskClass[];
   slots: number;
-  /** Defaults: the model registry from config, every command, a Redis memory store, a stderr logger. */
+  /**
+   * Defaults: the model registry from config, every command, a Redis memory store and image index, a
+   * stderr logger.
+   */
   registry?: BackendProvider & { release?: () => Promise<void> };
   commands?: readonly AnyCommand[];
   memory?: MemoryStore;
+  imageIndex?: ImageIndex;
   log?: Logger;
 }
 
@@ -67,6 +78,7 @@ export async function startWorker(
       tasks: config.tasks,
     });
   const memory = setup.memory ?? createRedisMemory(config);
+  const imageIndex = setup.imageIndex ?? createRedisImageIndex(config);
   const worker = new IrisWorker({
     config,
     log,
@@ -75,12 +87,14 @@ export async function startWorker(
     tasks: setup.tasks,
     slots: setup.slots,
     memory,
+    imageIndex,
   });
   await worker.start();
   return async (options = {}) => {
     await worker.close(options);
     await registry.release?.();
     await memory.close();
+    await imageIndex.close();
   };
 }
 

@@ -1,14 +1,16 @@
 /**
- * Scale-out on Redis (queue.kind: redis): one switch moves the job queue, the quotas and conversation memory
- * to the Redis at queue.url. docs/scaling.md describes the topology.
+ * Scale-out on Redis (queue.kind: redis): one switch moves the job queue, the quotas, conversation memory
+ * and image memory to the Redis at queue.url. docs/scaling.md describes the topology.
  */
 import type { Config } from '../../config.js';
 import type { Logger } from '../log.js';
 import { RedisMemoryStore } from '../memory-redis.js';
 import { redisClient } from './connection.js';
+import { RedisImageIndex } from './image-index.js';
 import { RedisJobQueue } from './job-queue.js';
 
 export { TASK_CLASSES, type TaskClass } from './connection.js';
+export { RedisImageIndex } from './image-index.js';
 export { RedisJobQueue } from './job-queue.js';
 export { IrisWorker } from './worker.js';
 
@@ -27,6 +29,17 @@ export function createRedisMemory(config: Config): RedisMemoryStore {
     prefix: config.queue.prefix,
     ttlSeconds: config.memory.ttlSeconds,
     maxTurns: config.memory.maxTurns,
+    ownsClient: true,
+  });
+}
+
+/** Image memory (/similar) beside conversation memory, so adapters and workers search the same channels. */
+export function createRedisImageIndex(config: Config): RedisImageIndex {
+  return new RedisImageIndex({
+    client: redisClient({ url: config.queue.url, prefix: config.queue.prefix }, 'client'),
+    prefix: config.queue.prefix,
+    ttlSeconds: config.imageIndex.ttlSeconds,
+    maxPerChannel: config.imageIndex.maxPerChannel,
     ownsClient: true,
   });
 }

@@ -14,6 +14,7 @@ import type { AnyCommand, CommandContext } from '../../commands/types.js';
 import type { Config } from '../../config.js';
 import { isBackendError, UserError } from '../../errors.js';
 import type { BackendProvider } from '../../models/registry.js';
+import type { ImageIndex } from '../image-index.js';
 import type { Logger } from '../log.js';
 import type { MemoryStore } from '../memory.js';
 import type { BotRequest } from '../types.js';
@@ -37,6 +38,8 @@ export interface IrisWorkerOptions {
   /** Jobs run at once per task class. */
   slots: number;
   memory: MemoryStore;
+  /** Image memory: /similar runs here (it needs the embed model), against the adapters' shared index. */
+  imageIndex?: ImageIndex;
 }
 
 export class IrisWorker {
@@ -107,7 +110,7 @@ export class IrisWorker {
   }
 
   async #process(job: Job<JobData, JobOutcome>, cancelSignal?: AbortSignal): Promise<JobOutcome> {
-    const { config, log, registry, memory } = this.#options;
+    const { config, log, registry, memory, imageIndex } = this.#options;
     const data = job.data;
     const command = this.#byName.get(data.command);
     if (!command) return { ok: false, internal: `this worker has no command /${data.command}` };
@@ -139,6 +142,7 @@ export class IrisWorker {
         }
       },
       memory,
+      ...(imageIndex && { imageIndex }),
       commands: this.#options.commands,
       status: () => ({
         queues: {},
