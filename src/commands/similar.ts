@@ -7,7 +7,8 @@ import { defineCommand } from './types.js';
 const MAX_TEXT_LENGTH = 200;
 const MAX_TOP = 20;
 
-export type SimilarInput = { topK: number } & ({ image: LoadedImage } | { text: string });
+/** `postedBy`: the image's poster, in the input because a worker (scale-out) gets the request without images. */
+export type SimilarInput = { topK: number } & ({ image: LoadedImage; postedBy?: string } | { text: string });
 
 function line(hit: SimilarHit, i: number): string {
   const where = hit.image.link || hit.image.name;
@@ -51,7 +52,8 @@ export const similarCommand = defineCommand<SimilarInput>({
     const topK = typeof args.top === 'number' ? args.top : config.imageIndex.topK;
     if (text) return { text, topK };
     const [image] = await loadImages();
-    return { image: image as LoadedImage, topK };
+    const postedBy = request.images[0]?.postedBy;
+    return { image: image as LoadedImage, topK, ...(postedBy && { postedBy }) };
   },
   async run(input, ctx) {
     const index = ctx.imageIndex;
@@ -71,7 +73,7 @@ export const similarCommand = defineCommand<SimilarInput>({
         image: input.image,
         vector,
         link: ctx.request.messageLink ?? '',
-        author: ctx.request.images[0]?.postedBy ?? ctx.request.user.id,
+        author: input.postedBy ?? ctx.request.user.id,
         at: Date.now(),
         ...(dup.channels.includes(key) && { duplicates: dup }),
       });

@@ -128,6 +128,7 @@ export class RedisJobQueue implements JobQueue {
           conversation: request.conversation,
           user: request.user,
           args: request.args,
+          ...(request.messageLink && { messageLink: request.messageLink }),
         },
         timeoutSeconds,
       };

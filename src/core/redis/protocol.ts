@@ -21,6 +21,8 @@ export interface JobData {
     conversation: string;
     user: { id: string; name?: string; isAdmin?: boolean };
     args: Record<string, unknown>;
+    /** The message the request's images came from: image memory stores it (/similar on a worker). */
+    messageLink?: string;
   };
   timeoutSeconds: number;
 }
