@@ -7,34 +7,15 @@ import { BackendError } from '../../src/errors.js';
 import type { BackendProvider } from '../../src/models/registry.js';
 import type { TaskIO } from '../../src/models/types.js';
 import { fakeBackends } from '../fakes/backends.js';
-import { testDispatcher } from '../fakes/dispatcher.js';
+import { replyTo, testDispatcher, testRequest } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
-import { RecordingResponder } from '../fakes/responder.js';
 
 function setup(backends: BackendProvider, overrides: Record<string, unknown> = {}) {
   return testDispatcher({ registry: backends, overrides });
 }
 
-let nextId = 0;
-function request(fields: Partial<BotRequest> = {}): BotRequest {
-  return {
-    id: `req${++nextId}`,
-    platform: 'test',
-    command: 'caption',
-    args: {},
-    images: [],
-    conversation: 'test:chan',
-    user: { id: 'alice' },
-    signal: new AbortController().signal,
-    ...fields,
-  };
-}
-
-async function send(dispatcher: Dispatcher, fields: Partial<BotRequest>) {
-  const res = new RecordingResponder();
-  await dispatcher.handle(request(fields), res);
-  return res.reply;
-}
+const _request = (fields: Partial<BotRequest> = {}) => testRequest('caption', fields);
+const send = (dispatcher: Dispatcher, fields: Partial<BotRequest>) => replyTo(dispatcher, 'caption', fields);
 
 const captions = (byDetail: Record<string, string>) =>
   fakeBackends({

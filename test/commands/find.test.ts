@@ -7,34 +7,15 @@ import type { BotRequest } from '../../src/core/types.js';
 import type { FoundBox } from '../../src/models/find/types.js';
 import type { BackendProvider } from '../../src/models/registry.js';
 import { fakeBackends } from '../fakes/backends.js';
-import { testDispatcher } from '../fakes/dispatcher.js';
+import { replyTo, testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
-import { RecordingResponder } from '../fakes/responder.js';
 import { splitPng } from '../fakes/split.js';
 
 function setup(backends: BackendProvider, overrides: Record<string, unknown> = {}) {
   return testDispatcher({ registry: backends, overrides });
 }
 
-let nextId = 0;
-async function send(dispatcher: Dispatcher, fields: Partial<BotRequest>) {
-  const res = new RecordingResponder();
-  await dispatcher.handle(
-    {
-      id: `req${++nextId}`,
-      platform: 'test',
-      command: 'find',
-      args: {},
-      images: [],
-      conversation: 'test:chan',
-      user: { id: 'alice' },
-      signal: new AbortController().signal,
-      ...fields,
-    },
-    res,
-  );
-  return res.reply;
-}
+const send = (dispatcher: Dispatcher, fields: Partial<BotRequest>) => replyTo(dispatcher, 'find', fields);
 
 /** A finder that answers the given boxes for any object. */
 const finding = (boxes: FoundBox[]) => fakeBackends({ find: async () => ({ boxes }) });

@@ -6,33 +6,14 @@ import type { BotRequest } from '../../src/core/types.js';
 import { BackendError } from '../../src/errors.js';
 import type { BackendProvider } from '../../src/models/registry.js';
 import { fakeBackends } from '../fakes/backends.js';
-import { testDispatcher } from '../fakes/dispatcher.js';
+import { replyTo, testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
-import { RecordingResponder } from '../fakes/responder.js';
 
 function setup(backends: BackendProvider) {
   return testDispatcher({ registry: backends });
 }
 
-let nextId = 0;
-async function send(dispatcher: Dispatcher, fields: Partial<BotRequest>) {
-  const res = new RecordingResponder();
-  await dispatcher.handle(
-    {
-      id: `req${++nextId}`,
-      platform: 'test',
-      command: 'read',
-      args: {},
-      images: [],
-      conversation: 'test:chan',
-      user: { id: 'alice' },
-      signal: new AbortController().signal,
-      ...fields,
-    },
-    res,
-  );
-  return res.reply;
-}
+const send = (dispatcher: Dispatcher, fields: Partial<BotRequest>) => replyTo(dispatcher, 'read', fields);
 
 const image = async (name = 'sign.png') => ({ name, data: await solidPng('#fff') });
 

@@ -3,9 +3,11 @@ import type { AnyCommand } from '../../src/commands/types.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { Dispatcher, type DispatcherDeps } from '../../src/core/dispatch.js';
 import { Scheduler } from '../../src/core/scheduler.js';
+import type { BotRequest, Reply } from '../../src/core/types.js';
 import { mediaSettings } from '../../src/main.js';
 import type { BackendProvider } from '../../src/models/registry.js';
 import { capturingLogger } from './log.js';
+import { RecordingResponder } from './responder.js';
 
 export interface TestDispatcherOptions {
   /** The models the commands get (usually fakeBackends, or a colour-world registry). */
@@ -40,4 +42,32 @@ export function testDispatcher(o: TestDispatcherOptions) {
     ...o.deps,
   });
   return { dispatcher, scheduler, config, log, lines };
+}
+
+let nextRequest = 0;
+
+/** A request as a platform would send it (test:chan, alice), with the given fields on top. */
+export function testRequest(command: string, fields: Partial<BotRequest> = {}): BotRequest {
+  return {
+    id: `req${++nextRequest}`,
+    platform: 'test',
+    command,
+    args: {},
+    images: [],
+    conversation: 'test:chan',
+    user: { id: 'alice' },
+    signal: new AbortController().signal,
+    ...fields,
+  };
+}
+
+/** Sends one request through the dispatcher and returns its one final reply. */
+export async function replyTo(
+  dispatcher: Dispatcher,
+  command: string,
+  fields: Partial<BotRequest> = {},
+): Promise<Reply> {
+  const res = new RecordingResponder();
+  await dispatcher.handle(testRequest(command, fields), res);
+  return res.reply;
 }
