@@ -348,6 +348,21 @@ describe('loading builds the Idefics3 processor itself', () => {
     await vqa.dispose();
   });
 
+  test('a chat template that leaves the image out is a clear error, not a wrong answer', async () => {
+    const folder = await variantFolder('textonly-template', {
+      'tokenizer_config.json': (t) => {
+        t.chat_template =
+          "{% for m in messages %}{% for c in m['content'] %}{% if c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endfor %}";
+      },
+    });
+    const vqa = await load(folder);
+    await assert.rejects(
+      vqa.run({ images: [await image('#ff0000')], question: 'What colour is it?', history: [] }, { signal }),
+      /vqa\/smolvlm: the chat template failed: it placed no <image> for image 1/,
+    );
+    await vqa.dispose();
+  });
+
   test('what cannot work fails at load, naming the file, the key and the folder', async () => {
     const noSeqLen = await variantFolder('no-seq-len', {
       'processor_config.json': (p) => {

@@ -68,9 +68,9 @@ export interface SmolVlmHooks {
 type Content = { type: 'image' } | { type: 'text'; text: string };
 type Message = { role: string; content: Content[] };
 
-/** The decoder's key/values over the image prefix, and the ids they were computed for. */
+/** The decoder's key/values over the image prefix (its first `length` tokens). */
 interface ImagePrefix {
-  ids: bigint[];
+  length: number;
   past: Past;
 }
 
@@ -266,14 +266,12 @@ export const createSmolVlmVqa: BackendFactory<'vqa'> = async (
     } catch (cause) {
       throw failed('vision encoder', cause);
     }
-    placeImageFeatures(embeds, features, all, imageTokenId);
+    placeImageFeatures({ embeds, features, ids: all, imageTokenId });
     const step = await decoder.run(embeds, decoder.emptyPast(), 0);
     // The image prefix ends where the text after the last image placeholder starts.
-    const prefixLength = all.length - restIds.length;
-    const splits = restIds.every((id, i) => all[prefixLength + i] === id) && prefixLength > 0;
-    const prefix = splits
-      ? { ids: all.slice(0, prefixLength), past: decoder.slicePast(step.present, prefixLength) }
-      : undefined;
+    const length = all.length - restIds.length;
+    const splits = length > 0 && restIds.every((id, i) => all[length + i] === id);
+    const prefix = cache && splits ? { length, past: decoder.slicePast(step.present, length) } : undefined;
     return { step, total: all.length, prefix };
   }
 
@@ -310,8 +308,12 @@ export const createSmolVlmVqa: BackendFactory<'vqa'> = async (
       }
       // The text after the first message's image placeholders: what a follow-up decodes on top of the prefix.
       let cut = 0;
-      for (let i = 0; i < input.images.length; i++)
-        cut = prompt.indexOf(IMAGE_TOKEN, cut) + IMAGE_TOKEN.length;
+      for (let i = 0; i < input.images.length; i++) {
+        const at = prompt.indexOf(IMAGE_TOKEN, cut);
+        if (at < 0)
+          throw failed('the chat template', new Error(`it placed no ${IMAGE_TOKEN} for image ${i + 1}`));
+        cut = at + IMAGE_TOKEN.length;
+      }
       const restIds = tokenize(prompt.slice(cut));
       const key = imageKeyOf(input);
 
@@ -321,8 +323,8 @@ export const createSmolVlmVqa: BackendFactory<'vqa'> = async (
       const prefix = hit ? await hit.catch(() => undefined) : undefined;
       check();
       if (prefix) {
-        total = prefix.ids.length + restIds.length;
-        step = await decoder.run(await embedIds(restIds), prefix.past, prefix.ids.length);
+        total = prefix.length + restIds.length;
+        step = await decoder.run(await embedIds(restIds), prefix.past, prefix.length);
       } else {
         const first = firstTurn(prompt, input.images, restIds);
         const prefixP = first.then((f) => f.prefix ?? Promise.reject(new Error('no image prefix')));
@@ -366,18 +368,20 @@ function imageKeyOf(input: TaskIO['vqa']['in']): string {
 }
 
 /** Puts frame features [frames, image_seq_len, hidden] at the image tokens of embeds [1, T, hidden]. */
-function placeImageFeatures(
-  embeds: ort.Tensor,
-  features: ort.Tensor,
-  all: readonly bigint[],
-  imageId: number,
-) {
+function placeImageFeatures(o: {
+  embeds: ort.Tensor;
+  features: ort.Tensor;
+  ids: readonly bigint[];
+  imageTokenId: number;
+}) {
+  const { embeds, features } = o;
   const hidden = embeds.dims[2] as number;
   const target = embeds.data as Float32Array;
   const source = features.data as Float32Array;
+  const imageId = BigInt(o.imageTokenId);
   const positions: number[] = [];
-  all.forEach((id, i) => {
-    if (id === BigInt(imageId)) positions.push(i);
+  o.ids.forEach((id, i) => {
+    if (id === imageId) positions.push(i);
   });
   if (positions.length * hidden !== source.length || features.dims.at(-1) !== hidden) {
     throw new BackendError(
