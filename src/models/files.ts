@@ -68,7 +68,7 @@ export function florence2Files(options: Record<string, unknown>): ModelFiles {
   };
 }
 
-/** SmolVLM (Idefics3): processor_config.json is required by transformers.js. */
+/** SmolVLM (Idefics3): processor_config.json holds image_seq_len; the chat template may be in chat_template.json. */
 export function smolVlmFiles(options: Record<string, unknown>): ModelFiles {
   return {
     required: [
