@@ -28,7 +28,7 @@ const BENCHES: Record<
     load: () => import('./caption.js'),
   },
   vqa: {
-    description: 'BLIP-2 follow-up latency: turn 1 vs turn 2 with the per-image feature cache',
+    description: 'SmolVLM and BLIP-2 follow-up latency: turn 1 vs turn 2 reusing the image features',
     load: () => import('./vqa.js'),
   },
   similar: {

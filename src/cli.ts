@@ -5,6 +5,7 @@ import { tagCli } from './cli/tag.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { isUserError, UserError } from './errors.js';
 import { type App, createApp } from './main.js';
+import { DTYPE_PROFILES, type DtypeProfile } from './models/files.js';
 import { TASKS } from './models/registry.js';
 
 /**
@@ -50,6 +51,13 @@ async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise
   }
 }
 
+function dtypeProfile(value: string): DtypeProfile {
+  if (!(DTYPE_PROFILES as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`expected ${DTYPE_PROFILES.join(', ')}`);
+  }
+  return value as DtypeProfile;
+}
+
 const VQA_BACKENDS = ['local', 'blip2', 'smolvlm', 'groq'] as const;
 
 function backendChoice(value: string): string {
@@ -60,12 +68,12 @@ function backendChoice(value: string): string {
 }
 
 /**
- * --backend → config overrides for tasks.vqa: `local` keeps a configured local backend (else blip2), a
+ * --backend → config overrides for tasks.vqa: `local` keeps a configured local backend (else smolvlm), a
  * backend name picks it with its default model; the configured model and options stay when the backend does.
  */
 function vqaOverrides(config: Config, backend: string | undefined): Record<string, unknown> {
   const configured = config.tasks.vqa.backend;
-  const wanted = backend === 'local' ? (configured === 'groq' ? 'blip2' : configured) : backend;
+  const wanted = backend === 'local' ? (configured === 'groq' ? 'smolvlm' : configured) : backend;
   if (!wanted || wanted === configured) return {};
   const entry = TASKS.vqa.backends[wanted as keyof typeof TASKS.vqa.backends];
   return { 'tasks.vqa': { backend: wanted, model: entry.defaultModel, options: {} } };
@@ -375,12 +383,18 @@ export function buildProgram(): Command {
       `task names (${Object.keys(TASKS).join(', ')}) or model ids; default: every configured model`,
     )
     .option('--models <dir>', 'models folder')
-    .action(async (targets: string[], flags: ModelFlags) => {
-      const { pullCli } = await import('./cli/models.js');
+    .option('--yes', 'do not ask before downloading the configured models')
+    .option('--dtype <profile>', 'fetch smaller or larger ONNX files: q8, fp16 or fp32', dtypeProfile)
+    .action(async (targets: string[], flags: ModelFlags & { yes?: boolean; dtype?: DtypeProfile }) => {
+      const { askYesNo, pullCli } = await import('./cli/models.js');
       await pullCli(configFrom({ ...program.opts(), ...flags }), targets, {
         out,
         err,
         tty: process.stderr.isTTY,
+        interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
+        confirm: askYesNo,
+        ...(flags.yes && { yes: true }),
+        ...(flags.dtype && { dtype: flags.dtype }),
       });
     });
   models

@@ -1,6 +1,7 @@
 /**
- * Which files of a Hugging Face repo a backend needs: `iris models pull` fetches only these, and
- * `iris models list` calls a folder ready when every required one is there.
+ * Which files of a Hugging Face repo a backend needs: `iris models pull` fetches only these (plus the
+ * external-data files beside each ONNX graph the repo lists, pull.ts), and `iris models list` calls a
+ * folder ready when every required one is there.
  */
 
 /** A backend's files for its options: required ones must exist in the repo; optional ones are fetched when present. */
@@ -67,7 +68,7 @@ export function florence2Files(options: Record<string, unknown>): ModelFiles {
   };
 }
 
-/** SmolVLM (Idefics3): processor_config.json is required by transformers.js. */
+/** SmolVLM (Idefics3): processor_config.json holds image_seq_len; the chat template may be in chat_template.json. */
 export function smolVlmFiles(options: Record<string, unknown>): ModelFiles {
   return {
     required: [
@@ -81,7 +82,7 @@ export function smolVlmFiles(options: Record<string, unknown>): ModelFiles {
   };
 }
 
-/** BLIP-2 in iris's own ONNX layout (docs/vqa.md). */
+/** BLIP-2 in iris's own ONNX layout (docs/vqa.md; scripts/export_blip2.py writes it, fp32 only). */
 export function blip2Files(): ModelFiles {
   return {
     required: [
@@ -93,3 +94,33 @@ export function blip2Files(): ModelFiles {
     optional: ['generation_config.json', ...TOKENIZER_EXTRA],
   };
 }
+
+/**
+ * Stable Diffusion in the optimum / Olive ONNX layout (imagine/sd.ts): the three graphs a text-to-image run
+ * needs, the tokenizer's vocab.json + merges.txt (diffusers' layout; sd.ts builds tokenizer.json from them),
+ * and what it reads when present (the VAE encoder for variations, the scheduler config).
+ */
+export function sdFiles(): ModelFiles {
+  return {
+    required: [
+      'text_encoder/model.onnx',
+      'unet/model.onnx',
+      'vae_decoder/model.onnx',
+      'tokenizer/vocab.json',
+      'tokenizer/merges.txt',
+    ],
+    optional: [
+      'model_index.json',
+      'scheduler/scheduler_config.json',
+      'vae_encoder/model.onnx',
+      'vae_decoder/config.json',
+      'tokenizer/tokenizer.json',
+      'tokenizer/tokenizer_config.json',
+      'tokenizer/special_tokens_map.json',
+    ],
+  };
+}
+
+/** The dtype profiles `iris models pull --dtype` offers; each maps to a backend's `dtype` option. */
+export const DTYPE_PROFILES = ['q8', 'fp16', 'fp32'] as const;
+export type DtypeProfile = (typeof DTYPE_PROFILES)[number];

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
 import { listChoices, UserError } from '../errors.js';
-import { blip2Files, clipFiles, florence2Files, type ModelFiles, smolVlmFiles } from './files.js';
+import { blip2Files, clipFiles, florence2Files, type ModelFiles, sdFiles, smolVlmFiles } from './files.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskName } from './types.js';
 
 export interface BackendEntry<T extends TaskName> {
@@ -103,6 +103,7 @@ export const TASKS = {
       sd: {
         defaultModel: 'onnxruntime/sd-turbo',
         load: async () => (await import('./imagine/sd.js')).createSdBackend,
+        files: sdFiles,
       },
     },
   },
@@ -114,6 +115,7 @@ export const TASKS = {
       clip: {
         defaultModel: 'Xenova/clip-vit-base-patch32',
         load: async () => (await import('./embed/clip.js')).createClipEmbedder,
+        files: clipFiles,
       },
     },
   },

@@ -159,7 +159,7 @@ test('iris ask --backend groq talks to an OpenAI-compatible server: 429 then suc
 test('iris compare says which image is which (colour-world BLIP-2, one image at a time)', async () => {
   await writeFile(join(dir, 'blue.png'), await solidPng('#0000ff'));
   const files = [join(dir, 'red.png'), join(dir, 'blue.png')];
-  const res = await iris(['compare', ...files, '--models', models, '--json']);
+  const res = await iris(['compare', ...files, '--backend', 'blip2', '--models', models, '--json']);
   assert.equal(res.code, 0, res.stderr);
   const out = JSON.parse(res.stdout);
   assert.deepEqual(

@@ -248,6 +248,8 @@ export interface ColourLm {
   questionWord: string;
   /** Starts a model turn ("answer", "assistant"). */
   answerWord: string;
+  /** Further tokens read as the start of a model turn (a model that keeps talking after them). */
+  alsoAnswer?: readonly string[];
   eos: string;
 }
 
@@ -274,6 +276,7 @@ export function colourEmbedGraph(lm: ColourLm): Uint8Array {
   set(lm.questionWord, F_QUESTION);
   set('before', F_BEFORE);
   set(lm.answerWord, F_ANSWER);
+  for (const word of lm.alsoAnswer ?? []) set(word, F_ANSWER);
   const embeds = g.node('Gather', [g.f32(table, [V, HIDDEN]), ids], { axis: 0 });
   g.output(g.rename(embeds, 'inputs_embeds'), 'float32', ['batch_size', 'sequence_length', HIDDEN]);
   return g.toBytes();

@@ -28,7 +28,7 @@ export { BENCH_LABELS, COLOURS, colourVector, synthClip, VOCAB } from './clip.js
 export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, synthFlorence2 } from './florence2.js';
 export { Graph } from './onnx.js';
 export { colourLatent, LATENT_RGB_FACTORS, synthSd } from './sd.js';
-export { SMOLVLM_VOCAB, synthSmolVlm } from './smolvlm.js';
+export { SMOLVLM_VOCAB, type SmolVlmVariant, synthSmolVlm } from './smolvlm.js';
 
 /** Model id (as in the registry) → writer of its colour-world folder. */
 export const MODELS: Record<string, (outDir: string) => Promise<void>> = {

@@ -8,7 +8,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Config } from '../../config.js';
 import { listChoices, UserError } from '../../errors.js';
-import type { ModelFiles } from '../files.js';
+import type { DtypeProfile, ModelFiles } from '../files.js';
 import {
   type BackendEntry,
   ModelRegistry,
@@ -24,7 +24,15 @@ export interface ModelTarget {
   tasks: TaskName[];
   backend: string;
   model: string;
+  /** The files the configured options read. */
   files: ModelFiles;
+  /** With a dtype profile (`pull --dtype`): its files, where they differ from the configured ones. */
+  profile?: { dtype: DtypeProfile; files: ModelFiles };
+}
+
+export interface TargetOptions {
+  /** A dtype profile for every backend whose files depend on its `dtype` option. */
+  dtype?: DtypeProfile;
 }
 
 export interface ModelRow {
@@ -59,20 +67,51 @@ function merge(a: ModelFiles, b: ModelFiles): ModelFiles {
   return { required, optional };
 }
 
+/** `entry`'s files for `options`, and for the dtype profile when that changes which files it reads. */
+function targetFiles(
+  entry: BackendEntry<TaskName>,
+  options: Record<string, unknown>,
+  dtype: DtypeProfile | undefined,
+): Pick<ModelTarget, 'files' | 'profile'> {
+  const files = (entry.files as (o: Record<string, unknown>) => ModelFiles)(options);
+  if (!dtype) return { files };
+  const profiled = (entry.files as (o: Record<string, unknown>) => ModelFiles)({ ...options, dtype });
+  const same = JSON.stringify(profiled) === JSON.stringify(files);
+  return same ? { files } : { files, profile: { dtype, files: profiled } };
+}
+
 /** Every configured task's model that lives in a folder and has a file list, deduplicated by model id. */
-export function configuredTargets(config: Config, table: TaskTable = TASKS): ModelTarget[] {
+export function configuredTargets(
+  config: Config,
+  table: TaskTable = TASKS,
+  o: TargetOptions = {},
+): ModelTarget[] {
   const registry = registryFor(config, table);
   const byModel = new Map<string, ModelTarget>();
   for (const task of taskNames(table)) {
     const sel = registry.selection(task);
     const entry = entryOf(table, task, sel.backend);
     if (!entry?.files || entry.modelFolder === false) continue;
-    const files = entry.files(sel.options);
+    const { files, profile } = targetFiles(entry, sel.options, o.dtype);
     const known = byModel.get(sel.model);
     if (known) {
       known.tasks.push(task);
       known.files = merge(known.files, files);
-    } else byModel.set(sel.model, { tasks: [task], backend: sel.backend, model: sel.model, files });
+      if (profile) {
+        known.profile = {
+          dtype: profile.dtype,
+          files: merge(known.profile?.files ?? known.files, profile.files),
+        };
+      } else if (known.profile) known.profile.files = merge(known.profile.files, files);
+    } else {
+      byModel.set(sel.model, {
+        tasks: [task],
+        backend: sel.backend,
+        model: sel.model,
+        files,
+        ...(profile && { profile }),
+      });
+    }
   }
   return [...byModel.values()];
 }
@@ -82,8 +121,9 @@ export function resolveTargets(
   config: Config,
   names: readonly string[],
   table: TaskTable = TASKS,
+  o: TargetOptions = {},
 ): ModelTarget[] {
-  const configured = configuredTargets(config, table);
+  const configured = configuredTargets(config, table, o);
   if (names.length === 0) return configured;
   const tasks = taskNames(table);
   const out: ModelTarget[] = [];
@@ -91,7 +131,7 @@ export function resolveTargets(
     const byTask = tasks.includes(name as TaskName);
     const found = byTask
       ? configured.find((t) => t.tasks.includes(name as TaskName))
-      : (configured.find((t) => t.model === name) ?? defaultTarget(name, table));
+      : (configured.find((t) => t.model === name) ?? defaultTarget(name, table, o));
     if (!found) {
       if (byTask) {
         throw new UserError(
@@ -111,11 +151,11 @@ export function resolveTargets(
 }
 
 /** A model id that is some backend's default, with that backend's default files. */
-function defaultTarget(model: string, table: TaskTable): ModelTarget | undefined {
+function defaultTarget(model: string, table: TaskTable, o: TargetOptions): ModelTarget | undefined {
   for (const task of taskNames(table)) {
     for (const [backend, entry] of Object.entries((table[task] as TaskEntry<TaskName>).backends)) {
       if (entry.defaultModel === model && entry.files && entry.modelFolder !== false) {
-        return { tasks: [task], backend, model, files: entry.files({}) };
+        return { tasks: [task], backend, model, ...targetFiles(entry, {}, o.dtype) };
       }
     }
   }

@@ -44,6 +44,29 @@ export interface PullOptions {
   onProgress?: (p: PullProgress) => void;
   /** Opens a partial file for appending (default: fs.createWriteStream); tests inject a failing disk. */
   createWriteStream?: (path: string, options: { flags: 'a' }) => Writable;
+  /** The listing planPull made (so a pull that showed its plan first does not list the repo again). */
+  plan?: PullPlan;
+}
+
+export interface PlannedFile {
+  path: string;
+  size: number;
+  /** Already complete in the model folder (same size as listed): not fetched again. */
+  present: boolean;
+  /** Bytes of an interrupted download of it waiting in the partial folder. */
+  partial: number;
+}
+
+export interface PullPlan {
+  modelId: string;
+  files: PlannedFile[];
+  /** Bytes still to download (what is neither present nor already partly there). */
+  download: number;
+  /** The hub's entries for the files, in order. */
+  entries: ListFileEntry[];
+  /** Required files the repo does not have (then nothing can be pulled), and the ONNX files it does have. */
+  missing: string[];
+  onnxListed: string[];
 }
 
 /** Errors that mean the disk (or the user's quota on it) is full: retrying cannot help. */
@@ -106,8 +129,13 @@ function hubError(err: unknown, opts: { modelId: string; endpoint: string }): Us
   );
 }
 
-/** Lists the repo and picks the files to fetch; a required file the repo lacks is an error naming it. */
-async function plan(o: PullOptions): Promise<ListFileEntry[]> {
+/**
+ * The wanted files' entries: the required ones, the optional ones the repo has, and each ONNX graph's
+ * external-data files (`<graph>.onnx_data`, `<graph>.onnx.data`, …) it lists; and the required ones it lacks.
+ */
+async function listWanted(
+  o: PullOptions,
+): Promise<{ entries: ListFileEntry[]; missing: string[]; onnxListed: string[] }> {
   const listed = new Map<string, ListFileEntry>();
   try {
     for await (const entry of listFiles({
@@ -124,18 +152,41 @@ async function plan(o: PullOptions): Promise<ListFileEntry[]> {
     throw hubError(err, { modelId: o.modelId, endpoint: o.hub.endpoint });
   }
   const missing = o.files.required.filter((f) => !listed.has(f));
-  if (missing.length) {
-    const onnx = [...listed.keys()].filter((f) => f.endsWith('.onnx'));
-    throw new UserError(
-      'download_failed',
-      `${o.modelId} on ${o.hub.endpoint} has no ${listChoices(missing)}.` +
-        (onnx.length
-          ? ` Its ONNX files: ${listChoices(onnx)} — pick the dtype option that matches.`
-          : ' It has no ONNX export.'),
-    );
+  const onnxListed = [...listed.keys()].filter((f) => f.endsWith('.onnx'));
+  const wanted = [...o.files.required, ...(o.files.optional ?? [])].filter((f) => listed.has(f));
+  const external = wanted
+    .filter((f) => f.endsWith('.onnx'))
+    .flatMap((f) => [...listed.keys()].filter((p) => p.startsWith(`${f}_data`) || p.startsWith(`${f}.data`)));
+  const entries = [...new Set([...wanted, ...external])].map((f) => listed.get(f) as ListFileEntry);
+  return { entries, missing, onnxListed };
+}
+
+/** The error for a plan whose repo lacks required files: which ones, and the ONNX files it has. */
+export function missingFilesError(plan: PullPlan, endpoint: string): UserError {
+  return new UserError(
+    'download_failed',
+    `${plan.modelId} on ${endpoint} has no ${listChoices(plan.missing)}.` +
+      (plan.onnxListed.length
+        ? ` Its ONNX files: ${listChoices(plan.onnxListed)} — pick the dtype option that matches.`
+        : ' It has no ONNX export.'),
+  );
+}
+
+const sizeOfEntry = (entry: ListFileEntry) => entry.lfs?.size ?? entry.size;
+
+/** What a pull of this model would fetch: the repo's listing against what is already on disk. */
+export async function planPull(o: PullOptions): Promise<PullPlan> {
+  const { entries, missing, onnxListed } = await listWanted(o);
+  const { dir, partial } = modelPaths(o.modelsDir, o.modelId);
+  const files: PlannedFile[] = [];
+  for (const entry of entries) {
+    const size = sizeOfEntry(entry);
+    const present = (await sizeOf(join(dir, entry.path))) === size;
+    const part = present ? 0 : Math.min(size, (await sizeOf(`${join(partial, entry.path)}.part`)) ?? 0);
+    files.push({ path: entry.path, size, present, partial: part });
   }
-  const wanted = [...o.files.required, ...(o.files.optional ?? []).filter((f) => listed.has(f))];
-  return wanted.map((f) => listed.get(f) as ListFileEntry);
+  const download = files.reduce((n, f) => n + (f.present ? 0 : f.size - f.partial), 0);
+  return { modelId: o.modelId, files, download, entries, missing, onnxListed };
 }
 
 /** Counts bytes as they pass, for the progress bar. */
@@ -149,7 +200,7 @@ function counter(onBytes: (n: number) => void): Transform {
 }
 
 async function fetchFile(o: PullOptions, entry: ListFileEntry, partial: string): Promise<number> {
-  const total = entry.lfs?.size ?? entry.size;
+  const total = sizeOfEntry(entry);
   const retries = o.retries ?? 3;
   let resumedFrom = -1;
   for (let attempt = 0; ; attempt++) {
@@ -217,10 +268,12 @@ async function fetchFile(o: PullOptions, entry: ListFileEntry, partial: string):
 /** Downloads what is missing of one model; files already complete are kept. */
 export async function pullModel(o: PullOptions): Promise<PullResult> {
   const { dir, partial } = modelPaths(o.modelsDir, o.modelId);
-  const entries = await plan(o);
+  const plan = o.plan ?? (await planPull(o));
+  if (plan.missing.length) throw missingFilesError(plan, o.hub.endpoint);
+  const { entries } = plan;
   const files: PulledFile[] = [];
   for (const entry of entries) {
-    const total = entry.lfs?.size ?? entry.size;
+    const total = sizeOfEntry(entry);
     const target = join(dir, entry.path);
     if ((await sizeOf(target)) === total) {
       files.push({ path: entry.path, size: total, fetched: false, resumedFrom: 0 });

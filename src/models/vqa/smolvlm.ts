@@ -1,89 +1,98 @@
 /**
- * Visual question answering with SmolVLM (Idefics3) through transformers.js (backend id 'smolvlm').
+ * Visual question answering with SmolVLM (Idefics3) on onnxruntime-node (backend id 'smolvlm').
  *
- * The folder is `HuggingFaceTB/SmolVLM-256M-Instruct`'s ONNX export (sessions vision_encoder,
- * embed_tokens, decoder_model_merged; processor_config.json; the chat template in tokenizer_config.json).
- * There is no VQA pipeline for it in transformers.js, so this is the model class + processor + generate().
+ * The folder is `HuggingFaceTB/SmolVLM-256M-Instruct`'s ONNX export: sessions `vision_encoder`,
+ * `embed_tokens`, `decoder_model_merged` (file names per dtype as transformers.js picks them, files.ts),
+ * config.json, generation_config.json, processor_config.json (`image_seq_len`), preprocessor_config.json
+ * (Idefics3ImageProcessor), tokenizer.json, tokenizer_config.json (chat template, else chat_template.json).
  *
- * Memory: earlier turns are real chat messages. The first user message carries the image(s) and the
- * first question; answers are assistant messages; the new question comes last, then "Assistant:".
- * Several images (compare) are several `<image>` entries in that first message.
+ * Inputs are what transformers.js's `generate()` would build: the chat template renders the messages,
+ * the Idefics3Processor (built explicitly, so a preprocessor_config.json without `processor_class` works)
+ * splits the image into frames and expands each `<image>` into its `<fake_token_around_image>`,
+ * `<row_r_col_c>`/`<global-img>` and `image_seq_len` image tokens. The sessions then run as
+ * Idefics3ForConditionalGeneration runs them (embed the ids, put the vision encoder's features at the
+ * image tokens, decode greedily with past key/values), so the tokens equal generate()'s.
  *
- * Unlike blip2, generate() runs the vision encoder on every call: follow-ups are not cached here.
+ * Memory: earlier turns are real chat messages; the first user message carries the image(s) and the
+ * first question, answers are assistant messages, the new question comes last, then "Assistant:".
  *
- * Options (config `tasks.vqa.options`): `maxNewTokens` (default 256), `dtype` (default 'fp32'; a string
- * or a map session → dtype, e.g. `{ vision_encoder: 'fp16', decoder_model_merged: 'q4' }`).
+ * Feature reuse: the image tokens sit at the start of the first user message, so the decoder's key/values
+ * over `<|im_start|>User:<image…>` depend only on the image(s). Per image key the backend keeps them; a
+ * follow-up about the same image runs neither the image processor, nor the vision encoder, nor the
+ * decoder over the image tokens — only the conversation's text.
+ *
+ * Answers stop at generation_config's EOS or at `<end_of_utterance>` (the end of the model's turn), and
+ * pass through the shared user-text cleaner (no special or added tokens reach users); the user's text is
+ * cleaned the same way before it enters the prompt, so a question cannot fake turns or images.
+ *
+ * Options (config `tasks.vqa.options`): `maxNewTokens` (default generation_config's, else 256), `dtype`
+ * ('fp32' default; or a map session → dtype, e.g. `{ vision_encoder: 'q8', decoder_model_merged: 'q8' }`),
+ * `splitImages` (default the folder's `do_image_splitting`: large images become several 512² frames —
+ * better detail, more tokens), `featureCache` (default true), `featureCacheSize` (images, default 8),
+ * `intraOpNumThreads` (0 = onnxruntime's choice), `hooks` (tests and metrics).
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
-  AutoModelForVision2Seq,
-  AutoProcessor,
   env,
-  LogitsProcessor,
-  type PreTrainedModel,
+  Idefics3Processor,
+  type PreTrainedTokenizer,
   type Processor,
   RawImage,
-  StoppingCriteria,
-  type Tensor,
 } from '@huggingface/transformers';
+import * as ort from 'onnxruntime-node';
 import { toRgb } from '../../core/media.js';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
+import { onnxFiles } from '../files.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
+import { specialTokensOf, userTextFilter } from '../user-text.js';
+import { PrefixCache } from './prefix-cache.js';
+import { DecoderRunner, type Past } from './smolvlm-decoder.js';
 
 /** Images one question may be about (each costs image_seq_len tokens or more). */
 export const SMOLVLM_MAX_IMAGES = 4;
 
-type DType = NonNullable<Parameters<typeof AutoModelForVision2Seq.from_pretrained>[1]>['dtype'];
-type Device = NonNullable<Parameters<typeof AutoModelForVision2Seq.from_pretrained>[1]>['device'];
-type Content = { type: 'image' } | { type: 'text'; text: string };
+const SESSIONS = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'] as const;
+const END_OF_UTTERANCE = '<end_of_utterance>';
+const IMAGE_TOKEN = '<image>';
 
-/** Stops generate() between tokens once the request is cancelled or timed out. */
-class StopOnAbort extends StoppingCriteria {
-  constructor(private readonly signal: AbortSignal) {
-    super();
-  }
-  override _call(inputIds: number[][]): boolean[] {
-    return inputIds.map(() => this.signal.aborted);
-  }
+export interface SmolVlmHooks {
+  onVisionRun?(frames: number): void;
+  onDecoderRun?(tokens: number): void;
+  /** The answer's token ids (without the stop token), as generated. */
+  onTokens?(ids: number[]): void;
 }
 
-/**
- * Watches greedy decoding without changing it: the probability of the chosen (most likely) token at
- * each step, for the answer's confidence (mean over the tokens).
- */
-class ConfidenceMeter extends LogitsProcessor {
-  readonly probabilities: number[] = [];
-  override _call(_inputIds: bigint[][], logits: Tensor): Tensor {
-    const vocab = logits.dims.at(-1) as number;
-    const row = (logits.data as Float32Array).subarray(0, vocab);
-    let max = Number.NEGATIVE_INFINITY;
-    for (const x of row) if (x > max) max = x;
-    let z = 0;
-    for (const x of row) z += Math.exp(x - max);
-    if (Number.isFinite(max) && z > 0) this.probabilities.push(1 / z);
-    return logits;
-  }
-  get mean(): number | undefined {
-    const p = this.probabilities;
-    return p.length ? p.reduce((a, b) => a + b, 0) / p.length : undefined;
-  }
+type Content = { type: 'image' } | { type: 'text'; text: string };
+type Message = { role: string; content: Content[] };
+
+/** The decoder's key/values over the image prefix (its first `length` tokens). */
+interface ImagePrefix {
+  length: number;
+  past: Past;
 }
 
 /** Chat messages for the question, earlier turns first; the images ride in the first user message. */
-export function smolVlmMessages(input: TaskIO['vqa']['in']): { role: string; content: Content[] }[] {
+export function smolVlmMessages(
+  input: TaskIO['vqa']['in'],
+  clean: (text: string) => string = (t) => t,
+): Message[] {
   const questions = [...input.history.map((t) => t.question), input.question];
-  const messages: { role: string; content: Content[] }[] = [];
+  const messages: Message[] = [];
   questions.forEach((text, i) => {
     const images: Content[] = i === 0 ? input.images.map(() => ({ type: 'image' })) : [];
-    messages.push({ role: 'user', content: [...images, { type: 'text', text }] });
+    messages.push({ role: 'user', content: [...images, { type: 'text', text: clean(text) }] });
     const earlier = input.history[i];
-    if (earlier) messages.push({ role: 'assistant', content: [{ type: 'text', text: earlier.answer }] });
+    if (earlier)
+      messages.push({ role: 'assistant', content: [{ type: 'text', text: clean(earlier.answer) }] });
   });
   return messages;
 }
 
-/** Decode at most at the processor's longest edge (shrink-on-load), keeping the aspect ratio. */
-async function rawImage(image: LoadedImage, longestEdge: number): Promise<RawImage> {
+/** The image as the processor gets it: decoded at most at its longest edge (shrink-on-load), aspect kept. */
+export async function smolVlmImage(image: LoadedImage, longestEdge: number): Promise<RawImage> {
   const scale = Math.min(1, longestEdge / Math.max(image.width, image.height));
   const width = Math.max(1, Math.round(image.width * scale));
   const height = Math.max(1, Math.round(image.height * scale));
@@ -91,38 +100,180 @@ async function rawImage(image: LoadedImage, longestEdge: number): Promise<RawIma
   return new RawImage(rgb.data, rgb.width, rgb.height, 3);
 }
 
+async function readJson(dir: string, name: string, required: boolean): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(join(dir, name), 'utf8'));
+  } catch (cause) {
+    if (!required && (cause as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new UserError('model_missing', `vqa/smolvlm: the SmolVLM folder ${dir} has no readable ${name}`, {
+      cause,
+    });
+  }
+}
+
+function ids(value: unknown): number[] {
+  if (typeof value === 'number') return [value];
+  return Array.isArray(value) ? value.filter((v): v is number => typeof v === 'number') : [];
+}
+
+function num(v: unknown, fallback: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+}
+
+const failed = (what: string, cause: unknown) =>
+  new BackendError('model_failed', `vqa/smolvlm: ${what} failed: ${(cause as Error).message}`, {
+    isRetryable: false,
+    cause,
+  });
+
+/** The processor iris needs, whatever preprocessor_config.json says about `processor_class`. */
+async function loadProcessor(dir: string): Promise<{ processor: Processor; tokenizer: PreTrainedTokenizer }> {
+  let processor: Processor;
+  try {
+    processor = await Idefics3Processor.from_pretrained(dir, { local_files_only: true });
+  } catch (cause) {
+    throw new UserError(
+      'model_missing',
+      `vqa/smolvlm: cannot build the Idefics3 processor from ${dir} (tokenizer.json, tokenizer_config.json, preprocessor_config.json, processor_config.json): ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  const seqLen = (processor.config as { image_seq_len?: unknown }).image_seq_len;
+  if (!Number.isInteger(seqLen) || (seqLen as number) < 1) {
+    throw new UserError(
+      'model_missing',
+      `vqa/smolvlm: processor_config.json in ${dir} has no image_seq_len (the image tokens per frame, e.g. 64).`,
+    );
+  }
+  const tokenizer = processor.tokenizer;
+  if (!tokenizer) throw new UserError('model_missing', `vqa/smolvlm: ${dir} has no tokenizer.`);
+  return { processor, tokenizer };
+}
+
 export const createSmolVlmVqa: BackendFactory<'vqa'> = async (
   load: BackendLoadOptions,
 ): Promise<Backend<'vqa'>> => {
   const o = load.options;
-  const maxNewTokens =
-    typeof o.maxNewTokens === 'number' && o.maxNewTokens >= 1 ? Math.floor(o.maxNewTokens) : 256;
-  const dtype = (o.dtype ?? 'fp32') as DType;
+  const dir = load.modelDir;
+  const hooks = (o.hooks ?? {}) as SmolVlmHooks;
   env.allowRemoteModels = false;
   env.useFSCache = false;
-  let model: PreTrainedModel;
-  let processor: Processor;
-  try {
-    [model, processor] = await Promise.all([
-      AutoModelForVision2Seq.from_pretrained(load.modelDir, {
-        dtype,
-        device: (load.executionProviders[0] ?? 'cpu') as Device,
-        local_files_only: true,
-      }),
-      AutoProcessor.from_pretrained(load.modelDir, { local_files_only: true }),
-    ]);
-  } catch (cause) {
+  const [config, genConfig, chatTemplateFile, { processor, tokenizer }] = await Promise.all([
+    readJson(dir, 'config.json', true),
+    readJson(dir, 'generation_config.json', false),
+    readJson(dir, 'chat_template.json', false),
+    loadProcessor(dir),
+  ]);
+  const chatTemplate =
+    (tokenizer.chat_template as string | null) ??
+    (typeof chatTemplateFile.chat_template === 'string' ? chatTemplateFile.chat_template : undefined);
+  if (!chatTemplate) {
     throw new UserError(
       'model_missing',
-      `vqa/smolvlm: cannot load the SmolVLM model in ${load.modelDir}: ${(cause as Error).message}`,
-      { cause },
+      `vqa/smolvlm: ${dir} has no chat template (chat_template in tokenizer_config.json or chat_template.json).`,
     );
   }
+  const vocab = tokenizer.get_vocab() as Map<string, number> | Record<string, number>;
+  const idOf = (token: string) =>
+    vocab instanceof Map ? vocab.get(token) : (vocab as Record<string, number>)[token];
+  const textConfig = (config.text_config ?? {}) as Record<string, unknown>;
+  const imageTokenId = num(config.image_token_id ?? config.image_token_index, idOf(IMAGE_TOKEN) ?? -1);
+  const stops = new Set([
+    ...ids(genConfig.eos_token_id ?? textConfig.eos_token_id ?? config.eos_token_id),
+    ...ids(idOf(END_OF_UTTERANCE)),
+  ]);
+  const maxNewTokens = Math.max(1, Math.floor(num(o.maxNewTokens, num(genConfig.max_new_tokens, 256))));
   const imageConfig = (processor.image_processor as unknown as { config: Record<string, unknown> }).config;
   const longestEdge =
     (imageConfig.size as { longest_edge?: number } | undefined)?.longest_edge ??
     (imageConfig.max_image_size as { longest_edge?: number } | undefined)?.longest_edge ??
     512;
+  const splitImages = typeof o.splitImages === 'boolean' ? o.splitImages : undefined;
+  const cache =
+    o.featureCache === false
+      ? undefined
+      : new PrefixCache<ImagePrefix>(Math.max(1, Math.floor(num(o.featureCacheSize, 8))));
+  const clean = userTextFilter({ specialTokens: specialTokensOf(tokenizer) });
+
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: load.executionProviders.length ? load.executionProviders : ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: num(o.intraOpNumThreads, 0),
+    interOpNumThreads: 1,
+  };
+  const files = onnxFiles(SESSIONS, o.dtype ?? 'fp32');
+  const [vision, embed, decoderSession] = (await Promise.all(
+    files.map(async (file) => {
+      try {
+        return await ort.InferenceSession.create(join(dir, file), sessionOptions);
+      } catch (cause) {
+        throw new UserError(
+          'model_missing',
+          `vqa/smolvlm: the SmolVLM folder ${dir} has no loadable ${file}`,
+          {
+            cause,
+          },
+        );
+      }
+    }),
+  )) as [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession];
+  const decoder = new DecoderRunner(decoderSession, {
+    textConfig,
+    dir,
+    ...(hooks.onDecoderRun && { onRun: (n: number) => hooks.onDecoderRun?.(n) }),
+  });
+  decoder.checkFits({ vision, embed });
+
+  const tokenize = (text: string): bigint[] => [
+    ...((tokenizer(text, { add_special_tokens: false }) as { input_ids: { data: BigInt64Array } }).input_ids
+      .data as BigInt64Array),
+  ];
+
+  async function embedIds(list: readonly bigint[]): Promise<ort.Tensor> {
+    try {
+      const out = await embed.run({
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(list), [1, list.length]),
+      });
+      return out.inputs_embeds as ort.Tensor;
+    } catch (cause) {
+      throw failed('embed_tokens', cause);
+    }
+  }
+
+  /**
+   * First question about these images: the processor's ids and pixels, the vision encoder's features at
+   * the image tokens, one prefill over the whole prompt. The key/values over the image prefix (`prefixLength`
+   * tokens) are what a follow-up reuses.
+   */
+  async function firstTurn(prompt: string, images: LoadedImage[], restIds: bigint[]) {
+    const raws = await Promise.all(images.map((img) => smolVlmImage(img, longestEdge)));
+    const inputs = (await processor(prompt, raws, {
+      ...(splitImages !== undefined && { do_image_splitting: splitImages }),
+    })) as Record<string, { type: ort.Tensor.Type; data: ort.Tensor.DataType; dims: number[] }>;
+    const all = [...((inputs.input_ids?.data ?? []) as BigInt64Array)];
+    const embeds = await embedIds(all);
+    const pixels = inputs.pixel_values as { type: 'float32'; data: Float32Array; dims: number[] };
+    const mask = inputs.pixel_attention_mask as { data: Uint8Array; dims: number[] };
+    const feeds: Record<string, ort.Tensor> = {
+      pixel_values: new ort.Tensor('float32', pixels.data, pixels.dims),
+      pixel_attention_mask: new ort.Tensor('bool', mask.data, mask.dims),
+    };
+    hooks.onVisionRun?.(pixels.dims[1] ?? 1);
+    let features: ort.Tensor;
+    try {
+      const picked = Object.fromEntries(vision.inputNames.map((n) => [n, feeds[n] as ort.Tensor]));
+      features = (await vision.run(picked)).image_features as ort.Tensor;
+    } catch (cause) {
+      throw failed('vision encoder', cause);
+    }
+    placeImageFeatures({ embeds, features, ids: all, imageTokenId });
+    const step = await decoder.run(embeds, decoder.emptyPast(), 0);
+    // The image prefix ends where the text after the last image placeholder starts.
+    const length = all.length - restIds.length;
+    const splits = length > 0 && restIds.every((id, i) => all[length + i] === id);
+    const prefix = cache && splits ? { length, past: decoder.slicePast(step.present, length) } : undefined;
+    return { step, total: all.length, prefix };
+  }
 
   let disposed = false;
   return {
@@ -141,45 +292,105 @@ export const createSmolVlmVqa: BackendFactory<'vqa'> = async (
       if (input.format === 'json') {
         throw new UserError('not_available', 'Structured (JSON) answers need the groq backend.');
       }
-      if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
-      const raws = await Promise.all(input.images.map((img) => rawImage(img, longestEdge)));
-      let answer: string;
-      const meter = new ConfidenceMeter();
+      const check = () => {
+        if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
+      };
+      check();
+      let prompt: string;
       try {
-        const prompt = processor.apply_chat_template(smolVlmMessages(input) as never, {
+        prompt = tokenizer.apply_chat_template(smolVlmMessages(input, clean) as never, {
           add_generation_prompt: true,
+          tokenize: false,
+          chat_template: chatTemplate,
         }) as string;
-        const inputs = await processor(prompt, raws);
-        const ids = (await model.generate({
-          ...inputs,
-          max_new_tokens: maxNewTokens,
-          do_sample: false,
-          stopping_criteria: [new StopOnAbort(opts.signal)],
-          logits_processor: [meter] as never,
-        })) as Tensor;
-        const promptLength = (inputs.input_ids as Tensor).dims.at(-1) as number;
-        answer =
-          processor.batch_decode(ids.slice(null, [promptLength, ids.dims.at(-1) as number]), {
-            skip_special_tokens: true,
-          })[0] ?? '';
       } catch (cause) {
-        throw new BackendError(
-          'model_failed',
-          `vqa/smolvlm: generation failed: ${(cause as Error).message}`,
-          {
-            isRetryable: false,
-            cause,
-          },
-        );
+        throw failed('the chat template', cause);
       }
-      if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
-      const confidence = meter.mean;
-      return { answer: answer.replace(/\s+/g, ' ').trim(), ...(confidence !== undefined && { confidence }) };
+      // The text after the first message's image placeholders: what a follow-up decodes on top of the prefix.
+      let cut = 0;
+      for (let i = 0; i < input.images.length; i++) {
+        const at = prompt.indexOf(IMAGE_TOKEN, cut);
+        if (at < 0)
+          throw failed('the chat template', new Error(`it placed no ${IMAGE_TOKEN} for image ${i + 1}`));
+        cut = at + IMAGE_TOKEN.length;
+      }
+      const restIds = tokenize(prompt.slice(cut));
+      const key = imageKeyOf(input);
+
+      let step: Awaited<ReturnType<typeof decoder.run>>;
+      let total: number;
+      const hit = cache?.get(key);
+      const prefix = hit ? await hit.catch(() => undefined) : undefined;
+      check();
+      if (prefix) {
+        total = prefix.length + restIds.length;
+        step = await decoder.run(await embedIds(restIds), prefix.past, prefix.length);
+      } else {
+        const first = firstTurn(prompt, input.images, restIds);
+        const prefixP = first.then((f) => f.prefix ?? Promise.reject(new Error('no image prefix')));
+        if (cache) cache.set(key, prefixP);
+        prefixP.catch(() => {});
+        ({ step, total } = await first);
+      }
+
+      const out: number[] = [];
+      const probabilities: number[] = [];
+      for (;;) {
+        check();
+        const { token, probability } = decoder.greedy(step.logits);
+        probabilities.push(probability);
+        if (stops.has(token)) break;
+        out.push(token);
+        if (out.length >= maxNewTokens) break;
+        step = await decoder.run(await embedIds([BigInt(token)]), step.present, total);
+        total += 1;
+      }
+      hooks.onTokens?.(out);
+      const confidence = probabilities.reduce((a, b) => a + b, 0) / probabilities.length;
+      const answer = clean(tokenizer.decode(out, { skip_special_tokens: true }));
+      return { answer, confidence };
     },
     async dispose() {
       if (disposed) return;
       disposed = true;
-      await model.dispose();
+      cache?.clear();
+      await Promise.all([vision.release(), embed.release(), decoderSession.release()]);
     },
   };
 };
+
+/** The image(s)' cache key: the caller's content hash for one image, else a hash of all their bytes. */
+function imageKeyOf(input: TaskIO['vqa']['in']): string {
+  if (input.imageKey && input.images.length === 1) return input.imageKey;
+  const hash = createHash('sha256');
+  for (const image of input.images) hash.update(String(image.bytes.length)).update(image.bytes);
+  return `${input.images.length}:${hash.digest('hex')}`;
+}
+
+/** Puts frame features [frames, image_seq_len, hidden] at the image tokens of embeds [1, T, hidden]. */
+function placeImageFeatures(o: {
+  embeds: ort.Tensor;
+  features: ort.Tensor;
+  ids: readonly bigint[];
+  imageTokenId: number;
+}) {
+  const { embeds, features } = o;
+  const hidden = embeds.dims[2] as number;
+  const target = embeds.data as Float32Array;
+  const source = features.data as Float32Array;
+  const imageId = BigInt(o.imageTokenId);
+  const positions: number[] = [];
+  o.ids.forEach((id, i) => {
+    if (id === imageId) positions.push(i);
+  });
+  if (positions.length * hidden !== source.length || features.dims.at(-1) !== hidden) {
+    throw new BackendError(
+      'model_failed',
+      `vqa/smolvlm: ${positions.length} image tokens but the vision encoder gave features of shape [${features.dims.join(', ')}]`,
+      { isRetryable: false },
+    );
+  }
+  positions.forEach((p, i) => {
+    target.set(source.subarray(i * hidden, (i + 1) * hidden), p * hidden);
+  });
+}
