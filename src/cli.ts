@@ -3,8 +3,9 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import type { ImagineCliOptions } from './cli/imagine.js';
 import { tagCli } from './cli/tag.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { createLogger, logFormat } from './core/log.js';
 import { isUserError, UserError } from './errors.js';
-import { type App, createApp } from './main.js';
+import { type App, createApp, secretValues } from './main.js';
 import { TASKS } from './models/registry.js';
 
 /**
@@ -41,8 +42,22 @@ function configFrom(flags: ModelFlags, overrides: Record<string, unknown> = {}):
   return loadConfig({ file: flags.config, overrides: { 'models.dir': flags.models, ...overrides } });
 }
 
-async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise<T> {
-  const app = createApp(config);
+/**
+ * A command's app. Its stderr is for the one `error: …` line of a user error, so log lines go only to
+ * $IRIS_LOG_DIR when that is set, and to stderr as well with --verbose.
+ */
+async function withApp<T>(
+  config: Config,
+  global: { verbose?: boolean },
+  fn: (app: App) => Promise<T>,
+): Promise<T> {
+  const log = createLogger({
+    level: config.log.level,
+    secrets: secretValues(config),
+    destination: global.verbose ? 2 : false,
+    pretty: logFormat(process.stderr) === 'pretty',
+  });
+  const app = createApp(config, { log });
   try {
     return await fn(app);
   } finally {
@@ -78,6 +93,10 @@ export function buildProgram(): Command {
       '--config <file>',
       'YAML file layered over config/default.yaml (default: $IRIS_CONFIG or config/local.yaml)',
     )
+    .option(
+      '--verbose',
+      'task commands also print their log lines on stderr (always in $IRIS_LOG_DIR when set)',
+    )
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -85,7 +104,11 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description('Start the bot: every platform with credentials, else the local playground')
-    .option('--demo', 'use the colour-world models (offline, seconds to start)')
+    .option(
+      '--demo',
+      'use the colour-world demo models (offline, seconds to start; chosen by itself when no platform token is set and no model is on disk)',
+    )
+    .option('--no-demo', 'never choose the demo models by itself')
     .option('--models <dir>', 'models folder')
     .action(async (flags: ModelFlags & { demo?: boolean }) => {
       const { startCli } = await import('./cli/start.js');
@@ -111,7 +134,9 @@ export function buildProgram(): Command {
           { ...program.opts(), ...flags },
           { 'tasks.tag.model': flags.model, 'scheduler.perUser.jobs': 0, 'scheduler.perChannel.jobs': 0 },
         );
-        const code = await withApp(config, (app) => tagCli(app, images, { ...flags, out, err }));
+        const code = await withApp(config, program.opts(), (app) =>
+          tagCli(app, images, { ...flags, out, err }),
+        );
         if (code !== 0) throw new ExitCode(code);
       },
     );
@@ -143,7 +168,7 @@ export function buildProgram(): Command {
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
       try {
-        const code = await withApp(config, (app) =>
+        const code = await withApp(config, program.opts(), (app) =>
           imagineCli(app, prompt, {
             ...flags,
             progress: process.stderr.isTTY && !flags.json,
@@ -183,7 +208,9 @@ export function buildProgram(): Command {
     .action(async (image: string, flags: ModelFlags & { model?: string; json?: boolean }) => {
       const { captionCli } = await import('./cli/caption.js');
       const config = configFrom({ ...program.opts(), ...flags }, { 'tasks.caption.model': flags.model });
-      const code = await withApp(config, (app) => captionCli(app, image, { ...flags, out, err }));
+      const code = await withApp(config, program.opts(), (app) =>
+        captionCli(app, image, { ...flags, out, err }),
+      );
       if (code !== 0) throw new ExitCode(code);
     });
 
@@ -210,7 +237,9 @@ export function buildProgram(): Command {
           { ...program.opts(), ...flags },
           { 'tasks.read.backend': flags.backend, 'tasks.read.model': flags.model ?? fallback },
         );
-        const code = await withApp(config, (app) => readCli(app, image, { ...flags, out, err }));
+        const code = await withApp(config, program.opts(), (app) =>
+          readCli(app, image, { ...flags, out, err }),
+        );
         if (code !== 0) throw new ExitCode(code);
       },
     );
@@ -232,7 +261,7 @@ export function buildProgram(): Command {
       ) => {
         const { findCli } = await import('./cli/find.js');
         const config = configFrom({ ...program.opts(), ...flags }, { 'tasks.find.model': flags.model });
-        const code = await withApp(config, (app) =>
+        const code = await withApp(config, program.opts(), (app) =>
           findCli(app, image, object, { json: flags.json, file: flags.out, out, err }),
         );
         if (code !== 0) throw new ExitCode(code);
@@ -258,7 +287,9 @@ export function buildProgram(): Command {
         const base = configFrom({ ...program.opts(), ...flags });
         const config = configFrom({ ...program.opts(), ...flags }, vqaOverrides(base, flags.backend));
         const { askCli } = await import('./cli/ask.js');
-        const code = await withApp(config, (app) => askCli(app, image, question, { ...flags, out, err }));
+        const code = await withApp(config, program.opts(), (app) =>
+          askCli(app, image, question, { ...flags, out, err }),
+        );
         if (code !== 0) throw new ExitCode(code);
       },
     );
@@ -279,7 +310,9 @@ export function buildProgram(): Command {
         const base = configFrom({ ...program.opts(), ...flags });
         const config = configFrom({ ...program.opts(), ...flags }, vqaOverrides(base, flags.backend));
         const { compareCli } = await import('./cli/ask.js');
-        const code = await withApp(config, (app) => compareCli(app, images, { ...flags, out, err }));
+        const code = await withApp(config, program.opts(), (app) =>
+          compareCli(app, images, { ...flags, out, err }),
+        );
         if (code !== 0) throw new ExitCode(code);
       },
     );
@@ -303,7 +336,9 @@ export function buildProgram(): Command {
         const base = configFrom({ ...program.opts(), ...flags });
         const channels = [...base.imageIndex.channels, flags.channel];
         const config = configFrom({ ...program.opts(), ...flags }, { 'imageIndex.channels': channels });
-        const code = await withApp(config, (app) => similarCli(app, image, { ...flags, out, err }));
+        const code = await withApp(config, program.opts(), (app) =>
+          similarCli(app, image, { ...flags, out, err }),
+        );
         if (code !== 0) throw new ExitCode(code);
       },
     );
