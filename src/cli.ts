@@ -1,11 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { withApp } from './cli/app.js';
 import type { ImagineCliOptions } from './cli/imagine.js';
 import { tagCli } from './cli/tag.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { createLogger, logFormat } from './core/log.js';
 import { isUserError, UserError } from './errors.js';
-import { type App, createApp, secretValues } from './main.js';
 import { TASKS } from './models/registry.js';
 
 /**
@@ -40,29 +39,6 @@ interface ModelFlags {
 
 function configFrom(flags: ModelFlags, overrides: Record<string, unknown> = {}): Config {
   return loadConfig({ file: flags.config, overrides: { 'models.dir': flags.models, ...overrides } });
-}
-
-/**
- * A command's app. Its stderr is for the one `error: …` line of a user error, so log lines go only to
- * $IRIS_LOG_DIR when that is set, and to stderr as well with --verbose.
- */
-async function withApp<T>(
-  config: Config,
-  global: { verbose?: boolean },
-  fn: (app: App) => Promise<T>,
-): Promise<T> {
-  const log = createLogger({
-    level: config.log.level,
-    secrets: secretValues(config),
-    destination: global.verbose ? 2 : false,
-    pretty: logFormat(process.stderr) === 'pretty',
-  });
-  const app = createApp(config, { log });
-  try {
-    return await fn(app);
-  } finally {
-    await app.stop();
-  }
 }
 
 const VQA_BACKENDS = ['local', 'blip2', 'smolvlm', 'groq'] as const;
