@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { withApp } from './cli/app.js';
 import type { ImagineCliOptions } from './cli/imagine.js';
 import { tagCli } from './cli/tag.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { isUserError, UserError } from './errors.js';
-import { type App, createApp } from './main.js';
 import { DTYPE_PROFILES, type DtypeProfile } from './models/files.js';
 import { TASKS } from './models/registry.js';
 
@@ -42,15 +42,6 @@ function configFrom(flags: ModelFlags, overrides: Record<string, unknown> = {}):
   return loadConfig({ file: flags.config, overrides: { 'models.dir': flags.models, ...overrides } });
 }
 
-async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise<T> {
-  const app = createApp(config);
-  try {
-    return await fn(app);
-  } finally {
-    await app.stop();
-  }
-}
-
 function dtypeProfile(value: string): DtypeProfile {
   if (!(DTYPE_PROFILES as readonly string[]).includes(value)) {
     throw new InvalidArgumentError(`expected ${DTYPE_PROFILES.join(', ')}`);
@@ -86,6 +77,10 @@ export function buildProgram(): Command {
       '--config <file>',
       'YAML file layered over config/default.yaml (default: $IRIS_CONFIG or config/local.yaml)',
     )
+    .option(
+      '--verbose',
+      'task commands also print their log lines on stderr (always in $IRIS_LOG_DIR when set)',
+    )
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -93,7 +88,11 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description('Start the bot: every platform with credentials, else the local playground')
-    .option('--demo', 'use the colour-world models (offline, seconds to start)')
+    .option(
+      '--demo',
+      'use the colour-world demo models (offline, seconds to start; chosen by itself when no platform token is set and no model is on disk)',
+    )
+    .option('--no-demo', 'never choose the demo models by itself')
     .option('--models <dir>', 'models folder')
     .action(async (flags: ModelFlags & { demo?: boolean }) => {
       const { startCli } = await import('./cli/start.js');
@@ -119,7 +118,9 @@ export function buildProgram(): Command {
           { ...program.opts(), ...flags },
           { 'tasks.tag.model': flags.model, 'scheduler.perUser.jobs': 0, 'scheduler.perChannel.jobs': 0 },
         );
-        const code = await withApp(config, (app) => tagCli(app, images, { ...flags, out, err }));
+        const code = await withApp(config, program.opts(), (app) =>
+          tagCli(app, images, { ...flags, out, err }),
+        );
         if (code !== 0) throw new ExitCode(code);
       },
     );
@@ -151,7 +152,7 @@ export function buildProgram(): Command {
       const onSignal = () => abort.abort();
       process.once('SIGINT', onSignal);
       try {
-        const code = await withApp(config, (app) =>
+        const code = await withApp(config, program.opts(), (app) =>
           imagineCli(app, prompt, {
             ...flags,
             progress: process.stderr.isTTY && !flags.json,
@@ -191,7 +192,9 @@ export function buildProgram(): Command {
     .action(async (image: string, flags: ModelFlags & { model?: string; json?: boolean }) => {
       const { captionCli } = await import('./cli/caption.js');
       const config = configFrom({ ...program.opts(), ...flags }, { 'tasks.caption.model': flags.model });
-      const code = await withApp(config, (app) => captionCli(app, image, { ...flags, out, err }));
+      const code = await withApp(config, program.opts(), (app) =>
+        captionCli(app, image, { ...flags, out, err }),
+      );
       if (code !== 0) throw new ExitCode(code);
     });
 
@@ -218,7 +221,9 @@ export function buildProgram(): Command {
           { ...program.opts(), ...flags },
           { 'tasks.read.backend': flags.backend, 'tasks.read.model': flags.model ?? fallback },
         );
-        const code = await withApp(config, (app) => readCli(app, image, { ...flags, out, err }));
+        const code = await withApp(config, program.opts(), (app) =>
+          readCli(app, image, { ...flags, out, err }),
+        );
         if (code !== 0) throw new ExitCode(code);
       },
     );
@@ -240,7 +245,7 @@ export function buildProgram(): Command {
       ) => {
         const { findCli } = await import('./cli/find.js');
         const config = configFrom({ ...program.opts(), ...flags }, { 'tasks.find.model': flags.model });
-        const code = await withApp(config, (app) =>
+        const code = await withApp(config, program.opts(), (app) =>
           findCli(app, image, object, { json: flags.json, file: flags.out, out, err }),
         );
         if (code !== 0) throw new ExitCode(code);
@@ -266,7 +271,9 @@ export function buildProgram(): Command {
         const base = configFrom({ ...program.opts(), ...flags });
         const config = configFrom({ ...program.opts(), ...flags }, vqaOverrides(base, flags.backend));
         const { askCli } = await import('./cli/ask.js');
-        const code = await withApp(config, (app) => askCli(app, image, question, { ...flags, out, err }));
+        const code = await withApp(config, program.opts(), (app) =>
+          askCli(app, image, question, { ...flags, out, err }),
+        );
         if (code !== 0) throw new ExitCode(code);
       },
     );
@@ -287,7 +294,9 @@ export function buildProgram(): Command {
         const base = configFrom({ ...program.opts(), ...flags });
         const config = configFrom({ ...program.opts(), ...flags }, vqaOverrides(base, flags.backend));
         const { compareCli } = await import('./cli/ask.js');
-        const code = await withApp(config, (app) => compareCli(app, images, { ...flags, out, err }));
+        const code = await withApp(config, program.opts(), (app) =>
+          compareCli(app, images, { ...flags, out, err }),
+        );
         if (code !== 0) throw new ExitCode(code);
       },
     );
@@ -311,7 +320,9 @@ export function buildProgram(): Command {
         const base = configFrom({ ...program.opts(), ...flags });
         const channels = [...base.imageIndex.channels, flags.channel];
         const config = configFrom({ ...program.opts(), ...flags }, { 'imageIndex.channels': channels });
-        const code = await withApp(config, (app) => similarCli(app, image, { ...flags, out, err }));
+        const code = await withApp(config, program.opts(), (app) =>
+          similarCli(app, image, { ...flags, out, err }),
+        );
         if (code !== 0) throw new ExitCode(code);
       },
     );

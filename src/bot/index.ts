@@ -4,6 +4,19 @@ import type { App } from '../main.js';
 import { discordEntry } from './discord/index.js';
 import { playgroundEntry } from './playground/index.js';
 
+/** A notice for the people using iris (the playground shows it above its messages). */
+export interface PageBanner {
+  title: string;
+  lines: string[];
+  /** The one command that fixes what the banner is about. */
+  command: string;
+}
+
+/** What `iris start` hands an adapter beside the app. */
+export interface StartContext {
+  banner?: PageBanner;
+}
+
 /** What `iris start` needs to know about one platform adapter. */
 export interface AdapterEntry {
   name: string;
@@ -12,7 +25,7 @@ export interface AdapterEntry {
   /** One line for the start-up block when the adapter is off: how to turn it on. */
   howToEnable: string;
   /** Loaded lazily so an unused platform library costs nothing. */
-  create(app: App): Promise<PlatformAdapter & { describe?(): string }>;
+  create(app: App, start?: StartContext): Promise<PlatformAdapter & { describe?(): string }>;
 }
 
 /**

@@ -1,31 +1,100 @@
-import { mkdtemp } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleAdapter } from '../bot/console/adapter.js';
-import { ADAPTERS } from '../bot/index.js';
-import { configuredPlatforms, loadConfig } from '../config.js';
+import { ADAPTERS, type PageBanner } from '../bot/index.js';
+import { type Config, configuredPlatforms, loadConfig } from '../config.js';
+import { createLogger, logFormat } from '../core/log.js';
 import type { PlatformAdapter } from '../core/types.js';
-import { createApp } from '../main.js';
+import { UserError } from '../errors.js';
+import { createApp, secretValues } from '../main.js';
+import { ModelRegistry } from '../models/registry.js';
+import {
+  checkModels,
+  demoBanner,
+  type ModelCheck,
+  missingBanner,
+  missingImagineModels,
+  missingModelsMessage,
+  noModelsAtAll,
+} from './start-models.js';
 
 export interface StartFlags {
   config?: string;
   models?: string;
+  /** true: --demo; false: --no-demo; undefined: the demo models when no token is set and no model is here. */
   demo?: boolean;
 }
 
-/** `iris start`: one clear block saying what runs, what is ready and how to fix what is not; then run. */
-export async function startCli(
-  flags: StartFlags,
-  io: { out: (line: string) => void; err: (line: string) => void },
-): Promise<void> {
-  let modelsDir = flags.models;
-  if (flags.demo) {
-    const { synthAll } = await import('../models/colourworld/index.js');
-    modelsDir = await mkdtemp(join(tmpdir(), 'iris-colour-world-'));
-    await synthAll(modelsDir);
+interface StartIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+/** A registry only to see which model folders are on disk (nothing is loaded). */
+function probeModels(config: Config): Promise<ModelCheck[]> {
+  const registry = new ModelRegistry({
+    modelsDir: config.models.dir,
+    executionProviders: config.models.executionProviders,
+    tasks: config.tasks,
+    providers: { groq: config.providers.groq },
+  });
+  return checkModels(config, registry);
+}
+
+/**
+ * `iris start`. No platform token and no model on disk (a fresh clone): the colour-world demo models, in a
+ * temp folder removed on exit, and the console and the page say so. A platform token with a task's model
+ * missing: exit 2 before connecting, naming the models and `iris models pull`.
+ */
+export async function startCli(flags: StartFlags, io: StartIo): Promise<void> {
+  const configured = loadConfig({ file: flags.config, overrides: { 'models.dir': flags.models } });
+  const platforms = configuredPlatforms(configured);
+  const tokens = platforms.discord || platforms.slack;
+  const checks = await probeModels(configured);
+  const demo = flags.demo ?? (!tokens && noModelsAtAll(checks));
+  const missing = checks.filter((c) => c.missing);
+  if (!demo && tokens && missing.length > 0) {
+    throw new UserError('model_missing', missingModelsMessage(configured, missing));
   }
-  const config = loadConfig({ file: flags.config, overrides: { 'models.dir': modelsDir } });
-  const app = createApp(config);
+  if (!demo) return serve(configured, { io, checks });
+
+  const { COLOURS, synthAll } = await import('../models/colourworld/index.js');
+  const demoDir = await mkdtemp(join(tmpdir(), 'iris-colour-world-'));
+  try {
+    await synthAll(demoDir);
+    const colours = Object.keys(COLOURS);
+    // Default /tags labels are colours: the photo/drawing/… set gives the demo nothing to rank.
+    const config = loadConfig({
+      file: flags.config,
+      overrides: { 'models.dir': demoDir, 'tasks.tag.labels': colours },
+    });
+    await serve(config, {
+      io,
+      checks: await probeModels(config),
+      demo: { dir: demoDir, auto: flags.demo === undefined, colours, modelsDir: configured.models.dir },
+    });
+  } finally {
+    await rm(demoDir, { recursive: true, force: true });
+  }
+}
+
+interface ServeOptions {
+  io: StartIo;
+  checks: ModelCheck[];
+  /** The temp folder of the demo models, whether start chose them by itself, and where real ones were looked for. */
+  demo?: { dir: string; auto: boolean; colours: string[]; modelsDir: string };
+}
+
+/** One clear block saying what runs, what is ready and how to fix what is not; then run until a signal. */
+async function serve(config: Config, { io, checks, demo }: ServeOptions): Promise<void> {
+  const log = createLogger({
+    level: config.log.level,
+    secrets: secretValues(config),
+    pretty: logFormat(process.stderr) === 'pretty',
+  });
+  const app = createApp(config, { log });
   const wanted = ADAPTERS.filter((a) => a.enabled(config));
   const lines = ['iris', '  platforms:'];
   for (const a of ADAPTERS) {
@@ -38,18 +107,32 @@ export async function startCli(
       '  no platform token is set: iris runs locally. Discord: set DISCORD_TOKEN; Slack: SLACK_BOT_TOKEN.',
     );
   }
-  lines.push(`  models (${config.models.dir}${flags.demo ? ', colour-world demo' : ''}):`);
-  const status = app.registry.status();
-  for (const m of status) {
-    const state = m.state === 'missing' ? `missing: no folder ${join(config.models.dir, m.model)}` : 'ready';
-    lines.push(`    ${m.task.padEnd(11)} ${m.backend} ${m.model}: ${state}`);
+  lines.push(`  models (${demo ? `${demo.dir}, colour-world demo` : config.models.dir}):`);
+  for (const c of checks) {
+    lines.push(
+      `    ${c.task.padEnd(11)} ${c.backend} ${c.model}: ${c.missing ? `missing: ${c.missing}` : 'ready'}`,
+    );
   }
-  if (status.some((m) => m.state === 'missing')) {
+  const missing = checks.filter((c) => c.missing);
+  let banner: PageBanner | undefined;
+  if (demo) {
+    banner = demoBanner(demo.colours);
+    lines.push(
+      `  DEMO MODELS: ${demo.auto ? `no platform token and no model in ${demo.modelsDir}, so ` : ''}iris runs its tiny colour-world models.`,
+      `  They only see colours (${demo.colours.join(', ')}); other questions get colour answers.`,
+      '  Real models: `npx iris models pull`, then `npm start` again. (The demo folder is removed on exit.)',
+    );
+  } else if (missing.length > 0) {
+    banner = missingBanner(missing);
     lines.push(
       '  fix missing models: `npx iris models pull` downloads them from the Hugging Face hub, or put each',
-      '  model folder under the models dir (--models DIR or IRIS_MODELS_DIR); or try everything offline',
-      '  first with `npm start -- --demo` (tiny colour-world models).',
+      '  model folder under the models dir (--models DIR or IRIS_MODELS_DIR); `npm start -- --demo` runs',
+      '  the tiny colour-world demo models instead.',
     );
+  }
+  const extras = missingImagineModels(config, app.registry);
+  if (extras.length > 0) {
+    lines.push(`  /imagine models not installed (only asked for by name): ${extras.join(', ')}`);
   }
   if (useConsole) lines.push('  try: /help   /tags labels:red,green,blue ./some-image.png   /status');
   io.err(lines.join('\n'));
@@ -79,7 +162,7 @@ export async function startCli(
   };
   try {
     for (const entry of wanted) {
-      const adapter = await entry.create(app);
+      const adapter = await entry.create(app, { banner });
       await adapter.start(app.dispatcher.handle, app.dispatcher.hooks);
       adapters.push(adapter);
       io.err(`  ${entry.name}: ${adapter.describe?.() ?? 'running'}`);
@@ -109,6 +192,7 @@ export async function startCli(
   // A second signal: the operator wants out now; the stores (SQLite, Redis) survive an abrupt exit.
   const now = () => {
     io.err('iris: stopping at once');
+    if (demo) rmSync(demo.dir, { recursive: true, force: true });
     process.exit(1);
   };
   process.once('SIGINT', now);

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DestinationStream, type Level, type Logger, pino, type StreamEntry } from 'pino';
+import { prettyFactory } from 'pino-pretty';
 import { redactSecrets } from './redact.js';
 
 export type { Logger };
@@ -9,8 +10,13 @@ export interface LoggerOptions {
   level: string;
   /** Secret values (tokens, keys) to scrub from every log line, wherever they appear. */
   secrets?: string[];
-  /** Where lines go: 2 = stderr (default, keeps stdout clean for --json), or a stream for tests. */
-  destination?: number | NodeJS.WritableStream;
+  /**
+   * Where lines go: 2 = stderr (default, keeps stdout clean for --json), a stream (tests), or false:
+   * nowhere but the log-dir copy (CLI commands, whose stderr is for their one `error: …` line).
+   */
+  destination?: number | NodeJS.WritableStream | false;
+  /** Readable lines (time, level, message, fields) instead of JSON on `destination`; the log-dir copy stays JSON. */
+  pretty?: boolean;
   /**
    * A folder that also receives every line, in `iris-<pid>.log` (default: $IRIS_LOG_DIR). The test runner
    * (test/run.ts) sets it so the secret scan reads the logs of every logger and child process of a run.
@@ -53,6 +59,22 @@ function scrub(value: unknown, secrets: string[], depth = 0): unknown {
   return out;
 }
 
+/** Readable lines for a person at a terminal; JSON for anything that reads logs (journald, a file, a pipe). */
+export function logFormat(stream: { isTTY?: boolean }): 'pretty' | 'json' {
+  return stream.isTTY === true ? 'pretty' : 'json';
+}
+
+/** Each JSON line pino writes, rewritten by pino-pretty before it reaches the file descriptor. */
+function prettyStream(dest: DestinationStream): DestinationStream {
+  const format = prettyFactory({
+    colorize: false,
+    translateTime: 'SYS:HH:MM:ss',
+    ignore: 'pid,hostname',
+    singleLine: true,
+  });
+  return { write: (line: string) => dest.write(format(line)) };
+}
+
 /**
  * The log-dir copy: at debug or the configured level, whichever is more verbose, so a scan also sees the
  * lines a quiet test hides. One append-only file per process; loggers of one process share it.
@@ -74,11 +96,12 @@ function withLogDir(level: string, main: DestinationStream | undefined, dir: str
 export function createLogger(options: LoggerOptions): Logger {
   const secrets = (options.secrets ?? []).filter((s) => s.length >= 6);
   const dest = options.destination ?? 2;
-  const stream = typeof dest === 'number' ? pino.destination({ fd: dest, sync: true }) : dest;
+  const raw = typeof dest === 'number' ? pino.destination({ fd: dest, sync: true }) : dest || undefined;
+  const stream = raw && options.pretty ? prettyStream(raw as DestinationStream) : raw;
   const logDir = options.logDir ?? process.env.IRIS_LOG_DIR;
   const target = logDir
-    ? withLogDir(options.level, stream as DestinationStream, logDir)
-    : { level: options.level, stream };
+    ? withLogDir(options.level, stream as DestinationStream | undefined, logDir)
+    : { level: stream ? options.level : 'silent', stream: stream ?? { write() {} } };
   return pino(
     {
       level: target.level,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium, type Page } from 'playwright-core';
@@ -36,7 +37,7 @@ async function say(page: Page, text: string, file?: { name: string; buffer: Buff
   return answer;
 }
 
-test('the playground in headless Chromium: /tags, /imagine, an upload gets alt text', async (t) => {
+test('`npm start` with no token and no models, in headless Chromium: the page says it runs demo models; /tags, /imagine, an upload gets alt text', async (t) => {
   if (!existsSync(CHROMIUM)) {
     const why = `${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium; .ci/run does)`;
     if (process.env.CI === 'true') assert.fail(why);
@@ -44,7 +45,9 @@ test('the playground in headless Chromium: /tags, /imagine, an upload gets alt t
     return;
   }
   const { env, cleanup } = await localEnv();
-  const iris = startIris(['--demo'], env);
+  // A fresh clone: an empty models folder and no platform token; `npm start` passes no flag.
+  const models = await mkdtemp(join(tmpdir(), 'iris-fresh-models-'));
+  const iris = startIris([], { ...env, IRIS_MODELS_DIR: models });
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
   try {
     const block = await waitForOutput(iris, /iris is ready/);
@@ -53,11 +56,16 @@ test('the playground in headless Chromium: /tags, /imagine, an upload gets alt t
     await page.goto(url);
     await page.locator('body[data-connected="true"]').waitFor();
 
-    const tags = await say(page, '/tags labels:red,green,blue', {
-      name: 'red.png',
-      buffer: await solidPng('#ff0000', 64),
-    });
-    assert.match(await tags.locator('.text').innerText(), /^Tags: red \d+%/);
+    const banner = page.locator('#banner');
+    assert.ok(await banner.isVisible(), 'the demo banner is shown');
+    const said = await banner.innerText();
+    assert.match(said, /Demo models/);
+    assert.match(said, /red, green, blue, yellow, cyan, magenta, black, white/);
+    assert.equal(await banner.locator('code').innerText(), 'npx iris models pull');
+
+    // No labels: the demo's default label set (its colours) ranks red first.
+    const tags = await say(page, '/tags', { name: 'red.png', buffer: await solidPng('#ff0000', 64) });
+    assert.match(await tags.locator('.text').innerText(), /^Tags: red \d+%, \w+ \d/);
 
     if (COMMANDS.some((c) => c.name === 'imagine')) {
       const drawn = await say(page, '/imagine a red square');
@@ -82,6 +90,7 @@ test('the playground in headless Chromium: /tags, /imagine, an upload gets alt t
     await browser.close();
     iris.kill('SIGTERM');
     await once(iris, 'exit');
+    await rm(models, { recursive: true, force: true });
     await cleanup();
   }
 });

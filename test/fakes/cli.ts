@@ -11,10 +11,13 @@ export interface CliResult {
 }
 
 /** Runs the real `iris` CLI in a child process; never throws on a non-zero exit. */
-export async function runIris(args: string[], options: { logLevel?: string } = {}): Promise<CliResult> {
+export async function runIris(
+  args: string[],
+  options: { logLevel?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   try {
     const { stdout, stderr } = await run(process.execPath, [...CLI, ...args], {
-      env: { ...process.env, IRIS_LOG_LEVEL: options.logLevel ?? 'silent' },
+      env: { ...(options.env ?? process.env), IRIS_LOG_LEVEL: options.logLevel ?? 'silent' },
     });
     return { code: 0, stdout, stderr };
   } catch (e) {

@@ -201,6 +201,22 @@ describe('imagine/sd on the colour world', () => {
     assert.ok(!sessionRuns.includes('vae_decoder'));
   });
 
+  it('PNDM counts the steps asked for (its warm-up UNet call is part of step 1); progress has no text of its own', async () => {
+    const b = backends[V15] as Backend<'imagine'>;
+    const seen: string[] = [];
+    sessionRuns.length = 0;
+    await b.run(v15({ steps: 5, scheduler: 'pndm' }), {
+      signal,
+      onProgress: (p) => {
+        seen.push(`${p.step}/${p.total}`);
+        // every renderer (Discord, Slack, playground, console, CLI bar) writes "step N/M" from these fields
+        assert.equal(p.message, undefined);
+      },
+    });
+    assert.equal(sessionRuns.filter((n) => n === 'unet').length, 6, 'PNDM runs one UNet call more');
+    assert.deepEqual(seen, ['1/5', '2/5', '3/5', '4/5', '5/5']);
+  });
+
   for (const id of [TURBO, V15]) {
     it(`${id}: a variation (img2img through vae_encoder) moves a blue image towards a red prompt`, async () => {
       const blue = await sharp({ create: { width: 96, height: 80, channels: 3, background: '#0000ff' } })

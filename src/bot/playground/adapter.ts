@@ -12,6 +12,7 @@ import type { Logger } from '../../core/log.js';
 import { formatMB } from '../../core/media.js';
 import type { SettingsStore } from '../../core/settings.js';
 import type { BotRequest, ImageRef, PlatformAdapter } from '../../core/types.js';
+import type { PageBanner } from '../index.js';
 import { Channel, type ChatMessage } from './channel.js';
 import { type Handle, planMessage, type Upload, type Work } from './plan.js';
 import { PlaygroundResponder } from './responder.js';
@@ -22,6 +23,8 @@ export interface PlaygroundAdapterOptions {
   log: Logger;
   commands: readonly AnyCommand[];
   settings: SettingsStore;
+  /** Shown above the messages (demo models, missing models); sent in the event stream's `ready`. */
+  banner?: PageBanner;
 }
 
 /** Images one message may carry (/compare takes four). */
@@ -175,7 +178,7 @@ export class PlaygroundAdapter implements PlatformAdapter {
       const pump = async () => {
         await stream.writeSSE({
           event: 'ready',
-          data: JSON.stringify({ commands: this.#o.commands.length }),
+          data: JSON.stringify({ commands: this.#o.commands.length, banner: this.#o.banner }),
         });
         while (!stream.aborted) {
           const next = queue.shift();

@@ -6,13 +6,14 @@ export const playgroundEntry: AdapterEntry = {
   name: 'playground',
   enabled: (config) => configuredPlatforms(config).playground,
   howToEnable: 'set platforms.playground.enabled: true (it runs by itself when no platform token is set)',
-  async create(app) {
+  async create(app, start) {
     const { PlaygroundAdapter } = await import('./adapter.js');
     return new PlaygroundAdapter({
       config: app.config,
       log: app.log,
       commands: app.dispatcher.commands,
       settings: app.settings,
+      banner: start?.banner,
     });
   },
 };

@@ -243,7 +243,10 @@ export const createSdBackend: BackendFactory<'imagine'> = async (load: BackendLo
     });
 
     const calls = sched.timesteps.length;
-    const total = calls - start;
+    // Steps as the user counts them: PNDM runs one UNet call more than its steps (a warm-up that, with the
+    // call before it, makes step 1), so the last call is step `total` and earlier ones count back from it.
+    const total = steps - start;
+    const extraCalls = calls - start - total;
     const previewEvery = typeof input.previewEvery === 'number' ? input.previewEvery : 0;
     for (let i = start; i < calls; i++) {
       if (opts.signal.aborted) throw cancelled();
@@ -286,19 +289,15 @@ export const createSdBackend: BackendFactory<'imagine'> = async (load: BackendLo
         return sched.step(i, eps, latents, noise);
       });
       latents = prev;
-      const done = i - start + 1;
+      const done = i - start + 1 - extraCalls;
+      if (done < 1) continue;
       let preview: Buffer | undefined;
       if (previewEvery > 0 && done < total && done % previewEvery === 0) {
         const t0 = performance.now();
         preview = await latentPreview(x0, { width: lw, height: lh }, factors);
         hooks.onPhase?.('preview', performance.now() - t0);
       }
-      opts.onProgress?.({
-        step: done,
-        total,
-        message: `step ${done}/${total}`,
-        ...(preview ? { preview } : {}),
-      });
+      opts.onProgress?.({ step: done, total, ...(preview ? { preview } : {}) });
     }
 
     // PNG encoding runs on libuv's threads: image n is encoded while image n+1 is decoded

@@ -163,8 +163,21 @@ async function loadCommands() {
   );
 }
 
+// What the server says people should know first (demo models, missing models): a title, lines, one command.
+function showBanner(banner) {
+  const box = $('banner');
+  box.hidden = !banner;
+  if (!banner) return;
+  box.replaceChildren(
+    el('strong', { textContent: banner.title }),
+    ...banner.lines.map((line) => el('p', { textContent: line })),
+    el('code', { textContent: banner.command }),
+  );
+}
+
 const events = new EventSource('/api/events');
-events.addEventListener('ready', () => {
+events.addEventListener('ready', (e) => {
+  showBanner(JSON.parse(e.data).banner);
   list.replaceChildren();
   document.body.dataset.connected = 'true';
 });
