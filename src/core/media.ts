@@ -216,6 +216,28 @@ export async function loadImage(name: string, bytes: Buffer, limits: MediaLimits
   return { name, bytes, format, width, height };
 }
 
+/**
+ * loadImage, then a decode of the first frame's pixels (into a thumbnail): a well-formed header over
+ * broken or fake pixel data passes loadImage and fails here. For images kept only to be shown again.
+ */
+export async function verifyImage(name: string, bytes: Buffer, limits: MediaLimits): Promise<LoadedImage> {
+  const image = await loadImage(name, bytes, limits);
+  try {
+    await sharp(bytes, {
+      limitInputPixels: pixelLimit(image),
+      failOn: 'error',
+      sequentialRead: true,
+      pages: 1,
+    })
+      .resize(32, 32, { fit: 'inside' })
+      .raw()
+      .toBuffer();
+  } catch (cause) {
+    throw corrupt(name, cause);
+  }
+  return image;
+}
+
 /** fetch + load in one step. */
 export async function resolveImage(
   ref: ImageRef,
