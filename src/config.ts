@@ -4,18 +4,18 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
-/**
- * The config schema. Defaults live only in config/default.yaml (which documents every key);
- * this schema says what a valid value is. Unknown keys are errors, so typos do not pass silently.
- */
 /** Hosts that only this machine can reach. */
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
-/** The playground's access token, when it listens beyond this machine. */
+/** Shortest playground access token (required when it listens beyond this machine). */
 const MIN_ACCESS_TOKEN = 16;
 
+/**
+ * The config schema. Defaults live only in config/default.yaml (which documents every key);
+ * this schema says what a valid value is. Unknown keys are errors, so typos do not pass silently.
+ */
 const quota = z.strictObject({ jobs: z.number().int().min(0), windowSeconds: z.number().int().positive() });
 const port = z.number().int().min(0).max(65535);
 const imageFormat = z.enum(['png', 'jpeg', 'webp', 'gif']);

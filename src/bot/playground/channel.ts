@@ -87,11 +87,6 @@ export class Channel {
     return this.#images.get(id);
   }
 
-  /** Bytes of the images kept now. */
-  get imageBytes(): number {
-    return this.#imageBytes;
-  }
-
   /**
    * Keeps the bytes for /api/images/:id, dropping the oldest images while over the limits; undefined when
    * they are not an image a browser shows, or larger than all the room there is. Callers keep only

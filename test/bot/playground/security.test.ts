@@ -184,6 +184,18 @@ test('listening beyond loopback needs allowRemote and an access token, and says 
       !e.message.includes('short'),
   );
   assert.doesNotThrow(() => load({ 'platforms.playground.enabled': false }), 'a playground that is off');
+  const bad: [string, unknown, RegExp][] = [
+    ['publicNames', ['http://iris.lan/'], /publicNames\.0: a host name or host:port/],
+    ['keptImageBytes', 1000, /keptImageBytes: .*1048576/],
+    ['concurrentUploads', 0, /concurrentUploads: .*1/],
+  ];
+  for (const [key, value, message] of bad) {
+    assert.throws(
+      () => loadConfig({ overrides: { [`platforms.playground.${key}`]: value } }),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      key,
+    );
+  }
   assert.equal(
     load({ 'platforms.playground.allowRemote': true }, { IRIS_PLAYGROUND_TOKEN: ACCESS }).platforms.playground
       .accessToken,
