@@ -4,6 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
+/** Hosts that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** Shortest playground access token (required when it listens beyond this machine). */
+const MIN_ACCESS_TOKEN = 16;
+
 /**
  * The config schema. Defaults live only in config/default.yaml (which documents every key);
  * this schema says what a valid value is. Unknown keys are errors, so typos do not pass silently.
@@ -161,11 +169,44 @@ export const configSchema = z.strictObject({
       }),
       altText: z.strictObject({ channels: z.array(z.string().min(1)) }),
     }),
-    playground: z.strictObject({
-      enabled: z.union([z.boolean(), z.literal('auto')]),
-      host: z.string(),
-      port,
-    }),
+    playground: z
+      .strictObject({
+        enabled: z.union([z.boolean(), z.literal('auto')]),
+        host: z.string().min(1),
+        port,
+        allowRemote: z.boolean(),
+        accessToken: z.string(),
+        publicNames: z.array(
+          z
+            .string()
+            .regex(
+              /^([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/i,
+              'a host name or host:port (IPv6 in brackets)',
+            ),
+        ),
+        keptImageBytes: z
+          .number()
+          .int()
+          .min(1024 * 1024),
+        concurrentUploads: z.number().int().min(1).max(64),
+      })
+      .superRefine((p, ctx) => {
+        if (p.enabled === false || isLoopbackHost(p.host)) return;
+        if (!p.allowRemote) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['host'],
+            message:
+              "not a loopback address: whoever reaches the playground acts as iris's admin. To allow that, set platforms.playground.allowRemote: true and an accessToken (IRIS_PLAYGROUND_TOKEN)",
+          });
+        } else if (p.accessToken.length < MIN_ACCESS_TOKEN) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['accessToken'],
+            message: `needs at least ${MIN_ACCESS_TOKEN} characters when the playground listens beyond this machine (allowRemote)`,
+          });
+        }
+      }),
   }),
   providers: z.strictObject({
     groq: z.strictObject({ apiKey: z.string(), baseUrl: z.url() }),
@@ -193,6 +234,7 @@ const ENV_MAP = [
   ['SLACK_API_URL', 'platforms.slack.apiUrl', 'string'],
   ['SLACK_PORT', 'platforms.slack.port', 'number'],
   ['IRIS_PORT', 'platforms.playground.port', 'number'],
+  ['IRIS_PLAYGROUND_TOKEN', 'platforms.playground.accessToken', 'string'],
   ['GROQ_API_KEY', 'providers.groq.apiKey', 'string'],
   ['GROQ_BASE_URL', 'providers.groq.baseUrl', 'string'],
   ['HF_TOKEN', 'providers.huggingface.token', 'string'],
@@ -206,6 +248,7 @@ export const SECRET_PATHS = [
   'platforms.slack.botToken',
   'platforms.slack.signingSecret',
   'platforms.slack.appToken',
+  'platforms.playground.accessToken',
   'providers.groq.apiKey',
   'providers.huggingface.token',
   // A Redis URL may carry a password.

@@ -96,15 +96,20 @@ export function createImageIndex(config: Config): ImageIndex {
   });
 }
 
-/** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
-export function createApp(config: Config, deps: { log?: Logger } = {}): App {
-  const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
-  const registry = new ModelRegistry({
+/** The model registry of `iris start` and `iris worker` alike: model folders, providers, tasks, remote APIs. */
+export function createModelRegistry(config: Config): ModelRegistry {
+  return new ModelRegistry({
     modelsDir: config.models.dir,
     executionProviders: config.models.executionProviders,
     tasks: config.tasks,
     providers: { groq: config.providers.groq },
   });
+}
+
+/** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
+export function createApp(config: Config, deps: { log?: Logger } = {}): App {
+  const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
+  const registry = createModelRegistry(config);
   const scheduler = new Scheduler(config.scheduler);
   const memory = usesRedisMemory(config) ? createRedisMemory(config) : createMemoryStore(config.memory);
   const settings = createSettingsStore(config.memory);

@@ -27,8 +27,20 @@ export interface DoctorDeps {
   pingRedis?: (url: string) => Promise<void>;
 }
 
-/** Token shapes (format only; a well-formed token may still be revoked). */
-const TOKEN_FORMATS: { path: string; label: string; pattern: RegExp; hint: string }[] = [
+/** Where Groq's own keys (gsk_…) are used; another OpenAI-compatible service has its own key format. */
+const GROQ_HOST = 'api.groq.com';
+
+/**
+ * Token shapes (format only; a well-formed token may still be revoked). `skipWhy` says why a token's format
+ * is not checked where the config sends it to another service than the one the shape belongs to.
+ */
+const TOKEN_FORMATS: {
+  path: string;
+  label: string;
+  pattern: RegExp;
+  hint: string;
+  skipWhy?: (config: Config) => string | undefined;
+}[] = [
   {
     path: 'platforms.discord.token',
     label: 'DISCORD_TOKEN',
@@ -53,7 +65,16 @@ const TOKEN_FORMATS: { path: string; label: string; pattern: RegExp; hint: strin
     pattern: /^xapp-[\w-]+$/,
     hint: 'starts with xapp-',
   },
-  { path: 'providers.groq.apiKey', label: 'GROQ_API_KEY', pattern: /^gsk_\w+$/, hint: 'starts with gsk_' },
+  {
+    path: 'providers.groq.apiKey',
+    label: 'GROQ_API_KEY',
+    pattern: /^gsk_\w+$/,
+    hint: 'starts with gsk_',
+    skipWhy: (config) =>
+      new URL(config.providers.groq.baseUrl).hostname === GROQ_HOST
+        ? undefined
+        : 'GROQ_BASE_URL is another OpenAI-compatible service, whose keys have their own format',
+  },
   { path: 'providers.huggingface.token', label: 'HF_TOKEN', pattern: /^hf_\w+$/, hint: 'starts with hf_' },
 ];
 
@@ -179,6 +200,11 @@ export async function runChecks(load: () => Config, deps: DoctorDeps = {}): Prom
   for (const t of TOKEN_FORMATS) {
     const value = valueAt(config, t.path);
     if (!value) continue;
+    const skip = t.skipWhy?.(config);
+    if (skip) {
+      checks.push({ name: t.label, state: 'ok', detail: `set; format not checked (${skip})` });
+      continue;
+    }
     const ok = t.pattern.test(value);
     checks.push({
       name: t.label,

@@ -8,8 +8,7 @@ import { type Config, configuredPlatforms, loadConfig } from '../config.js';
 import { createLogger, logFormat } from '../core/log.js';
 import type { PlatformAdapter } from '../core/types.js';
 import { UserError } from '../errors.js';
-import { createApp, secretValues } from '../main.js';
-import { ModelRegistry } from '../models/registry.js';
+import { createApp, createModelRegistry, secretValues } from '../main.js';
 import {
   checkModels,
   demoBanner,
@@ -32,15 +31,9 @@ interface StartIo {
   err: (line: string) => void;
 }
 
-/** A registry only to see which model folders are on disk (nothing is loaded). */
+/** Which model folders are on disk (the registry loads nothing until asked). */
 function probeModels(config: Config): Promise<ModelCheck[]> {
-  const registry = new ModelRegistry({
-    modelsDir: config.models.dir,
-    executionProviders: config.models.executionProviders,
-    tasks: config.tasks,
-    providers: { groq: config.providers.groq },
-  });
-  return checkModels(config, registry);
+  return checkModels(config, createModelRegistry(config));
 }
 
 /**

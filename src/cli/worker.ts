@@ -12,8 +12,8 @@ import {
   type TaskClass,
 } from '../core/redis/index.js';
 import { listChoices, UserError } from '../errors.js';
-import { secretValues } from '../main.js';
-import { type BackendProvider, ModelRegistry } from '../models/registry.js';
+import { createModelRegistry, secretValues } from '../main.js';
+import type { BackendProvider } from '../models/registry.js';
 
 /** `--tasks imagine,vision` → task classes; anything else is a user error listing the valid ones. */
 export function parseTaskClasses(text: string): TaskClass[] {
@@ -70,13 +70,7 @@ export async function startWorker(
     );
   }
   const log = setup.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
-  const registry =
-    setup.registry ??
-    new ModelRegistry({
-      modelsDir: config.models.dir,
-      executionProviders: config.models.executionProviders,
-      tasks: config.tasks,
-    });
+  const registry = setup.registry ?? createModelRegistry(config);
   const memory = setup.memory ?? createRedisMemory(config);
   const imageIndex = setup.imageIndex ?? createRedisImageIndex(config);
   const worker = new IrisWorker({

@@ -338,6 +338,7 @@ export class Dispatcher {
         queue,
         user: `${req.platform}:${req.user.id}`,
         channel: req.conversation,
+        metered: !req.user.isOperator,
         priority: command.priority,
         signal: req.signal,
         onPosition: (position: number) => {

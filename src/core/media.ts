@@ -102,7 +102,7 @@ export function headerSize(b: Buffer, format: ImageFormat): { width: number; hei
       case 'png':
         return ascii(b, 12, 16) === 'IHDR' ? { width: b.readUInt32BE(16), height: b.readUInt32BE(20) } : null;
       case 'gif':
-        return { width: b.readUInt16LE(6), height: b.readUInt16LE(8) };
+        return gifSize(b);
       case 'webp': {
         const chunk = ascii(b, 12, 16);
         if (chunk === 'VP8X') return { width: b.readUIntLE(24, 3) + 1, height: b.readUIntLE(27, 3) + 1 };
@@ -139,6 +139,25 @@ export function headerSize(b: Buffer, format: ImageFormat): { width: number; hei
   } catch {
     return null; // RangeError: header cut short
   }
+}
+
+/**
+ * A GIF's first frame may be larger than its logical screen, or placed past its edge; libvips decodes
+ * the union of both. Walks the extension blocks to the first image descriptor; null when there is none.
+ */
+function gifSize(b: Buffer): { width: number; height: number } | null {
+  const flags = b[10] as number;
+  let i = 13 + (flags & 0x80 ? 3 * 2 ** ((flags & 7) + 1) : 0);
+  while (i < b.length && b[i] === 0x21) {
+    i += 2; // introducer and label, then data sub-blocks up to an empty one
+    while (i < b.length && b[i] !== 0) i += (b[i] as number) + 1;
+    i += 1;
+  }
+  if (b[i] !== 0x2c) return null;
+  return {
+    width: Math.max(b.readUInt16LE(6), b.readUInt16LE(i + 1) + b.readUInt16LE(i + 5)),
+    height: Math.max(b.readUInt16LE(8), b.readUInt16LE(i + 3) + b.readUInt16LE(i + 7)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -183,7 +202,11 @@ export async function loadImage(name: string, bytes: Buffer, limits: MediaLimits
   try {
     meta = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 }).metadata();
   } catch (cause) {
-    if (isPixelLimitError(cause)) throw tooManyPixels(name, header, limits.maxPixels);
+    if (isPixelLimitError(cause)) {
+      // The header's size is what we could read cheaply; it is not the reason when it fits the limit.
+      const fits = header && header.width * header.height <= limits.maxPixels;
+      throw tooManyPixels(name, fits ? null : header, limits.maxPixels);
+    }
     throw corrupt(name, cause);
   }
   if (meta.format !== format) throw corrupt(name);
@@ -191,6 +214,28 @@ export async function loadImage(name: string, bytes: Buffer, limits: MediaLimits
   if (!width || !height) throw corrupt(name);
   if (width * height > limits.maxPixels) throw tooManyPixels(name, { width, height }, limits.maxPixels);
   return { name, bytes, format, width, height };
+}
+
+/**
+ * loadImage, then a decode of the first frame's pixels (into a thumbnail): a well-formed header over
+ * broken or fake pixel data passes loadImage and fails here. For images kept only to be shown again.
+ */
+export async function verifyImage(name: string, bytes: Buffer, limits: MediaLimits): Promise<LoadedImage> {
+  const image = await loadImage(name, bytes, limits);
+  try {
+    await sharp(bytes, {
+      limitInputPixels: pixelLimit(image),
+      failOn: 'error',
+      sequentialRead: true,
+      pages: 1,
+    })
+      .resize(32, 32, { fit: 'inside' })
+      .raw()
+      .toBuffer();
+  } catch (cause) {
+    throw corrupt(name, cause);
+  }
+  return image;
 }
 
 /** fetch + load in one step. */

@@ -26,12 +26,31 @@ const SECRET_PARAMS =
 const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s:]+:[^/@\s]+@/gi;
 
 /**
- * `text` with credentials replaced by [redacted]: the given secret values wherever they appear, then
- * anything shaped like a token, a bearer header, a credential query parameter or URL user info.
+ * A secret as it may come back from an upstream: as is, percent-encoded (upper or lower case hex, as
+ * encodeURIComponent or a form body writes it), or with JSON's escaped slashes.
+ */
+function writtenForms(secret: string): Set<string> {
+  const encoded = encodeURIComponent(secret);
+  return new Set([
+    secret,
+    encoded,
+    encoded.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()),
+    new URLSearchParams({ s: secret }).toString().slice(2),
+    secret.replaceAll('/', '\\/'),
+  ]);
+}
+
+/**
+ * `text` with credentials replaced by [redacted]: the given secret values wherever they appear (also
+ * URL-encoded), then anything shaped like a token, a bearer header, a credential query parameter or URL
+ * user info.
  */
 export function redactSecrets(text: string, secrets: readonly string[] = []): string {
   let out = text;
-  for (const s of secrets) if (s.length >= 6) out = out.split(s).join(REDACTED);
+  for (const secret of secrets) {
+    if (secret.length < 6) continue;
+    for (const form of writtenForms(secret)) out = out.split(form).join(REDACTED);
+  }
   for (const shape of TOKEN_SHAPES) out = out.replace(shape, REDACTED);
   return out
     .replace(AUTH_HEADER, `$1 ${REDACTED}`)

@@ -42,6 +42,8 @@ export interface JobOptions {
   user: string;
   /** Conversation key (channel quota). */
   channel?: string;
+  /** false: no quota is checked or taken (the operator's own jobs). Default true. */
+  metered?: boolean;
   /** Interactive questions go before batch tagging. Default 'normal'. */
   priority?: Priority;
   /** Cancel: removes a queued job, or aborts a running one (fn's signal). */
@@ -156,7 +158,7 @@ export class Scheduler {
       this.#totals.refused++;
       return Promise.reject(refusal);
     }
-    this.#quotas.record(opts.user, opts.channel, this.#now());
+    if (opts.metered !== false) this.#quotas.record(opts.user, opts.channel, this.#now());
     this.#live.set(opts.user, (this.#live.get(opts.user) ?? 0) + 1);
 
     return new Promise<T>((resolve, reject) => {
@@ -249,7 +251,7 @@ export class Scheduler {
     if (waiting >= highWater && (waiting > 0 || inSlots >= lane.maxConcurrent)) {
       return new UserError('busy', `iris is busy — ${waiting} jobs ahead. Try again in a minute.`);
     }
-    return this.#quotas.check(opts.user, opts.channel, this.#now());
+    return opts.metered === false ? undefined : this.#quotas.check(opts.user, opts.channel, this.#now());
   }
 
   /** user limiter → shared limiter → #run. Neither promise rejects: #run reports to the caller itself. */

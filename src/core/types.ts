@@ -25,6 +25,8 @@ export interface UserRef {
   id: string;
   name?: string;
   isAdmin?: boolean;
+  /** The person running this iris (the playground's user): quotas do not apply, the concurrency cap does. */
+  isOperator?: boolean;
 }
 
 export interface BotRequest {

@@ -75,6 +75,20 @@ describe('iris doctor', () => {
     assert.ok(!printed.includes(secret) && !printed.includes(discord));
   });
 
+  it("a key for another OpenAI-compatible service (GROQ_BASE_URL) is not held to Groq's gsk_ format", async () => {
+    const key = SECRETS.encodableKey;
+    const elsewhere = await runChecks(
+      config({}, { GROQ_API_KEY: key, GROQ_BASE_URL: 'https://llm.example.org/openai' }),
+      healthy,
+    );
+    assert.equal(byName(elsewhere, 'GROQ_API_KEY')?.state, 'ok', formatChecks(elsewhere).join('\n'));
+    assert.match(byName(elsewhere, 'GROQ_API_KEY')?.detail ?? '', /format not checked \(GROQ_BASE_URL/);
+    const groq = await runChecks(config({}, { GROQ_API_KEY: key }), healthy);
+    assert.equal(byName(groq, 'GROQ_API_KEY')?.state, 'fail', 'Groq itself still wants gsk_');
+    assert.match(byName(groq, 'GROQ_API_KEY')?.detail ?? '', /starts with gsk_/);
+    for (const checks of [elsewhere, groq]) assert.ok(!formatChecks(checks).join('\n').includes(key));
+  });
+
   it('the real command: exit code 2 when something blocks start', async () => {
     const { execFile } = await import('node:child_process');
     const { promisify } = await import('node:util');

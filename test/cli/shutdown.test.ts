@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ChatMessage } from '../../src/bot/playground/channel.js';
-import { SseClient } from '../bot/playground/harness.js';
+import { pageToken, postMessage, SseClient } from '../bot/playground/harness.js';
 import { deferred } from '../fakes/backends.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, startFakeOpenAI } from '../fakes/openai.js';
@@ -20,10 +20,8 @@ import { startIris, waitForOutput } from './start-harness.js';
 const KEY = SECRETS.groqKey;
 
 async function post(url: string, text: string, image?: Buffer): Promise<string> {
-  const form = new FormData();
-  form.set('text', text);
-  if (image) form.append('files', new Blob([new Uint8Array(image)], { type: 'image/png' }), 'red.png');
-  const res = await fetch(`${url}api/messages`, { method: 'POST', body: form });
+  const files = image ? [{ name: 'red.png', bytes: image }] : [];
+  const res = await postMessage(url, await pageToken(url), { text, files });
   assert.equal(res.status, 202);
   return ((await res.json()) as { id: string }).id;
 }

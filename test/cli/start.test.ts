@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { synthAll } from '../../src/models/colourworld/index.js';
+import { pageToken, postMessage } from '../bot/playground/harness.js';
 import { solidPng } from '../fakes/images.js';
 import { SECRETS } from '../fakes/secrets.js';
 import { localEnv, startIris, waitForOutput } from './start-harness.js';
@@ -23,16 +24,12 @@ test('`iris start --demo` without tokens says what is missing and serves the pla
     const url = /playground: open (http:\/\/127\.0\.0\.1:\d+\/) in a browser/.exec(block)?.[1];
     assert.ok(url, block);
 
-    const form = new FormData();
-    form.set('text', '/tags labels:red,green,blue');
-    form.append(
-      'files',
-      new Blob([new Uint8Array(await solidPng('#ff0000', 64))], { type: 'image/png' }),
-      'red.png',
-    );
-    const sent = (await (await fetch(`${url}api/messages`, { method: 'POST', body: form })).json()) as {
-      id: string;
-    };
+    const sent = (await (
+      await postMessage(url, await pageToken(url), {
+        text: '/tags labels:red,green,blue',
+        files: [{ name: 'red.png', bytes: await solidPng('#ff0000', 64) }],
+      })
+    ).json()) as { id: string };
     let answer: { text: string } | undefined;
     for (let i = 0; i < 300 && !answer; i++) {
       const messages = (await (await fetch(`${url}api/messages`)).json()) as {
@@ -123,12 +120,12 @@ test('no token and no model on disk: `iris start` runs the demo models by itself
     assert.equal(banner?.command, 'npx iris models pull');
 
     // No labels given: the default label set is the demo's colours, so the ranking means something.
-    const form = new FormData();
-    form.set('text', '/tags');
-    form.append('files', new Blob([new Uint8Array(await solidPng('#ff0000', 64))]), 'red.png');
-    const sent = (await (await fetch(`${url}api/messages`, { method: 'POST', body: form })).json()) as {
-      id: string;
-    };
+    const sent = (await (
+      await postMessage(url, await pageToken(url), {
+        text: '/tags',
+        files: [{ name: 'red.png', bytes: await solidPng('#ff0000', 64) }],
+      })
+    ).json()) as { id: string };
     let answer: { text: string } | undefined;
     for (let i = 0; i < 300 && !answer; i++) {
       const messages = (await (await fetch(`${url}api/messages`)).json()) as {

@@ -14,6 +14,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { createLogger, logFormat } from '../../src/core/log.js';
 import { synthAll } from '../../src/models/colourworld/index.js';
+import { pageToken, postMessage } from '../bot/playground/harness.js';
 import { runIris } from '../fakes/cli.js';
 import { solidPng } from '../fakes/images.js';
 import { localEnv, startIris } from './start-harness.js';
@@ -126,9 +127,7 @@ async function startLogs(onTerminal: boolean): Promise<string> {
   try {
     const block = await until(() => text, /iris is ready/);
     const url = /playground: open (http:\S+) in a browser/.exec(block)?.[1] as string;
-    const form = new FormData();
-    form.set('text', '/nosuchcommand');
-    await fetch(`${url}api/messages`, { method: 'POST', body: form });
+    await postMessage(url, await pageToken(url), { text: '/nosuchcommand' });
     const all = await until(() => text, /request refused/);
     return all.slice(all.indexOf('iris is ready'));
   } finally {

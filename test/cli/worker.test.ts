@@ -7,10 +7,13 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { synthAll } from '../../src/models/colourworld/index.js';
 import { solidPng } from '../fakes/images.js';
+import { completion, startFakeOpenAI } from '../fakes/openai.js';
 import { type RedisServer, SKIP_NO_REDIS, startRedisServer } from '../fakes/redis-server.js';
+import { SECRETS } from '../fakes/secrets.js';
 
 const run = promisify(execFile);
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
+const KEY = SECRETS.groqCliKey;
 
 async function iris(
   env: Record<string, string>,
@@ -56,23 +59,7 @@ describe('iris worker + iris tag through a real redis-server', { skip: SKIP_NO_R
 
   test('a CLI task command submits through the queue and the worker process answers with the colour-world model', async () => {
     const env = { IRIS_REDIS_URL: server.url };
-    const worker = spawn(
-      process.execPath,
-      [...CLI, 'worker', '--tasks', 'vision', '--models', join(dir, 'models')],
-      {
-        env: { ...process.env, IRIS_LOG_LEVEL: 'warn', ...env },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let stderr = '';
-    const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
-    await new Promise<void>((resolve, reject) => {
-      worker.stderr?.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        if (stderr.includes('iris worker: vision×1 on redis://127.0.0.1:')) resolve();
-      });
-      void exited.then(() => reject(new Error(`worker exited:\n${stderr}`)));
-    });
+    const worker = await startWorkerProcess(env, 'vision', '--models', join(dir, 'models'));
     try {
       const res = await iris(
         env,
@@ -93,9 +80,53 @@ describe('iris worker + iris tag through a real redis-server', { skip: SKIP_NO_R
         ['red', 'blue'],
       );
     } finally {
-      worker.kill('SIGTERM');
+      worker.process.kill('SIGTERM');
     }
-    assert.equal(await exited, 0, stderr);
-    assert.match(stderr, /finishing running jobs/);
+    assert.equal(await worker.exited, 0, worker.stderr());
+    assert.match(worker.stderr(), /finishing running jobs/);
+  });
+
+  test("a Groq question runs on `iris worker --tasks llm` with the worker's GROQ_API_KEY and GROQ_BASE_URL", async () => {
+    const fake = await startFakeOpenAI({ apiKey: KEY, respond: () => completion('It is red.') });
+    const config = join(dir, 'groq.yaml');
+    await writeFile(config, 'tasks: { vqa: { backend: groq, model: fake-vision, options: {} } }\n');
+    const shared = { IRIS_REDIS_URL: server.url, IRIS_CONFIG: config };
+    const worker = await startWorkerProcess({ ...shared, GROQ_API_KEY: KEY, GROQ_BASE_URL: fake.url }, 'llm');
+    try {
+      // The asking process has no key: only the worker can answer.
+      const res = await iris(
+        { ...shared, GROQ_API_KEY: '', GROQ_BASE_URL: '' },
+        'ask',
+        join(dir, 'red.png'),
+        'what colour is it?',
+      );
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout, /It is red\./);
+      assert.equal(fake.requests.length, 1);
+      assert.equal(fake.requests[0]?.body.model, 'fake-vision');
+      assert.equal(fake.requests[0]?.images.length, 1, 'the image travelled to the worker and on to the API');
+    } finally {
+      worker.process.kill('SIGTERM');
+      await worker.exited;
+      await fake.close();
+    }
   });
 });
+
+/** `iris worker --tasks <tasks> …` as a child process, once it says it is serving. */
+async function startWorkerProcess(env: Record<string, string>, tasks: string, ...args: string[]) {
+  const child = spawn(process.execPath, [...CLI, 'worker', '--tasks', tasks, ...args], {
+    env: { ...process.env, IRIS_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes(`iris worker: ${tasks}×1 on redis://127.0.0.1:`)) resolve();
+    });
+    void exited.then(() => reject(new Error(`worker exited:\n${stderr}`)));
+  });
+  return { process: child, exited, stderr: () => stderr };
+}

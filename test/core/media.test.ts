@@ -35,6 +35,29 @@ async function stripes(colours: RGB[], w: number, h: number): Promise<Buffer> {
     .toBuffer();
 }
 
+/** A one-frame GIF, black and white palette: a logical screen and one frame (size and offset). */
+function gifWithFrame(o: { screen: [number, number]; frame: [number, number]; at?: [number, number] }) {
+  const u16 = (n: number) => [n & 0xff, n >> 8];
+  const [left, top] = o.at ?? [0, 0];
+  return Buffer.from([
+    ...Buffer.from('GIF89a'),
+    ...u16(o.screen[0]),
+    ...u16(o.screen[1]),
+    0x80, // a global colour table of 2 entries
+    0,
+    0,
+    ...[0, 0, 0, 255, 255, 255],
+    0x2c,
+    ...u16(left),
+    ...u16(top),
+    ...u16(o.frame[0]),
+    ...u16(o.frame[1]),
+    0,
+    ...[2, 2, 0x4c, 0x01, 0], // LZW data: clear, one pixel, end
+    0x3b,
+  ]);
+}
+
 async function loaded(name: string, bytes: Buffer): Promise<LoadedImage> {
   return loadImage(name, bytes, LIMITS);
 }
@@ -212,6 +235,29 @@ describe('loadImage', () => {
     const rgb = await toRgb(img, { width: 10, height: 6, fit: 'fill' });
     assert.equal(rgb.data.length, 10 * 6 * 3);
     near(pixel(rgb, 5, 3), RED, 12, 'first frame');
+  });
+
+  test('GIF: a first frame larger than its logical screen is measured by the frame', async () => {
+    // A 1×1 screen holding a 20000×20000 frame: libvips decodes the frame, so the limit must see it.
+    const huge = gifWithFrame({ screen: [1, 1], frame: [20000, 20000] });
+    assert.deepEqual(headerSize(huge, 'gif'), { width: 20000, height: 20000 });
+    await rejectsUser(
+      loaded('huge.gif', huge),
+      'image_too_large',
+      'huge.gif is 20000×20000 pixels (400 megapixels); the limit is 40 megapixels.',
+    );
+    // A frame placed past the screen's edge: the union of both, as libvips reports it.
+    const shifted = gifWithFrame({ screen: [1, 1], frame: [100, 100], at: [5, 5] });
+    assert.deepEqual(headerSize(shifted, 'gif'), { width: 105, height: 105 });
+    const placed = await loaded('shifted.gif', shifted);
+    assert.deepEqual([placed.width, placed.height], [105, 105]);
+    // sharp's own animated GIF: the walk passes its extension blocks (loop count, frame delays).
+    const frames = [await solid(10, 6, RED).png().toBuffer(), await solid(10, 6, BLUE).png().toBuffer()];
+    const anim = await sharp(frames, { join: { animated: true } })
+      .gif()
+      .toBuffer();
+    assert.deepEqual(headerSize(anim, 'gif'), { width: 10, height: 6 });
+    assert.equal(headerSize(anim.subarray(0, 20), 'gif'), null, 'cut off before the first frame');
   });
 
   test('sniffFormat', () => {

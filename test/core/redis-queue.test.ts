@@ -135,6 +135,30 @@ describe('the Redis job queue (adapter and worker in one process)', { skip: SKIP
     await stopWorker();
   });
 
+  test("quotas hold other users on Redis too, but not the operator (the playground's user)", async () => {
+    const quota = { jobs: 2, windowSeconds: 3600 };
+    const config = redisConfig(server.url, {
+      'queue.prefix': 'qop',
+      'scheduler.perUser': quota,
+      'scheduler.perChannel': quota,
+    });
+    await workerFor(config);
+    const adapter = adapterFor(config);
+    const run = async (user: { id: string; isOperator?: boolean }) => {
+      const res = new RecordingResponder();
+      await adapter.dispatcher.handle(
+        workRequest({ label: user.id }, { user, conversation: `test:${user.id}` }),
+        res,
+      );
+      return res.reply;
+    };
+    const operator = { id: 'local', isOperator: true };
+    for (let i = 0; i < 4; i++) assert.equal((await run(operator)).error, undefined, `operator job ${i + 1}`);
+    await run({ id: 'alice' });
+    await run({ id: 'alice' });
+    assert.equal((await run({ id: 'alice' })).error?.code, 'quota', 'another user is still held');
+  });
+
   test('/status shows queue depths per task class and the worker count', async () => {
     const config = redisConfig(server.url, { 'queue.prefix': 'q5' });
     const stopA = await workerFor(config, { tasks: ['vision', 'imagine'], slots: 2 });

@@ -34,6 +34,8 @@ export const SECRETS = {
   slackUserToken: 'xoxp-iris-test-user-token-Gf5hJk7Lz9',
   /** A Discord-shaped token for `iris doctor`'s format check. */
   discordShapedToken: 'MTA1234567890123456789.GabcDE.irisTestDiscordShapedTokenXy01234',
+  /** A key with characters URL encoding changes (+, /, =): upstreams may echo it percent-encoded. */
+  encodableKey: 'irisTest+Encodable/Key=Mn3bVc',
   /** A credential in a signed attachment URL's query string. */
   signedUrlToken: 'irisTestSignedUrlToken_Ok2iJu8Yh6',
 };

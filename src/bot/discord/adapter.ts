@@ -19,6 +19,7 @@ import type { Logger } from '../../core/log.js';
 import type { SettingsStore } from '../../core/settings.js';
 import type { AdapterHooks, BotRequest, ImageRef, PlatformAdapter, Responder } from '../../core/types.js';
 import { onMessage } from './messages.js';
+import { NO_MENTIONS } from './payload.js';
 import { MESSAGE_MENUS, syncCommands } from './registration.js';
 import { altTextOnly, InteractionResponder } from './responder.js';
 import {
@@ -89,6 +90,7 @@ export class DiscordAdapter implements PlatformAdapter {
       intents,
       partials: [Partials.Channel, Partials.Message],
       rest: { api: this.#d.apiUrl },
+      allowedMentions: NO_MENTIONS,
     });
     this.#client = client;
     client.on(Events.InteractionCreate, (i) => {
@@ -213,7 +215,11 @@ export class DiscordAdapter implements PlatformAdapter {
       images = imagesOf(target.attachments).map((a) => imageRef(a, target.author.id));
       messageLink = i.targetMessage.url;
       if (!images.length) {
-        await i.reply({ content: 'That message has no image.', flags: MessageFlags.Ephemeral });
+        await i.reply({
+          content: 'That message has no image.',
+          flags: MessageFlags.Ephemeral,
+          allowedMentions: NO_MENTIONS,
+        });
         return;
       }
     } else if (i.isButton()) {
@@ -223,7 +229,7 @@ export class DiscordAdapter implements PlatformAdapter {
       args = { button: i.customId };
       const note = pressRefusal(i, user, m[2] as string);
       if (note) {
-        await i.reply({ content: note, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+        await i.reply({ content: note, flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
         return;
       }
     } else {
@@ -231,7 +237,7 @@ export class DiscordAdapter implements PlatformAdapter {
     }
     const refused = refusal(this.#d, i.guildId, command);
     if (refused) {
-      await i.reply({ content: refused, flags: MessageFlags.Ephemeral });
+      await i.reply({ content: refused, flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS });
       return;
     }
     const res = this.#responder(i, menu);

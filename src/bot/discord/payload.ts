@@ -1,4 +1,10 @@
-import { type APIActionRowComponent, type APIButtonComponent, ButtonStyle, ComponentType } from 'discord.js';
+import {
+  type APIActionRowComponent,
+  type APIButtonComponent,
+  ButtonStyle,
+  ComponentType,
+  type MessageMentionOptions,
+} from 'discord.js';
 import sharp from 'sharp';
 import type { Button, Reply, ReplyImage } from '../../core/types.js';
 
@@ -15,10 +21,23 @@ export interface FileOut {
   description?: string;
 }
 
+/**
+ * Text iris posts comes from users and models (prompts, labels, answers): Discord must not turn
+ * `@everyone`, `<@&role>` or `<@user>` in it into pings. The client has this as its default, and every
+ * payload carries it (or a narrower list naming the one user a reply is meant to ping).
+ */
+export const NO_MENTIONS: MessageMentionOptions = { parse: [] };
+
+/** Mentions for a message that pings only `userId` (a late answer to its requester). */
+export function onlyMention(userId: string): MessageMentionOptions {
+  return { parse: [], users: [userId] };
+}
+
 export interface MessageOut {
   content: string;
   files: FileOut[];
   components: APIActionRowComponent<APIButtonComponent>[];
+  allowedMentions: MessageMentionOptions;
 }
 
 export function clipText(text: string, max: number): string {
@@ -92,5 +111,5 @@ export async function toMessage(reply: Reply, uploadLimit: number): Promise<Mess
     files.push({ attachment: fitted.data, name: fitted.name, ...(description ? { description } : {}) });
   }
   const content = clipText([reply.text ?? '', ...notes].filter(Boolean).join('\n'), CONTENT_MAX);
-  return { content, files, components: buttonRows(reply.buttons ?? []) };
+  return { content, files, components: buttonRows(reply.buttons ?? []), allowedMentions: NO_MENTIONS };
 }

@@ -7,7 +7,7 @@ import {
 } from 'discord.js';
 import type { Logger } from '../../core/log.js';
 import type { Progress, Reply, Responder } from '../../core/types.js';
-import { CONTENT_MAX, clipText, type MessageOut, toMessage } from './payload.js';
+import { CONTENT_MAX, clipText, type MessageOut, NO_MENTIONS, onlyMention, toMessage } from './payload.js';
 
 /** An interaction token lives 15 minutes; past 14.5 iris answers in the channel instead. */
 export const TOKEN_LIFETIME_MS = 15 * 60_000;
@@ -116,7 +116,12 @@ export class InteractionResponder implements Responder {
       p.kind === 'running' && p.preview
         ? [{ attachment: p.preview, name: 'preview.png', description: 'Preview of the image being made' }]
         : [];
-    await this.#i.editReply({ content: progressText(p), files, attachments: [] });
+    await this.#i.editReply({
+      content: progressText(p),
+      files,
+      attachments: [],
+      allowedMentions: NO_MENTIONS,
+    });
   }
 
   async send(original: Reply): Promise<void> {
@@ -144,7 +149,7 @@ export class InteractionResponder implements Responder {
       if (!isMissingPermission(err)) throw err;
       this.#o.log.warn({ channel: this.#i.channelId }, 'discord: missing permission to post the reply');
       await this.#i
-        .followUp({ content: PERMISSION_NOTE, flags: MessageFlags.Ephemeral })
+        .followUp({ content: PERMISSION_NOTE, flags: MessageFlags.Ephemeral, allowedMentions: NO_MENTIONS })
         .catch((e) => this.#o.log.warn({ err: e }, 'discord: could not send the permission note'));
     }
   }
@@ -161,7 +166,7 @@ export class InteractionResponder implements Responder {
       await channel.send({
         ...msg,
         content: clipText(`<@${userId}> ${msg.content}`, CONTENT_MAX),
-        allowedMentions: { users: [userId] },
+        allowedMentions: onlyMention(userId),
       });
     } catch (err) {
       if (!isMissingPermission(err)) throw err;
@@ -190,7 +195,7 @@ export class MessageResponder implements Responder {
   async send(reply: Reply): Promise<void> {
     const msg = await toMessage(reply, this.#o.uploadLimit);
     try {
-      await this.#m.reply({ ...msg, allowedMentions: { repliedUser: true } });
+      await this.#m.reply({ ...msg, allowedMentions: { ...NO_MENTIONS, repliedUser: true } });
     } catch (err) {
       if (!isMissingPermission(err)) throw err;
       this.#o.log.warn({ channel: this.#m.channelId }, 'discord: missing permission to reply in the channel');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,13 +8,14 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import type { AnyCommand } from '../../commands/types.js';
-import { type Config, ConfigError } from '../../config.js';
+import { type Config, ConfigError, isLoopbackHost } from '../../config.js';
 import type { Logger } from '../../core/log.js';
-import { formatMB } from '../../core/media.js';
+import { formatMB, verifyImage } from '../../core/media.js';
 import type { SettingsStore } from '../../core/settings.js';
 import type { BotRequest, ImageRef, PlatformAdapter } from '../../core/types.js';
 import type { PageBanner } from '../index.js';
 import { Channel, type ChatMessage } from './channel.js';
+import { guard, ownHosts } from './guard.js';
 import { type Handle, planMessage, type Upload, type Work } from './plan.js';
 import { PlaygroundResponder } from './responder.js';
 import { CONVERSATION, commandList, PLATFORM } from './translate.js';
@@ -43,6 +45,13 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 const STREAM_FLUSH_MS = 2000;
+/** Messages and images the page's history keeps (images also within platforms.playground.keptImageBytes). */
+const HISTORY = { messages: 200, images: 200 };
+/** No other site may frame the page (clickjacking: a hidden playground under a decoy's clicks). */
+const PAGE_HEADERS = {
+  'x-frame-options': 'DENY',
+  'content-security-policy': "frame-ancestors 'none'",
+};
 
 /**
  * A local web page that behaves like a chat channel: slash commands, uploads (automatic alt text),
@@ -53,8 +62,13 @@ export class PlaygroundAdapter implements PlatformAdapter {
   readonly name = 'playground';
   readonly #o: PlaygroundAdapterOptions;
   readonly #log: Logger;
-  readonly #channel = new Channel();
+  readonly #channel: Channel;
   readonly #stopping = new AbortController();
+  /** Sent with the page; every write must carry it (guard.ts). */
+  readonly #pageToken = randomBytes(24).toString('base64url');
+  #hosts: ReadonlySet<string> = new Set();
+  /** Uploads being read now (platforms.playground.concurrentUploads). */
+  #uploading = 0;
   /** Open event streams; stop() lets each flush what is queued (the last replies of a shutdown) first. */
   readonly #streams = new Set<Promise<void>>();
   #server?: ServerType;
@@ -63,6 +77,10 @@ export class PlaygroundAdapter implements PlatformAdapter {
   constructor(options: PlaygroundAdapterOptions) {
     this.#o = options;
     this.#log = options.log.child({ platform: 'playground' });
+    this.#channel = new Channel({
+      ...HISTORY,
+      imageBytes: options.config.platforms.playground.keptImageBytes,
+    });
   }
 
   /** The page's address, once started. */
@@ -71,11 +89,13 @@ export class PlaygroundAdapter implements PlatformAdapter {
   }
 
   describe(): string {
-    return `open ${this.#url} in a browser`;
+    const { host } = this.#o.config.platforms.playground;
+    if (isLoopbackHost(host)) return `open ${this.#url} in a browser`;
+    return `open ${this.#url} in a browser; listening on ${host}, reachable from other machines: whoever signs in with the access token acts as iris's admin`;
   }
 
   async start(handle: Handle): Promise<void> {
-    const { host, port } = this.#o.config.platforms.playground;
+    const { host, port, publicNames } = this.#o.config.platforms.playground;
     const app = this.#routes(handle);
     const server = await new Promise<ServerType>((resolve, reject) => {
       const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
@@ -91,8 +111,17 @@ export class PlaygroundAdapter implements PlatformAdapter {
     });
     this.#server = server;
     const address = server.address() as AddressInfo;
-    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    this.#url = `http://${shownHost}:${address.port}/`;
+    this.#hosts = ownHosts({ host, port: address.port, publicNames });
+    // Bound to every address: show the loopback one (0.0.0.0 is not a Host the page answers to).
+    const shown =
+      address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+    this.#url = `http://${address.family === 'IPv6' ? `[${shown}]` : shown}:${address.port}/`;
+    if (!isLoopbackHost(host)) {
+      this.#log.warn(
+        { host, port: address.port },
+        'the playground is reachable from other machines; it asks for the access token',
+      );
+    }
   }
 
   async stop(): Promise<void> {
@@ -122,11 +151,21 @@ export class PlaygroundAdapter implements PlatformAdapter {
   #routes(handle: Handle): Hono {
     const app = new Hono();
     const { maxBytes } = this.#o.config.media;
+    app.use(
+      guard({
+        hosts: () => this.#hosts,
+        pageToken: this.#pageToken,
+        accessToken: this.#o.config.platforms.playground.accessToken,
+      }),
+    );
     for (const [path, file] of Object.entries(STATIC_FILES)) {
       app.get(path, async (c) => {
-        const body = await readFile(`${PUBLIC_DIR}${file}`, 'utf8');
+        let body = await readFile(`${PUBLIC_DIR}${file}`, 'utf8');
         const type = CONTENT_TYPES[file.split('.').pop() as string] as string;
-        return c.body(body, 200, { 'content-type': type, 'cache-control': 'no-store' });
+        if (file === 'index.html') {
+          body = body.replace('</head>', `<meta name="iris-token" content="${this.#pageToken}">\n</head>`);
+        }
+        return c.body(body, 200, { 'content-type': type, 'cache-control': 'no-store', ...PAGE_HEADERS });
       });
     }
     app.get('/api/commands', (c) => c.json(commandList(this.#o.commands)));
@@ -143,12 +182,12 @@ export class PlaygroundAdapter implements PlatformAdapter {
     app.get('/api/events', (c) => this.#events(c));
     app.post(
       '/api/messages',
+      (c, next) => this.#oneOfFewUploads(c, next),
       // Room for MAX_UPLOADS images at the media cap; media.ts then checks each image on its own.
       bodyLimit({
         maxSize: MAX_UPLOADS * maxBytes + 64 * 1024,
         onError: async (c) => {
-          // Read the rest without keeping it: a browser that is still sending would see a reset, not this answer.
-          if (c.req.raw.body) for await (const _ of c.req.raw.body);
+          await discardBody(c);
           return c.json(
             {
               error: `That upload is too large: at most ${MAX_UPLOADS} images of ${formatMB(maxBytes)} each.`,
@@ -161,6 +200,22 @@ export class PlaygroundAdapter implements PlatformAdapter {
     );
     app.post('/api/buttons', bodyLimit({ maxSize: 4096 }), (c) => this.#onButton(c, handle));
     return app;
+  }
+
+  /** Bounds how many uploads are held in memory at once; one more is told to try again. */
+  async #oneOfFewUploads(c: Context, next: () => Promise<void>) {
+    if (this.#uploading >= this.#o.config.platforms.playground.concurrentUploads) {
+      await discardBody(c);
+      return c.json({ error: 'iris is busy reading other uploads: send this again in a moment.' }, 503, {
+        'retry-after': '1',
+      });
+    }
+    this.#uploading++;
+    try {
+      await next();
+    } finally {
+      this.#uploading--;
+    }
   }
 
   #events(c: Context) {
@@ -206,14 +261,18 @@ export class PlaygroundAdapter implements PlatformAdapter {
       id: Channel.newId(),
       platform: PLATFORM,
       conversation: CONVERSATION,
-      // The playground is the person at this machine: they own the bot.
-      user: { id: 'local', name: 'you', isAdmin: true },
+      // The playground is the person running iris: they own the bot, and quotas are for others.
+      user: { id: 'local', name: 'you', isAdmin: true, isOperator: true },
       signal: this.#stopping.signal,
       ...fields,
     };
   }
 
   async #onMessage(c: Context, handle: Handle) {
+    if (!/^multipart\/form-data\b/i.test(c.req.header('content-type') ?? '')) {
+      await discardBody(c);
+      return c.json({ error: 'Send the message as a multipart form (text, files, replyTo).' }, 415);
+    }
     let body: Record<string, string | File | (string | File)[]>;
     try {
       body = await c.req.parseBody({ all: true });
@@ -248,11 +307,17 @@ export class PlaygroundAdapter implements PlatformAdapter {
       replyTo,
       at: Date.now(),
     };
+    const { maxBytes, maxPixels, formats } = this.#o.config.media;
     for (const file of files) {
       const bytes = Buffer.from(await file.arrayBuffer());
       const name = file.name || 'upload';
       const ref: ImageRef = { name, data: bytes, size: bytes.length, contentType: file.type || undefined };
-      const id = this.#channel.storeImage(bytes, name);
+      // Only an image that decodes is kept to be shown; the command says what is wrong with the others.
+      const decodes = await verifyImage(name, bytes, { maxBytes, maxPixels, formats }).then(
+        () => true,
+        () => false,
+      );
+      const id = decodes ? this.#channel.storeImage(bytes, name) : undefined;
       if (id) message.images.push({ id, url: `/api/images/${id}`, alt: name, name });
       else message.files.push(name);
       uploads.push({ ref, shown: Boolean(id) });
@@ -287,10 +352,16 @@ export class PlaygroundAdapter implements PlatformAdapter {
   }
 
   async #onButton(c: Context, handle: Handle) {
+    if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
+      return c.json({ error: 'Send a button press as JSON ({"id", "messageId"}).' }, 415);
+    }
     const body = (await c.req.json().catch(() => ({}))) as { id?: unknown; messageId?: unknown };
     const id = typeof body.id === 'string' ? body.id : '';
     if (!id || id.length > 100) return c.json({ error: 'A button press needs the button id.' }, 400);
     const messageId = typeof body.messageId === 'string' ? body.messageId : undefined;
+    if (messageId !== undefined && !this.#channel.message(messageId)) {
+      return c.json({ error: 'The message with that button is no longer in the history.' }, 400);
+    }
     const command = id.split(':')[0] as string;
     const res = new PlaygroundResponder(this.#channel, { replyTo: messageId });
     this.#run([{ req: this.#request({ command, args: { button: id }, images: [] }), res }], handle);
@@ -303,4 +374,9 @@ export class PlaygroundAdapter implements PlatformAdapter {
       for (const { req, res } of await work) await handle(req, res);
     })().catch((err) => this.#log.error({ err }, 'playground request failed'));
   }
+}
+
+/** Reads the rest of a request without keeping it: a browser still sending would see a reset, not the answer. */
+async function discardBody(c: Context): Promise<void> {
+  if (c.req.raw.body) for await (const _ of c.req.raw.body);
 }

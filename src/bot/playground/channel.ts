@@ -52,10 +52,12 @@ const BROWSER_TYPES: Record<string, string> = {
 
 export type Listener = (message: ChatMessage) => void;
 
-/** How much the channel keeps in memory: older messages and their images are dropped. */
+/** How much the channel keeps in memory: older messages and images are dropped first. */
 export interface ChannelLimits {
   messages: number;
   images: number;
+  /** Bytes of all kept images together. */
+  imageBytes: number;
 }
 
 export class Channel {
@@ -63,8 +65,9 @@ export class Channel {
   readonly #images = new Map<string, StoredImage>();
   readonly #listeners = new Set<Listener>();
   readonly #limits: ChannelLimits;
+  #imageBytes = 0;
 
-  constructor(limits: ChannelLimits = { messages: 200, images: 200 }) {
+  constructor(limits: ChannelLimits) {
     this.#limits = limits;
   }
 
@@ -84,17 +87,29 @@ export class Channel {
     return this.#images.get(id);
   }
 
-  /** Keeps the bytes for /api/images/:id; undefined when they are not an image a browser shows. */
+  /**
+   * Keeps the bytes for /api/images/:id, dropping the oldest images while over the limits; undefined when
+   * they are not an image a browser shows, or larger than all the room there is. Callers keep only
+   * images that decoded (an upload) or that iris made.
+   */
   storeImage(bytes: Buffer, name: string, id = Channel.newId()): string | undefined {
     const sniffed = sniffFormat(bytes);
     const contentType = sniffed ? BROWSER_TYPES[sniffed] : undefined;
-    if (!contentType) return undefined;
-    this.#images.delete(id);
+    if (!contentType || bytes.length > this.#limits.imageBytes) return undefined;
+    this.#drop(id);
     this.#images.set(id, { bytes, contentType, name });
-    while (this.#images.size > this.#limits.images) {
-      this.#images.delete(this.#images.keys().next().value as string);
+    this.#imageBytes += bytes.length;
+    while (this.#images.size > this.#limits.images || this.#imageBytes > this.#limits.imageBytes) {
+      this.#drop(this.#images.keys().next().value as string);
     }
     return id;
+  }
+
+  #drop(id: string): void {
+    const image = this.#images.get(id);
+    if (!image) return;
+    this.#images.delete(id);
+    this.#imageBytes -= image.bytes.length;
   }
 
   subscribe(listener: Listener): () => void {

@@ -105,7 +105,7 @@ export class RedisJobQueue implements JobQueue {
     const queue = this.#queues.get(taskClass) as Queue;
     if (request.signal.aborted) throw cancelled();
     const user = `${request.platform}:${request.user.id}`;
-    await this.#admit(taskClass, user, request.conversation);
+    await this.#admit(taskClass, user, request.conversation, !request.user.isOperator);
     this.#live.set(user, (this.#live.get(user) ?? 0) + 1);
     try {
       const prefix = this.#config.queue.prefix;
@@ -180,7 +180,7 @@ export class RedisJobQueue implements JobQueue {
   }
 
   /** The same checks, in the same order, as the embedded scheduler; the quota is taken last. */
-  async #admit(taskClass: TaskClass, user: string, channel: string): Promise<void> {
+  async #admit(taskClass: TaskClass, user: string, channel: string, metered: boolean): Promise<void> {
     if (this.#closing) throw shuttingDown('new');
     const live = this.#live.get(user) ?? 0;
     if (live >= this.#config.scheduler.perUserConcurrent) {
@@ -194,7 +194,7 @@ export class RedisJobQueue implements JobQueue {
     if (waiting > 0 && waiting >= this.#config.scheduler.highWater) {
       throw new UserError('busy', `iris is busy — ${waiting} jobs ahead. Try again in a minute.`);
     }
-    const refusal = await this.#quotas.take(user, channel);
+    const refusal = metered ? await this.#quotas.take(user, channel) : undefined;
     if (refusal) throw refusal;
   }
 

@@ -100,7 +100,7 @@ test('a job that outlives the interaction token finishes as a channel message me
         r.method === 'POST' && r.path === `/channels/${late.fake.channel.id}/messages` && r.status === 200,
     );
     assert.equal(post.json.content, `<@${alice.id}> Drew: late`);
-    assert.deepEqual(post.json.allowed_mentions, { users: [alice.id] });
+    assert.deepEqual(post.json.allowed_mentions, { parse: [], users: [alice.id] });
     assert.equal(post.files[0]?.description, 'A red square: late');
     assert.equal(late.fake.requests.filter((r) => r.method === 'PATCH' && r.path.includes(token)).length, 0);
   } finally {

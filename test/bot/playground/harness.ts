@@ -104,6 +104,27 @@ export class SseClient {
   }
 }
 
+/** The per-process token the page is served with, read from the page as a browser would ('' if none). */
+export async function pageToken(url: string, headers: Record<string, string> = {}): Promise<string> {
+  const page = await (await fetch(url, { headers })).text();
+  return /<meta name="iris-token" content="([^"]+)">/.exec(page)?.[1] ?? '';
+}
+
+/** Posts a message as the page does: a multipart form with the page's token. */
+export async function postMessage(
+  url: string,
+  token: string,
+  message: { text: string; files?: { name: string; bytes: Buffer; type?: string }[]; replyTo?: string },
+): Promise<Response> {
+  const form = new FormData();
+  form.set('text', message.text);
+  for (const f of message.files ?? []) {
+    form.append('files', new Blob([new Uint8Array(f.bytes)], { type: f.type ?? 'image/png' }), f.name);
+  }
+  if (message.replyTo) form.set('replyTo', message.replyTo);
+  return fetch(`${url}api/messages`, { method: 'POST', body: form, headers: { 'x-iris-token': token } });
+}
+
 export interface PlaygroundHarnessOptions {
   commands?: AnyCommand[];
   registry?: BackendProvider;
@@ -141,6 +162,7 @@ export async function startPlayground(o: PlaygroundHarnessOptions = {}) {
   const adapter = new PlaygroundAdapter({ config, log, commands: dispatcher.commands, settings });
   await adapter.start(dispatcher.handle);
   const url = adapter.url;
+  const token = await pageToken(url);
   const sse = new SseClient(`${url}api/events`);
   await sse.ready;
 
@@ -149,13 +171,7 @@ export async function startPlayground(o: PlaygroundHarnessOptions = {}) {
     text: string,
     opts: { files?: { name: string; bytes: Buffer; type?: string }[]; replyTo?: string } = {},
   ) => {
-    const form = new FormData();
-    form.set('text', text);
-    for (const f of opts.files ?? []) {
-      form.append('files', new Blob([new Uint8Array(f.bytes)], { type: f.type ?? 'image/png' }), f.name);
-    }
-    if (opts.replyTo) form.set('replyTo', opts.replyTo);
-    const res = await fetch(`${url}api/messages`, { method: 'POST', body: form });
+    const res = await postMessage(url, token, { text, ...opts });
     return { status: res.status, body: (await res.json()) as { id?: string; error?: string } };
   };
 
@@ -165,6 +181,7 @@ export async function startPlayground(o: PlaygroundHarnessOptions = {}) {
 
   return {
     url,
+    token,
     sse,
     send,
     answerTo,
@@ -173,7 +190,7 @@ export async function startPlayground(o: PlaygroundHarnessOptions = {}) {
     async press(id: string, messageId?: string) {
       const res = await fetch(`${url}api/buttons`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', 'x-iris-token': token },
         body: JSON.stringify({ id, messageId }),
       });
       return { status: res.status, body: (await res.json()) as { id?: string; error?: string } };

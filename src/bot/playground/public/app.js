@@ -7,6 +7,8 @@ const text = $('text');
 const files = $('files');
 let replyTo = null;
 let commands = [];
+// The server takes writes only with the token it served this page with (a cross-site page has none).
+const token = document.querySelector('meta[name="iris-token"]')?.content ?? '';
 
 function el(tag, props = {}, children = []) {
   const node = Object.assign(document.createElement(tag), props);
@@ -47,7 +49,7 @@ function render(m) {
     }),
   );
   if (m.replyTo) {
-    const quoted = document.querySelector(`#m-${m.replyTo} .text`);
+    const quoted = document.getElementById(`m-${m.replyTo}`)?.querySelector('.text');
     node.append(
       el('div', { className: 'quote', textContent: `↪ ${quoted?.textContent?.slice(0, 80) || 'an image'}` }),
     );
@@ -123,7 +125,7 @@ files.addEventListener('change', () => {
 async function press(id, messageId) {
   const res = await fetch('/api/buttons', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', 'x-iris-token': token },
     body: JSON.stringify({ id, messageId }),
   });
   if (!res.ok) $('status').textContent = (await res.json()).error;
@@ -136,7 +138,7 @@ form.addEventListener('submit', async (event) => {
   for (const f of files.files) body.append('files', f);
   if (replyTo) body.set('replyTo', replyTo);
   $('status').textContent = '';
-  const res = await fetch('/api/messages', { method: 'POST', body });
+  const res = await fetch('/api/messages', { method: 'POST', body, headers: { 'x-iris-token': token } });
   if (!res.ok) {
     $('status').textContent = (await res.json().catch(() => ({ error: `HTTP ${res.status}` }))).error;
     return;
