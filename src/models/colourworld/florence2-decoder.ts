@@ -76,14 +76,22 @@ function projection(seed: number): Float32Array {
   return w;
 }
 
+type Templates = typeof FLORENCE2_TEMPLATES;
+
 /** The sentence templates as fixed logits [MAX_POSITIONS, tasks·V] and colour slots [MAX_POSITIONS, tasks]. */
-function templateTables(): { fixed: Float32Array; slots: Float32Array; colourMap: Float32Array } {
+function templateTables(templates: Templates): {
+  fixed: Float32Array;
+  slots: Float32Array;
+  colourMap: Float32Array;
+} {
   const T = TASKS.length;
   const fixed = new Float32Array(MAX_POSITIONS * T * V);
   const slots = new Float32Array(MAX_POSITIONS * T);
   const colourMap = new Float32Array(C * T * V);
   TASKS.forEach(({ task }, k) => {
-    const answer = ['<s>', ...FLORENCE2_TEMPLATES[task], '</s>'];
+    const answer = ['<s>', ...templates[task], '</s>'];
+    if (answer.length > MAX_POSITIONS)
+      throw new Error(`colour-world florence2: the ${task} answer is too long`);
     for (let p = 0; p < MAX_POSITIONS; p++) {
       const token = answer[p] ?? '</s>';
       if (token.includes(COLOUR)) {
@@ -164,7 +172,8 @@ function groundingLogits(
   return g.node('Add', [boxLogits, phraseLogits]);
 }
 
-export function decoderGraph(): Uint8Array {
+/** The merged decoder answering with `templates` (the plain ones unless a variant asks otherwise). */
+export function decoderGraph(templates: Templates = FLORENCE2_TEMPLATES): Uint8Array {
   const g = new Graph('Florence2DecoderMerged');
   const T = TASKS.length;
   const encMask = g.input('encoder_attention_mask', 'int64', ['batch_size', 'encoder_sequence_length']);
@@ -239,7 +248,7 @@ export function decoderGraph(): Uint8Array {
   for (let p = 0; p < MAX_POSITIONS; p++) eye[p * MAX_POSITIONS + p] = 1;
   const onehot = g.node('Gather', [g.init(eye, [MAX_POSITIONS, MAX_POSITIONS]), positions], { axis: 0 });
 
-  const { fixed, slots, colourMap } = templateTables();
+  const { fixed, slots, colourMap } = templateTables(templates);
   const fixedAll = g.node('Reshape', [
     g.node('MatMul', [onehot, g.init(fixed, [MAX_POSITIONS, T * V])]),
     g.i64([-1, T, V]),
