@@ -13,7 +13,12 @@ test('Florence-2 location, task and polygon tokens are removed without a tokeniz
 });
 
 test('chat markers are removed without a tokenizer', () => {
-  assert.equal(toUserText('<|im_start|>assistant\nIt is red.<|im_end|>', NONE), 'assistant It is red.');
+  assert.equal(toUserText('<|im_start|>assistant\nIt is red.<|im_end|>', NONE), 'It is red.');
+  assert.equal(toUserText('<|start_header_id|>assistant<|end_header_id|>\n\nRed.<|eot_id|>', NONE), 'Red.');
+  const chatml = { specialTokens: ['<|im_start|>', '<|im_end|>'] };
+  assert.equal(toUserText('<|im_start|>assistant It is red.<|im_end|>', chatml), 'It is red.');
+  // Only right after a turn marker is a role name dropped.
+  assert.equal(toUserText('The assistant is red.', NONE), 'The assistant is red.');
   assert.equal(toUserText('Red.<|eot_id|>', NONE), 'Red.');
   assert.equal(toUserText('Red.<｜end▁of▁sentence｜>', NONE), 'Red.');
 });
@@ -21,6 +26,7 @@ test('chat markers are removed without a tokenizer', () => {
 test('a removed token between words leaves a space; next to punctuation it leaves nothing', () => {
   assert.equal(toUserText('Blue<loc_1>sky', NONE), 'Blue sky');
   assert.equal(toUserText('A red car<loc_1>.', NONE), 'A red car.');
+  assert.equal(toUserText('𝐀<loc_1>𝐁 😀<loc_2>!', NONE), '𝐀 𝐁 😀!');
 });
 
 test('the given special tokens are removed wherever they are, longest first', () => {
