@@ -31,7 +31,7 @@ import { toRgb } from '../core/media.js';
 import type { LoadedImage } from '../core/types.js';
 import { BackendError, UserError } from '../errors.js';
 import type { BackendLoadOptions, RunOptions } from './types.js';
-import { specialTokensOf, userTextFilter } from './user-text.js';
+import { specialTokensOf, tokenStripper, userTextFilter } from './user-text.js';
 
 /** The text task prompts iris uses. */
 export type Florence2Task = '<CAPTION>' | '<DETAILED_CAPTION>' | '<MORE_DETAILED_CAPTION>' | '<OCR>';
@@ -196,9 +196,11 @@ export async function loadFlorence2(load: BackendLoadOptions, who: string): Prom
     await model.dispose();
     throw e;
   }
-  const userText = userTextFilter({
-    specialTokens: processor.tokenizer ? specialTokensOf(processor.tokenizer) : [],
-  });
+  const specialTokens = processor.tokenizer ? specialTokensOf(processor.tokenizer) : [];
+  const userText = userTextFilter({ specialTokens });
+  // Before the processor parses boxes, every token but the locations goes: `<pad>red<loc_…>` would
+  // otherwise give the label "pad>red" (its label pattern stops at the last `<`).
+  const allButLocations = tokenStripper(specialTokens.filter((t) => !/^<loc_\d+>$/.test(t)));
 
   let disposed = false;
   /** Runs one prompt (a task token, plus its input for tasks that take one) → the processor's parsed answer. */
@@ -240,7 +242,9 @@ export async function loadFlorence2(load: BackendLoadOptions, who: string): Prom
     if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
     // transformers.js scales coordinate i by image_size[i % 2]: x by [0], y by [1] — (width, height) as
     // in the Python processor, whatever its JSDoc says.
-    return processor.post_process_generation(text, prompt.task, [image.width, image.height])[prompt.task];
+    return processor.post_process_generation(allButLocations(text), prompt.task, [image.width, image.height])[
+      prompt.task
+    ];
   }
 
   return {

@@ -68,6 +68,17 @@ export function userTextFilter(o: UserTextOptions): (text: string) => string {
   };
 }
 
+/**
+ * Removes exactly the given tokens and nothing else (no whitespace changes): for parsers that must
+ * still see some tokens, e.g. Florence-2's boxes, read from its `<loc_N>` tokens after the others go.
+ */
+export function tokenStripper(tokens: Iterable<string>): (text: string) => string {
+  const list = [...new Set(tokens)].filter((t) => t !== '').sort((a, b) => b.length - a.length);
+  if (list.length === 0) return (text) => text;
+  const pattern = new RegExp(list.map(escapeRegExp).join('|'), 'gu');
+  return (text) => text.replace(pattern, '');
+}
+
 /** `text` as a user may read it: no special/added tokens, no task or chat markers, whitespace collapsed. */
 export function toUserText(text: string, o: UserTextOptions): string {
   return userTextFilter(o)(text);

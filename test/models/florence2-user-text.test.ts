@@ -55,7 +55,7 @@ describe('Florence-2 output is user text', () => {
     });
   });
 
-  it('OCR of such a model is the text without the tokens; grounding still reads its boxes', async () => {
+  it('OCR of such a model is the text without the tokens; grounding with <pad> before the phrase keeps its box and a clean label', async () => {
     const reader = await createFlorence2Reader(load(folders.mixed as string));
     const read = await reader.run({ image: await red() }, { signal });
     await reader.dispose();

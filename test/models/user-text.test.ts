@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
-import { specialTokensOf, toUserText, userTextFilter } from '../../src/models/user-text.js';
+import { specialTokensOf, tokenStripper, toUserText, userTextFilter } from '../../src/models/user-text.js';
 
 const NONE = { specialTokens: [] };
 
@@ -55,6 +55,12 @@ test('userTextFilter compiles once and gives the same result as toUserText', () 
   const o = { specialTokens: ['<end_of_utterance>'] };
   const clean = userTextFilter(o);
   for (const t of ['Red<end_of_utterance>', 'x<loc_5>y', '']) assert.equal(clean(t), toUserText(t, o));
+});
+
+test('tokenStripper removes exactly the given tokens, keeping the rest and the spacing', () => {
+  const strip = tokenStripper(['<pad>', '</s>', '[x]', '']);
+  assert.equal(strip('</s><pad>red car<loc_1><loc_2>  [x].'), 'red car<loc_1><loc_2>  .');
+  assert.equal(tokenStripper([])('a <pad> b'), 'a <pad> b');
 });
 
 function tokenizer(): PreTrainedTokenizer {

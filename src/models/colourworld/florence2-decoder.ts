@@ -109,8 +109,8 @@ function templateTables(templates: Templates): {
 }
 
 /** One-hot [MAX_POSITIONS, n]: 1 where the grounding template has slot i (its position counts `<s>`). */
-function slotPositions(slots: readonly string[]): Float32Array {
-  const template = ['<s>', ...FLORENCE2_TEMPLATES['<CAPTION_TO_PHRASE_GROUNDING>']];
+function slotPositions(slots: readonly string[], grounding: readonly string[]): Float32Array {
+  const template = ['<s>', ...grounding];
   const out = new Float32Array(MAX_POSITIONS * slots.length);
   slots.forEach((slot, i) => {
     out[template.indexOf(slot) * slots.length + i] = TEMPLATE_LOGIT;
@@ -124,7 +124,7 @@ function slotPositions(slots: readonly string[]): Float32Array {
  */
 function groundingLogits(
   g: Graph,
-  q: { context: string; wholeScores: string; ground: string; onehot: string },
+  q: { context: string; wholeScores: string; ground: string; onehot: string; template: readonly string[] },
 ): string {
   const query = g.node('Slice', [q.context, g.i64([QUERY_BASE]), g.i64([QUERY_BASE + C]), g.i64([1])]);
   const halves = g.node('Reshape', [
@@ -158,7 +158,7 @@ function groundingLogits(
   ]); // [B,4,V]
   const boxAt = g.node('MatMul', [
     q.onehot,
-    g.init(slotPositions(BOX_SLOTS), [MAX_POSITIONS, BOX_SLOTS.length]),
+    g.init(slotPositions(BOX_SLOTS, q.template), [MAX_POSITIONS, BOX_SLOTS.length]),
   ]); // [seq,4]
   const boxLogits = g.node('MatMul', [boxAt, boxTokens]); // [B,seq,V]
 
@@ -167,7 +167,10 @@ function groundingLogits(
     phraseMap[ci * V + id(c)] = 1;
   });
   const phraseTokens = g.node('MatMul', [g.node('Mul', [query, on]), g.init(phraseMap, [C, V])]); // [B,V]
-  const phraseAt = g.node('MatMul', [q.onehot, g.init(slotPositions([PHRASE]), [MAX_POSITIONS, 1])]); // [seq,1]
+  const phraseAt = g.node('MatMul', [
+    q.onehot,
+    g.init(slotPositions([PHRASE], q.template), [MAX_POSITIONS, 1]),
+  ]); // [seq,1]
   const phraseLogits = g.node('Mul', [g.node('Unsqueeze', [phraseTokens, g.i64([1])]), phraseAt]);
   return g.node('Add', [boxLogits, phraseLogits]);
 }
@@ -263,7 +266,13 @@ export function decoderGraph(templates: Templates = FLORENCE2_TEMPLATES): Uint8A
     g.node('MatMul', [colourScores, g.init(colourMap, [C, T * V])]),
     g.i64([0, T, V]),
   ]); // [B,T,V]
-  const grounding = groundingLogits(g, { context, wholeScores: colourScores, ground, onehot });
+  const grounding = groundingLogits(g, {
+    context,
+    wholeScores: colourScores,
+    ground,
+    onehot,
+    template: templates['<CAPTION_TO_PHRASE_GROUNDING>'],
+  });
   const eosBias = new Float32Array(V);
   eosBias[EOS_ID] = EOS_BIAS;
   const logits = g.node(
