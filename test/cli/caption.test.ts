@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -61,6 +61,23 @@ test('a Florence-2 that emits <loc_…>, <pad> and <unk> tokens gets clean alt t
     altText: `AI-generated: ${GENERIC_ALT_TEXT}`,
     caption: GENERIC_ALT_TEXT,
   });
+});
+
+test('a Florence-2 folder without its task prompts: the log names the key and the file, the reply does not', async () => {
+  const models = join(dir, 'models-noprompts');
+  const folder = join(models, 'onnx-community/Florence-2-base-ft');
+  await synthFlorence2(folder);
+  const file = join(folder, 'preprocessor_config.json');
+  const { task_prompts_with_input: _, ...rest } = JSON.parse(await readFile(file, 'utf8'));
+  await writeFile(file, JSON.stringify(rest));
+  const res = await runIris(['caption', join(dir, 'red.png'), '--models', models], { logLevel: 'error' });
+  assert.equal(res.code, 2, res.stderr);
+  const lines = res.stderr.trim().split('\n');
+  const reply = lines.find((l) => l.startsWith('error: ')) ?? '';
+  assert.match(reply, /The caption model \(onnx-community\/Florence-2-base-ft\) could not be loaded/);
+  assert.ok(!reply.includes(folder), reply);
+  const log = lines.filter((l) => l.startsWith('{')).join('\n');
+  assert.ok(log.includes(`${file} has no task_prompts_with_input`), log);
 });
 
 test('iris caption without --json prints the alt text and the caption', async () => {
