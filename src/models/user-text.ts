@@ -7,9 +7,14 @@
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 
-/** The tokens to strip besides the generic patterns: a tokenizer's special and added tokens. */
 export interface UserTextOptions {
+  /** The tokens to strip besides the generic patterns: a tokenizer's special and added tokens. */
   specialTokens: Iterable<string>;
+  /**
+   * Keep line breaks (at most one blank line between paragraphs) and collapse only the spaces within
+   * each line: for chat models whose answers are lists and paragraphs. Default: one line.
+   */
+  keepLines?: boolean;
 }
 
 /**
@@ -64,7 +69,13 @@ export function userTextFilter(o: UserTextOptions): (text: string) => string {
       const after = next === undefined ? '' : String.fromCodePoint(next);
       return WORD_CHAR.test(before) && WORD_CHAR.test(after) ? ' ' : '';
     });
-    return stripped.replace(/\s+/g, ' ').trim();
+    if (!o.keepLines) return stripped.replace(/\s+/g, ' ').trim();
+    return stripped
+      .split(/\r\n?|\n/)
+      .map((line) => line.replace(/\s+/g, ' ').trim())
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trim();
   };
 }
 

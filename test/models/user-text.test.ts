@@ -40,6 +40,13 @@ test('whitespace is collapsed and trimmed; text with nothing but tokens becomes 
   assert.equal(toUserText('<loc_1><loc_2></s>', { specialTokens: ['</s>'] }), '');
 });
 
+test('keepLines keeps paragraphs and list lines, collapsing spaces within them', () => {
+  const text =
+    '<|im_start|>assistant\n  Two  colours:\r\n- red<|eot_id|>\n-\tblue\n\n\n\nThat is all.  \n<|im_end|>';
+  assert.equal(toUserText(text, { ...NONE, keepLines: true }), 'Two colours:\n- red\n- blue\n\nThat is all.');
+  assert.equal(toUserText(text, NONE), 'Two colours: - red - blue That is all.');
+});
+
 test('ordinary text, angle brackets and lookalikes are kept', () => {
   assert.equal(toUserText('3 < 4 and 5 > 2', NONE), '3 < 4 and 5 > 2');
   assert.equal(

@@ -161,6 +161,11 @@ test('chat markers a model leaks are not passed on; an answer of nothing else is
   };
   assert.equal((await ask('<|im_start|>assistant\nIt is <|eot_id|>red.<|im_end|>')).answer, 'It is red.');
   assert.equal((await ask('<|eot_id|> <|im_end|>')).answer, '');
+  // Lists and paragraphs keep their lines.
+  assert.equal(
+    (await ask('Two:\n1. red\n2. blue<|eot_id|>\n\nDone.')).answer,
+    'Two:\n1. red\n2. blue\n\nDone.',
+  );
 
   const story = await ask(
     { description: 'A red<|eot_id|> square.', funny_story: 'It blushed.<|im_end|>' },

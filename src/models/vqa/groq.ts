@@ -11,8 +11,8 @@
  * Structured mode (`format: 'json'`): `response_format: json_object`, and the answer must parse as
  * `{description, funny_story}` (zod); anything else is a clear "malformed answer" error.
  * Answers are user text (../user-text.ts): chat markers and Florence-2-style tokens a model leaks are
- * stripped (there is no tokenizer here, only the generic patterns); an answer of nothing else is '',
- * which /ask turns into "I don't know.".
+ * stripped (there is no tokenizer here, only the generic patterns) and lines and paragraphs are kept; an
+ * answer of nothing else is '', which /ask turns into "I don't know.".
  *
  * Retries: iris retries 429 and 5xx itself (the SDK's own retries are off) because the SDK sleeps for any
  * Retry-After however long, and its sleep ignores cancellation. Here a Retry-After (or retry-after-ms)
@@ -122,7 +122,7 @@ export const createGroqVqa: BackendFactory<'vqa'> = async (
   const temperature = num(o.temperature, 0.2);
   const maxImageBytes = num(o.maxImageBytes, 3 * 1024 * 1024);
   const logprobs = o.logprobs === true;
-  const userText = userTextFilter({ specialTokens: [] });
+  const userText = userTextFilter({ specialTokens: [], keepLines: true });
   const host = (() => {
     try {
       return new URL(groqConfig.baseUrl).host;
