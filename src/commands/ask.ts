@@ -7,6 +7,8 @@ import { defineCommand } from './types.js';
 
 /** Longer questions are refused before any model runs (prompts stay small, answers stay fast). */
 export const MAX_QUESTION_LENGTH = 500;
+/** The reply when the model said nothing a person can read (an empty answer once cleaned). */
+export const NO_ANSWER = "I don't know.";
 /** Added below an answer whose backend reported a confidence under config answers.lowConfidence. */
 export const LOW_CONFIDENCE_HINT = '(I may be wrong about this: the model was not sure.)';
 
@@ -120,7 +122,7 @@ export const askCommand = defineCommand<AskInput>({
       },
       { signal: ctx.signal },
     );
-    const answer = out.answer.trim() || "I don't know.";
+    const answer = out.answer.trim() || NO_ANSWER;
     let memoryNote = input.memoryNote;
     try {
       await ctx.memory.append(ctx.request.conversation, {

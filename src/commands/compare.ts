@@ -1,7 +1,7 @@
 import type { LoadedImage } from '../core/types.js';
 import { UserError } from '../errors.js';
 import { queueOf } from '../models/registry.js';
-import { imageKeyOf, MAX_QUESTION_LENGTH, withConfidenceHint } from './ask.js';
+import { imageKeyOf, MAX_QUESTION_LENGTH, NO_ANSWER, withConfidenceHint } from './ask.js';
 import { defineCommand } from './types.js';
 
 export const MAX_COMPARE_IMAGES = 4;
@@ -53,7 +53,7 @@ export const compareCommand = defineCommand<CompareInput>({
         { signal: ctx.signal },
       );
       const legend = names.join(', ');
-      const answer = `${out.answer.trim()}\n(${legend})`;
+      const answer = `${out.answer.trim() || NO_ANSWER}\n(${legend})`;
       return {
         text: withConfidenceHint(answer, out.confidence, threshold),
         data: {
@@ -73,7 +73,7 @@ export const compareCommand = defineCommand<CompareInput>({
         { images: [image], question: question ?? DESCRIBE, history: [], imageKey: imageKeyOf(image) },
         { signal: ctx.signal },
       );
-      answers.push(out.answer.trim() || '(no answer)');
+      answers.push(out.answer.trim() || NO_ANSWER);
       if (out.confidence !== undefined) confidence = Math.min(confidence ?? 1, out.confidence);
       await ctx.progress({ kind: 'running', step: answers.length, total: images.length });
     }

@@ -16,11 +16,12 @@
  *   `{ vision_encoder: 'fp16', decoder_model_merged: 'q4' }`. A missing file is an error.
  * - `maxNewTokens` (default 256): longest answer in tokens.
  */
+
+import { join } from 'node:path';
 import {
-  AutoProcessor,
   env,
   Florence2ForConditionalGeneration,
-  type Florence2Processor,
+  Florence2Processor,
   type PreTrainedModel,
   RawImage,
   StoppingCriteria,
@@ -30,6 +31,7 @@ import { toRgb } from '../core/media.js';
 import type { LoadedImage } from '../core/types.js';
 import { BackendError, UserError } from '../errors.js';
 import type { BackendLoadOptions, RunOptions } from './types.js';
+import { specialTokensOf, tokenStripper, userTextFilter } from './user-text.js';
 
 /** The text task prompts iris uses. */
 export type Florence2Task = '<CAPTION>' | '<DETAILED_CAPTION>' | '<MORE_DETAILED_CAPTION>' | '<OCR>';
@@ -44,7 +46,10 @@ export interface Florence2Box {
 }
 
 export interface Florence2 {
-  /** The task's answer, whitespace collapsed ('' when the model says nothing). */
+  /**
+   * The task's answer as user text: no special, added, location or task tokens, whitespace collapsed
+   * ('' when the model says nothing readable).
+   */
   run(image: LoadedImage, task: Florence2Task, opts: RunOptions): Promise<string>;
   /** The boxes the task answers, in the model's order ([] when it finds nothing). */
   locate(image: LoadedImage, query: Florence2BoxQuery, opts: RunOptions): Promise<Florence2Box[]>;
@@ -106,7 +111,11 @@ function targetSize(processor: Florence2Processor, image: LoadedImage): { width:
 }
 
 /** The processor's {bboxes, labels} → boxes clamped to the image, whole pixels; empty boxes dropped. */
-function boxesOf(answer: { bboxes?: number[][]; labels?: string[] }, image: LoadedImage): Florence2Box[] {
+function boxesOf(
+  answer: { bboxes?: number[][]; labels?: string[] },
+  image: LoadedImage,
+  label: (raw: string) => string,
+): Florence2Box[] {
   const clamp = (v: number | undefined, max: number) => Math.min(max, Math.max(0, Math.round(v ?? 0)));
   const out: Florence2Box[] = [];
   (answer.bboxes ?? []).forEach((b, i) => {
@@ -117,10 +126,39 @@ function boxesOf(answer: { bboxes?: number[][]; labels?: string[] }, image: Load
       y2: clamp(b[3], image.height),
     };
     if (box.x2 > box.x1 && box.y2 > box.y1) {
-      out.push({ label: (answer.labels?.[i] ?? '').replace(/\s+/g, ' ').trim(), box });
+      out.push({ label: label(answer.labels?.[i] ?? ''), box });
     }
   });
   return out;
+}
+
+/** The prompts iris asks for, by the preprocessor_config.json key that must hold each. */
+const REQUIRED_PROMPTS = {
+  task_prompts_without_inputs: ['<CAPTION>', '<DETAILED_CAPTION>', '<MORE_DETAILED_CAPTION>', '<OCR>'],
+  task_prompts_with_input: ['<CAPTION_TO_PHRASE_GROUNDING>'],
+  tasks_answer_post_processing_type: ['<CAPTION_TO_PHRASE_GROUNDING>'],
+} as const;
+
+/**
+ * Fails at load, naming the key and the folder, when preprocessor_config.json lacks the task prompts
+ * (transformers.js would take them as empty and every request would fail, or grounding would quietly
+ * find nothing).
+ */
+function checkTaskPrompts(processor: Florence2Processor, where: { dir: string; who: string }): void {
+  const config = (processor.image_processor as unknown as { config: Record<string, unknown> }).config;
+  for (const [key, tasks] of Object.entries(REQUIRED_PROMPTS)) {
+    const value = config[key];
+    const missing =
+      value && typeof value === 'object'
+        ? tasks.filter((t) => typeof (value as Record<string, unknown>)[t] !== 'string')
+        : undefined;
+    if (missing?.length === 0) continue;
+    const what = missing ? `${missing.join(', ')} in ${key}` : key;
+    throw new UserError(
+      'model_missing',
+      `${where.who}: ${join(where.dir, 'preprocessor_config.json')} has no ${what}, which a Florence-2 export carries`,
+    );
+  }
 }
 
 /** Loads Florence-2 from `load.modelDir`; `who` names the backend in errors ('caption/florence2'). */
@@ -139,7 +177,11 @@ export async function loadFlorence2(load: BackendLoadOptions, who: string): Prom
         device: (load.executionProviders[0] ?? 'cpu') as Device,
         local_files_only: true,
       }),
-      AutoProcessor.from_pretrained(load.modelDir, { local_files_only: true }) as Promise<Florence2Processor>,
+      // Built as Florence-2's processor whatever preprocessor_config.json names (exports without
+      // `processor_class` would otherwise get a processor with no tokenizer and no task prompts).
+      Florence2Processor.from_pretrained(load.modelDir, {
+        local_files_only: true,
+      }) as Promise<Florence2Processor>,
     ]);
   } catch (cause) {
     throw new UserError(
@@ -148,12 +190,17 @@ export async function loadFlorence2(load: BackendLoadOptions, who: string): Prom
       { cause },
     );
   }
-  if (typeof processor.post_process_generation !== 'function') {
-    throw new UserError(
-      'model_missing',
-      `${who}: ${load.modelDir} is not a Florence-2 folder (its preprocessor_config.json names no Florence2Processor)`,
-    );
+  try {
+    checkTaskPrompts(processor, { dir: load.modelDir, who });
+  } catch (e) {
+    await model.dispose();
+    throw e;
   }
+  const specialTokens = processor.tokenizer ? specialTokensOf(processor.tokenizer) : [];
+  const userText = userTextFilter({ specialTokens });
+  // Before the processor parses boxes, every token but the locations goes: `<pad>red<loc_…>` would
+  // otherwise give the label "pad>red" (its label pattern stops at the last `<`).
+  const allButLocations = tokenStripper(specialTokens.filter((t) => !/^<loc_\d+>$/.test(t)));
 
   let disposed = false;
   /** Runs one prompt (a task token, plus its input for tasks that take one) → the processor's parsed answer. */
@@ -195,13 +242,15 @@ export async function loadFlorence2(load: BackendLoadOptions, who: string): Prom
     if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
     // transformers.js scales coordinate i by image_size[i % 2]: x by [0], y by [1] — (width, height) as
     // in the Python processor, whatever its JSDoc says.
-    return processor.post_process_generation(text, prompt.task, [image.width, image.height])[prompt.task];
+    return processor.post_process_generation(allButLocations(text), prompt.task, [image.width, image.height])[
+      prompt.task
+    ];
   }
 
   return {
     async run(image, task, opts) {
       const answer = await generate(image, { task }, opts);
-      return typeof answer === 'string' ? answer.replace(/\s+/g, ' ').trim() : '';
+      return typeof answer === 'string' ? userText(answer) : '';
     },
     async locate(image, query, opts) {
       if ('input' in query && /[<>]/.test(query.input)) {
@@ -209,7 +258,8 @@ export async function loadFlorence2(load: BackendLoadOptions, who: string): Prom
         throw new UserError('bad_option', 'What to find cannot contain < or >.');
       }
       const answer = (await generate(image, query, opts)) as { bboxes?: number[][]; labels?: string[] };
-      return boxesOf(answer, image);
+      // Boxes come from the raw text (they are its location tokens); only the labels are user text.
+      return boxesOf(answer, image, userText);
     },
     async dispose() {
       if (disposed) return;

@@ -7,9 +7,14 @@
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 
-/** The tokens to strip besides the generic patterns: a tokenizer's special and added tokens. */
 export interface UserTextOptions {
+  /** The tokens to strip besides the generic patterns: a tokenizer's special and added tokens. */
   specialTokens: Iterable<string>;
+  /**
+   * Keep line breaks (at most one blank line between paragraphs) and collapse only the spaces within
+   * each line: for chat models whose answers are lists and paragraphs. Default: one line.
+   */
+  keepLines?: boolean;
 }
 
 /**
@@ -23,6 +28,14 @@ const FLORENCE2_TASKS =
   'OPEN_VOCABULARY_DETECTION|REGION_TO_CATEGORY|REGION_TO_DESCRIPTION|REGION_TO_OCR';
 const FLORENCE2_ADDED =
   'od|ocr|cap|ncap|dcap|grounding|seg|sep|region_cap|region_to_desciption|proposal|poly|and';
+/**
+ * A turn header leaks its role name with it (`<|im_start|>assistant`, `<|start_header_id|>assistant
+ * <|end_header_id|>`); tried before the tokens, so the marker does not go alone and leave the role.
+ */
+const ROLE_HEADERS = [
+  '<\\|im_start\\|>(?:system|user|assistant)\\b',
+  '<\\|start_header_id\\|>(?:system|user|assistant)<\\|end_header_id\\|>',
+];
 const GENERIC_PATTERNS = [
   '<loc_\\d+>',
   `</?(?:${FLORENCE2_TASKS})>`,
@@ -44,15 +57,37 @@ export function userTextFilter(o: UserTextOptions): (text: string) => string {
   // Longest first, so a token is not cut short by another that is its prefix.
   tokens.sort((a, b) => b.length - a.length);
   // A run of tokens is removed as one, so what it leaves depends on the text around the whole run.
-  const pattern = new RegExp(`(?:${[...tokens.map(escapeRegExp), ...GENERIC_PATTERNS].join('|')})+`, 'gu');
+  const pattern = new RegExp(
+    `(?:${[...ROLE_HEADERS, ...tokens.map(escapeRegExp), ...GENERIC_PATTERNS].join('|')})+`,
+    'gu',
+  );
   return (text) => {
     const stripped = text.replace(pattern, (match, offset: number, whole: string) => {
-      const before = whole[offset - 1] ?? '';
-      const after = whole[offset + match.length] ?? '';
+      // Whole code points, so a letter outside the BMP counts as a letter.
+      const before = Array.from(whole.slice(Math.max(0, offset - 2), offset)).at(-1) ?? '';
+      const next = whole.codePointAt(offset + match.length);
+      const after = next === undefined ? '' : String.fromCodePoint(next);
       return WORD_CHAR.test(before) && WORD_CHAR.test(after) ? ' ' : '';
     });
-    return stripped.replace(/\s+/g, ' ').trim();
+    if (!o.keepLines) return stripped.replace(/\s+/g, ' ').trim();
+    return stripped
+      .split(/\r\n?|\n/)
+      .map((line) => line.replace(/\s+/g, ' ').trim())
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trim();
   };
+}
+
+/**
+ * Removes exactly the given tokens and nothing else (no whitespace changes): for parsers that must
+ * still see some tokens, e.g. Florence-2's boxes, read from its `<loc_N>` tokens after the others go.
+ */
+export function tokenStripper(tokens: Iterable<string>): (text: string) => string {
+  const list = [...new Set(tokens)].filter((t) => t !== '').sort((a, b) => b.length - a.length);
+  if (list.length === 0) return (text) => text;
+  const pattern = new RegExp(list.map(escapeRegExp).join('|'), 'gu');
+  return (text) => text.replace(pattern, '');
 }
 
 /** `text` as a user may read it: no special/added tokens, no task or chat markers, whitespace collapsed. */
@@ -61,10 +96,11 @@ export function toUserText(text: string, o: UserTextOptions): string {
 }
 
 /**
- * A transformers.js tokenizer's special tokens (`all_special_tokens`, which also covers
- * `additional_special_tokens`) and its added tokens (tokenizer.json `added_tokens`, e.g. `<image>`,
- * `<end_of_utterance>`, `<loc_0>`). Added tokens that are plain words (letters, digits, spaces only)
- * are left out: some tokenizers add ordinary vocabulary that way, and users must keep those words.
+ * A transformers.js tokenizer's special tokens (`all_special_tokens`: the added tokens marked special;
+ * plus tokenizer_config.json's `additional_special_tokens`, which it does not list there) and its other
+ * added tokens (tokenizer.json `added_tokens`, e.g. `<image>`, `<fake_token_around_image>`, `<loc_0>`).
+ * Added tokens that are plain words (letters, digits, spaces only) are left out: some tokenizers add
+ * ordinary vocabulary that way, and users must keep those words.
  */
 export function specialTokensOf(tokenizer: PreTrainedTokenizer): string[] {
   const out = new Set<string>(tokenizer.all_special_tokens);

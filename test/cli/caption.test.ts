@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { GENERIC_ALT_TEXT } from '../../src/core/alttext.js';
+import { synthFlorence2 } from '../../src/models/colourworld/florence2.js';
 import { runIris } from '../fakes/cli.js';
 import { COLOURS, solidPng } from '../fakes/images.js';
 
@@ -35,6 +37,47 @@ test('iris caption --json prints {"altText","caption"} naming the colour (colour
     );
     assert.match(out.caption, new RegExp(`The colour is ${name},`));
   }
+});
+
+test('a Florence-2 that emits <loc_…>, <pad> and <unk> tokens gets clean alt text and caption; only tokens → the fallback', async () => {
+  const florence = 'onnx-community/Florence-2-base-ft';
+  const mixed = join(dir, 'models-mixed');
+  const only = join(dir, 'models-only');
+  await synthFlorence2(join(mixed, florence), { controlTokens: 'mixed' });
+  await synthFlorence2(join(only, florence), { controlTokens: 'only' });
+
+  const clean = await iris('caption', join(dir, 'red.png'), '--models', mixed, '--json');
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.deepEqual(JSON.parse(clean.stdout), {
+    altText: 'AI-generated: The image shows a plain red background with nothing else in it.',
+    caption:
+      'The image is filled with a single solid colour. The colour is red, and nothing else can be seen in the picture.',
+  });
+
+  // No readable caption and no tagger in that folder: the alt-text policy's generic text, never tokens.
+  const fallback = await iris('caption', join(dir, 'red.png'), '--models', only, '--json');
+  assert.equal(fallback.code, 0, fallback.stderr);
+  assert.deepEqual(JSON.parse(fallback.stdout), {
+    altText: `AI-generated: ${GENERIC_ALT_TEXT}`,
+    caption: GENERIC_ALT_TEXT,
+  });
+});
+
+test('a Florence-2 folder without its task prompts: the log names the key and the file, the reply does not', async () => {
+  const models = join(dir, 'models-noprompts');
+  const folder = join(models, 'onnx-community/Florence-2-base-ft');
+  await synthFlorence2(folder);
+  const file = join(folder, 'preprocessor_config.json');
+  const { task_prompts_with_input: _, ...rest } = JSON.parse(await readFile(file, 'utf8'));
+  await writeFile(file, JSON.stringify(rest));
+  const res = await runIris(['caption', join(dir, 'red.png'), '--models', models], { logLevel: 'error' });
+  assert.equal(res.code, 2, res.stderr);
+  const lines = res.stderr.trim().split('\n');
+  const reply = lines.find((l) => l.startsWith('error: ')) ?? '';
+  assert.match(reply, /The caption model \(onnx-community\/Florence-2-base-ft\) could not be loaded/);
+  assert.ok(!reply.includes(folder), reply);
+  const log = lines.filter((l) => l.startsWith('{')).join('\n');
+  assert.ok(log.includes(`${file} has no task_prompts_with_input`), log);
 });
 
 test('iris caption without --json prints the alt text and the caption', async () => {

@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
+import { synthFlorence2 } from '../../src/models/colourworld/florence2.js';
 import { runIris } from '../fakes/cli.js';
 import { solidPng, textPng } from '../fakes/images.js';
 
@@ -60,6 +61,24 @@ test('--backend florence2 reads with Florence-2 <OCR> (the colour world reads th
   );
   assert.equal(res.code, 0, res.stderr);
   assert.deepEqual(JSON.parse(res.stdout), { text: 'green' });
+});
+
+test('--backend florence2 on a model that emits location tokens prints the text only; only tokens → no text found', async () => {
+  const florence = 'onnx-community/Florence-2-base-ft';
+  const mixed = join(dir, 'models-mixed');
+  const only = join(dir, 'models-only');
+  await synthFlorence2(join(mixed, florence), { controlTokens: 'mixed' });
+  await synthFlorence2(join(only, florence), { controlTokens: 'only' });
+  const read = (models: string, ...more: string[]) =>
+    iris('read', join(dir, 'green.png'), '--backend', 'florence2', '--models', models, ...more);
+
+  const clean = await read(mixed, '--json');
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.deepEqual(JSON.parse(clean.stdout), { text: 'green' });
+  const nothing = await read(only);
+  assert.equal(nothing.code, 0, nothing.stderr);
+  assert.equal(nothing.stdout, '');
+  assert.match(nothing.stderr, /No text found in .*green\.png\./);
 });
 
 test('bad input and bad choices exit 2 with one clear line', async () => {

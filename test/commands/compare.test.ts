@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { COMMANDS } from '../../src/commands/index.js';
@@ -8,11 +11,14 @@ import { createLogger } from '../../src/core/log.js';
 import { Scheduler } from '../../src/core/scheduler.js';
 import type { BotRequest } from '../../src/core/types.js';
 import { mediaSettings } from '../../src/main.js';
-import type { BackendProvider } from '../../src/models/registry.js';
+import { synthBlip2 } from '../../src/models/colourworld/blip2.js';
+import { type BackendProvider, ModelRegistry } from '../../src/models/registry.js';
 import type { Backend } from '../../src/models/types.js';
 import type { VqaIO } from '../../src/models/vqa/types.js';
 import { solidPng } from '../fakes/images.js';
+import { completion, startFakeOpenAI } from '../fakes/openai.js';
 import { RecordingResponder } from '../fakes/responder.js';
+import { SECRETS } from '../fakes/secrets.js';
 
 /** A vqa backend taking `maxImages` images per question; answers say how many images it saw. */
 function backends(maxImages: number | undefined, seen: VqaIO['in'][]): BackendProvider {
@@ -116,4 +122,41 @@ test('fewer than 2 or more than 4 images: a clear message', async () => {
   assert.match(one.text ?? '', /needs 2 images/);
   const five = await compare(backends(undefined, []), { images: [png, png, png, png, png] });
   assert.match(five.text ?? '', /takes 2 to 4 images \(got 5\)/);
+});
+
+test('through the real registry: leaked chat markers and added tokens are not in the reply; nothing else → "I don\'t know."', async () => {
+  const images = [
+    { name: 'a.png', data: await solidPng('#f00') },
+    { name: 'b.png', data: await solidPng('#00f') },
+  ];
+  const fake = await startFakeOpenAI({ apiKey: SECRETS.groqKey });
+  const groq = new ModelRegistry({
+    modelsDir: tmpdir(),
+    executionProviders: ['cpu'],
+    tasks: { vqa: { backend: 'groq', model: 'm', options: {} } },
+    providers: { groq: { apiKey: SECRETS.groqKey, baseUrl: fake.url } },
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'iris-compare-'));
+  try {
+    fake.script(
+      completion('<|im_start|>assistant\nImage 1 is red,<|eot_id|> Image 2 is blue.<|im_end|>'),
+      completion('<|im_end|>'),
+    );
+    const legend = '(Image 1 (a.png), Image 2 (b.png))';
+    assert.equal((await compare(groq, { images })).text, `Image 1 is red, Image 2 is blue.\n${legend}`);
+    assert.equal((await compare(groq, { images })).text, `I don't know.\n${legend}`);
+
+    // BLIP-2 whose answers start with an added token: one image at a time, the words only.
+    await synthBlip2(join(dir, 'Salesforce/blip2-opt-2.7b'), { controlTokens: true });
+    const blip2 = new ModelRegistry({ modelsDir: dir, executionProviders: ['cpu'], tasks: {} });
+    const reply = await compare(blip2, { images, args: { question: 'what colour is it?' } });
+    assert.equal(
+      reply.text,
+      'Image 1 (a.png): red\nImage 2 (b.png): blue\nEach image gets a different answer.',
+    );
+    await blip2.release();
+  } finally {
+    await fake.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
-import { specialTokensOf, toUserText, userTextFilter } from '../../src/models/user-text.js';
+import { specialTokensOf, tokenStripper, toUserText, userTextFilter } from '../../src/models/user-text.js';
 
 const NONE = { specialTokens: [] };
 
@@ -13,7 +13,12 @@ test('Florence-2 location, task and polygon tokens are removed without a tokeniz
 });
 
 test('chat markers are removed without a tokenizer', () => {
-  assert.equal(toUserText('<|im_start|>assistant\nIt is red.<|im_end|>', NONE), 'assistant It is red.');
+  assert.equal(toUserText('<|im_start|>assistant\nIt is red.<|im_end|>', NONE), 'It is red.');
+  assert.equal(toUserText('<|start_header_id|>assistant<|end_header_id|>\n\nRed.<|eot_id|>', NONE), 'Red.');
+  const chatml = { specialTokens: ['<|im_start|>', '<|im_end|>'] };
+  assert.equal(toUserText('<|im_start|>assistant It is red.<|im_end|>', chatml), 'It is red.');
+  // Only right after a turn marker is a role name dropped.
+  assert.equal(toUserText('The assistant is red.', NONE), 'The assistant is red.');
   assert.equal(toUserText('Red.<|eot_id|>', NONE), 'Red.');
   assert.equal(toUserText('Red.<｜end▁of▁sentence｜>', NONE), 'Red.');
 });
@@ -21,6 +26,7 @@ test('chat markers are removed without a tokenizer', () => {
 test('a removed token between words leaves a space; next to punctuation it leaves nothing', () => {
   assert.equal(toUserText('Blue<loc_1>sky', NONE), 'Blue sky');
   assert.equal(toUserText('A red car<loc_1>.', NONE), 'A red car.');
+  assert.equal(toUserText('𝐀<loc_1>𝐁 😀<loc_2>!', NONE), '𝐀 𝐁 😀!');
 });
 
 test('the given special tokens are removed wherever they are, longest first', () => {
@@ -32,6 +38,13 @@ test('the given special tokens are removed wherever they are, longest first', ()
 test('whitespace is collapsed and trimmed; text with nothing but tokens becomes empty', () => {
   assert.equal(toUserText('  two\n\nlines\t here ', NONE), 'two lines here');
   assert.equal(toUserText('<loc_1><loc_2></s>', { specialTokens: ['</s>'] }), '');
+});
+
+test('keepLines keeps paragraphs and list lines, collapsing spaces within them', () => {
+  const text =
+    '<|im_start|>assistant\n  Two  colours:\r\n- red<|eot_id|>\n-\tblue\n\n\n\nThat is all.  \n<|im_end|>';
+  assert.equal(toUserText(text, { ...NONE, keepLines: true }), 'Two colours:\n- red\n- blue\n\nThat is all.');
+  assert.equal(toUserText(text, NONE), 'Two colours: - red - blue That is all.');
 });
 
 test('ordinary text, angle brackets and lookalikes are kept', () => {
@@ -49,6 +62,12 @@ test('userTextFilter compiles once and gives the same result as toUserText', () 
   const o = { specialTokens: ['<end_of_utterance>'] };
   const clean = userTextFilter(o);
   for (const t of ['Red<end_of_utterance>', 'x<loc_5>y', '']) assert.equal(clean(t), toUserText(t, o));
+});
+
+test('tokenStripper removes exactly the given tokens, keeping the rest and the spacing', () => {
+  const strip = tokenStripper(['<pad>', '</s>', '[x]', '']);
+  assert.equal(strip('</s><pad>red car<loc_1><loc_2>  [x].'), 'red car<loc_1><loc_2>  .');
+  assert.equal(tokenStripper([])('a <pad> b'), 'a <pad> b');
 });
 
 function tokenizer(): PreTrainedTokenizer {

@@ -170,3 +170,29 @@ test('a cancelled request stops with a cancelled error', async () => {
   );
   await vqa.dispose();
 });
+
+test('an answer with an added token in it (<image> red) reaches the user as the word only', async () => {
+  const noisy = join(dir, 'blip2-control');
+  await synthBlip2(noisy, { controlTokens: true });
+  const vqa = await createBlip2Vqa({
+    modelDir: noisy,
+    modelId: 'cw',
+    executionProviders: ['cpu'],
+    options: {},
+  });
+  const red = await vqa.run(
+    { images: [await image(HEX.red)], question: 'what colour is it?', history: [] },
+    { signal },
+  );
+  const noun = await vqa.run(
+    {
+      images: [await image(HEX.blue)],
+      question: 'what did i ask before?',
+      history: [{ question: 'what colour is the cat?', answer: 'blue', at: 0 }],
+    },
+    { signal },
+  );
+  await vqa.dispose();
+  assert.equal(red.answer, 'red');
+  assert.equal(noun.answer, 'cat');
+});

@@ -151,6 +151,33 @@ test('structured mode asks for a JSON object and validates {description, funny_s
   }
 });
 
+test('chat markers a model leaks are not passed on; an answer of nothing else is empty', async () => {
+  const ask = async (content: unknown, format?: 'json') => {
+    fake.script(completion(typeof content === 'string' ? content : JSON.stringify(content)));
+    return (await groq()).run(
+      { images: [await red()], question: 'q', history: [], ...(format && { format }) },
+      { signal },
+    );
+  };
+  assert.equal((await ask('<|im_start|>assistant\nIt is <|eot_id|>red.<|im_end|>')).answer, 'It is red.');
+  assert.equal((await ask('<|eot_id|> <|im_end|>')).answer, '');
+  // Lists and paragraphs keep their lines.
+  assert.equal(
+    (await ask('Two:\n1. red\n2. blue<|eot_id|>\n\nDone.')).answer,
+    'Two:\n1. red\n2. blue\n\nDone.',
+  );
+
+  const story = await ask(
+    { description: 'A red<|eot_id|> square.', funny_story: 'It blushed.<|im_end|>' },
+    'json',
+  );
+  assert.deepEqual(story.data, { description: 'A red square.', funny_story: 'It blushed.' });
+  await assert.rejects(
+    ask({ description: '<|eot_id|>', funny_story: 'It blushed.' }, 'json'),
+    rejectsWith('bad_answer', /did not answer with the requested JSON/),
+  );
+});
+
 test('an empty or malformed completion is a clear error', async () => {
   fake.script(completion(null));
   await assert.rejects(

@@ -11,7 +11,7 @@
  *   [0,8)  colour scores — only on the image (query) tokens: the Q-Former reduces the image to its mean
  *          RGB e = [r,g,b,1−r,1−g,1−b] and scores each colour c as e·colourVector(c)/3 ∈ [0,1];
  *   [8,20) one-hot of the nouns in NOUNS;  20 "question";  21 "before";  22 "answer";
- *   23     "answer word" (a colour word, a noun or "nothing").
+ *   23     "answer word" (a colour word, a noun or "nothing");  24 the model's control token, if it has one.
  * The decoder multiplies each position's vector by its 1-based position (so later beats earlier) and
  * stores that as the position's key/value (`present.0.*`, fed back as `past_key_values.0.*`). Each
  * position then reads the causal max over its prefix — one attention head whose weights are a mask —
@@ -21,6 +21,10 @@
  *            anywhere in the context (earlier turns included), or "nothing"
  *   else   → the colour with the highest score.
  * So "what did i ask before?" can only be answered from earlier turns that reached the model input.
+ *
+ * With `controlTokens`, every answer starts with `<image>` — an added token that is not marked special
+ * (as some exports register it), so `skip_special_tokens` keeps it: "<image> red". It tests that the
+ * backend strips a tokenizer's added tokens from what users read.
  *
  * Variant 'bench': the same files and names, the same answers, plus the cost of a real model on CPU:
  * a ViT-B/16 vision encoder (224×224, 196 patches + CLS, 12 blocks of width 768), a 2-block Q-Former
@@ -51,6 +55,8 @@ export const NOUNS = [
 const PAD = '<pad>';
 const EOS = '</s>'; // OPT: BOS and EOS are the same token
 const UNK = '<unk>';
+/** The image placeholder BLIP-2 processors add to the tokenizer; here an added, non-special token. */
+const IMAGE = '<image>';
 const COLOUR_NAMES = Object.keys(COLOURS);
 const WORDS = [
   ...COLOUR_NAMES,
@@ -85,9 +91,9 @@ const WORDS = [
   'and',
   'in',
 ];
-/** 0 pad, 1 </s> (BOS = EOS), 2 unk, then colours, nouns, "nothing", other words. */
+/** 0 pad, 1 </s> (BOS = EOS), 2 unk, then colours, nouns, "nothing", other words, `<image>` last. */
 export const BLIP2_VOCAB: Record<string, number> = Object.fromEntries(
-  [PAD, EOS, UNK, ...WORDS].map((w, i) => [w, i] as const),
+  [PAD, EOS, UNK, ...WORDS, IMAGE].map((w, i) => [w, i] as const),
 );
 const V = Object.keys(BLIP2_VOCAB).length;
 const BLIP2_LM: ColourLm = { vocab: BLIP2_VOCAB, questionWord: 'question', answerWord: 'answer', eos: EOS };
@@ -98,8 +104,9 @@ const F_QUESTION = F_NOUN + K;
 const F_BEFORE = F_QUESTION + 1;
 const F_ANSWER = F_QUESTION + 2;
 const F_WORD = F_QUESTION + 3;
+const F_CONTROL = F_WORD + 1;
 /** Hidden size of the language model (= the feature vector above). */
-const HIDDEN = F_WORD + 1;
+const HIDDEN = F_CONTROL + 1;
 
 const BENCH = {
   image: 224,
@@ -251,6 +258,8 @@ export interface ColourLm {
   /** Further tokens read as the start of a model turn (a model that keeps talking after them). */
   alsoAnswer?: readonly string[];
   eos: string;
+  /** A token the model emits at the start of every answer, before the answer word (none if unset). */
+  controlToken?: string;
 }
 
 /** Words every colour-world language model must have (the answers and the turn logic). */
@@ -277,6 +286,7 @@ export function colourEmbedGraph(lm: ColourLm): Uint8Array {
   set('before', F_BEFORE);
   set(lm.answerWord, F_ANSWER);
   for (const word of lm.alsoAnswer ?? []) set(word, F_ANSWER);
+  if (lm.controlToken !== undefined) set(lm.controlToken, F_CONTROL);
   const embeds = g.node('Gather', [g.f32(table, [V, HIDDEN]), ids], { axis: 0 });
   g.output(g.rename(embeds, 'inputs_embeds'), 'float32', ['batch_size', 'sequence_length', HIDDEN]);
   return g.toBytes();
@@ -353,12 +363,14 @@ export function colourDecoderGraph(
   const before = later(F_BEFORE, F_QUESTION);
   const done = later(F_WORD, F_ANSWER);
   const notBefore = g.node('Sub', [g.scalar(1), before]);
+  // The control token is due while the latest "answer" comes after the latest control token.
+  const due = later(F_ANSWER, F_CONTROL);
   const gates = g.node(
     'Concat',
-    [notBefore, g.node('Mul', [notBefore, colour]), g.node('Mul', [before, noun]), before, done],
+    [notBefore, g.node('Mul', [notBefore, colour]), g.node('Mul', [before, noun]), before, done, due],
     { axis: -1 },
-  ); // [B,S,11+K]
-  const G = 11 + K;
+  ); // [B,S,12+K]
+  const G = 12 + K;
   const w = new Float32Array(G * V);
   const bias = new Float32Array(V).fill(-100);
   const col = (word: string) => lm.vocab[word] as number;
@@ -375,6 +387,10 @@ export function colourDecoderGraph(
   bias[col('nothing')] = 0;
   w[(10 + K) * V + col(lm.eos)] = 200;
   bias[col(lm.eos)] = -50;
+  if (lm.controlToken !== undefined) {
+    w[(11 + K) * V + col(lm.controlToken)] = 200;
+    bias[col(lm.controlToken)] = -50;
+  }
   let logits = g.node('Add', [g.node('MatMul', [gates, g.f32(w, [G, V])]), g.f32(bias)]);
   if (variant === 'bench') {
     // the cost of a language model's per-token layers; scaled to nothing in the logits
@@ -396,20 +412,20 @@ export function colourDecoderGraph(
 // Companion files
 
 function tokenizerJson() {
-  const special = (content: string) => ({
+  const added = (content: string, special: boolean) => ({
     id: BLIP2_VOCAB[content],
     content,
     single_word: false,
     lstrip: false,
     rstrip: false,
     normalized: false,
-    special: true,
+    special,
   });
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [special(PAD), special(EOS), special(UNK)],
+    added_tokens: [added(PAD, true), added(EOS, true), added(UNK, true), added(IMAGE, false)],
     normalizer: { type: 'Sequence', normalizers: [{ type: 'NFC' }, { type: 'Lowercase' }] },
     pre_tokenizer: { type: 'Whitespace' },
     post_processor: {
@@ -428,8 +444,12 @@ function tokenizerJson() {
 }
 
 /** Writes the folder: config.json, generation_config.json, tokenizer files, preprocessor_config.json, onnx/*. */
-export async function synthBlip2(outDir: string, { variant = 'colour' }: { variant?: Blip2Variant } = {}) {
+export async function synthBlip2(
+  outDir: string,
+  { variant = 'colour', controlTokens = false }: { variant?: Blip2Variant; controlTokens?: boolean } = {},
+) {
   const s = spec(variant);
+  const lm: ColourLm = controlTokens ? { ...BLIP2_LM, controlToken: IMAGE } : BLIP2_LM;
   await mkdir(join(outDir, 'onnx'), { recursive: true });
   const json = (name: string, value: unknown) =>
     writeFile(join(outDir, name), `${JSON.stringify(value, null, 2)}\n`);
@@ -483,9 +503,6 @@ export async function synthBlip2(outDir: string, { variant = 'colour' }: { varia
   });
   await writeFile(join(outDir, 'onnx', 'vision_encoder.onnx'), visionGraph(variant));
   await writeFile(join(outDir, 'onnx', 'qformer.onnx'), qformerGraph(variant));
-  await writeFile(join(outDir, 'onnx', 'embed_tokens.onnx'), colourEmbedGraph(BLIP2_LM));
-  await writeFile(
-    join(outDir, 'onnx', 'decoder_model_merged.onnx'),
-    colourDecoderGraph(BLIP2_LM, { variant }),
-  );
+  await writeFile(join(outDir, 'onnx', 'embed_tokens.onnx'), colourEmbedGraph(lm));
+  await writeFile(join(outDir, 'onnx', 'decoder_model_merged.onnx'), colourDecoderGraph(lm, { variant }));
 }

@@ -76,14 +76,22 @@ function projection(seed: number): Float32Array {
   return w;
 }
 
+type Templates = typeof FLORENCE2_TEMPLATES;
+
 /** The sentence templates as fixed logits [MAX_POSITIONS, tasks·V] and colour slots [MAX_POSITIONS, tasks]. */
-function templateTables(): { fixed: Float32Array; slots: Float32Array; colourMap: Float32Array } {
+function templateTables(templates: Templates): {
+  fixed: Float32Array;
+  slots: Float32Array;
+  colourMap: Float32Array;
+} {
   const T = TASKS.length;
   const fixed = new Float32Array(MAX_POSITIONS * T * V);
   const slots = new Float32Array(MAX_POSITIONS * T);
   const colourMap = new Float32Array(C * T * V);
   TASKS.forEach(({ task }, k) => {
-    const answer = ['<s>', ...FLORENCE2_TEMPLATES[task], '</s>'];
+    const answer = ['<s>', ...templates[task], '</s>'];
+    if (answer.length > MAX_POSITIONS)
+      throw new Error(`colour-world florence2: the ${task} answer is too long`);
     for (let p = 0; p < MAX_POSITIONS; p++) {
       const token = answer[p] ?? '</s>';
       if (token.includes(COLOUR)) {
@@ -101,8 +109,8 @@ function templateTables(): { fixed: Float32Array; slots: Float32Array; colourMap
 }
 
 /** One-hot [MAX_POSITIONS, n]: 1 where the grounding template has slot i (its position counts `<s>`). */
-function slotPositions(slots: readonly string[]): Float32Array {
-  const template = ['<s>', ...FLORENCE2_TEMPLATES['<CAPTION_TO_PHRASE_GROUNDING>']];
+function slotPositions(slots: readonly string[], grounding: readonly string[]): Float32Array {
+  const template = ['<s>', ...grounding];
   const out = new Float32Array(MAX_POSITIONS * slots.length);
   slots.forEach((slot, i) => {
     out[template.indexOf(slot) * slots.length + i] = TEMPLATE_LOGIT;
@@ -116,7 +124,7 @@ function slotPositions(slots: readonly string[]): Float32Array {
  */
 function groundingLogits(
   g: Graph,
-  q: { context: string; wholeScores: string; ground: string; onehot: string },
+  q: { context: string; wholeScores: string; ground: string; onehot: string; template: readonly string[] },
 ): string {
   const query = g.node('Slice', [q.context, g.i64([QUERY_BASE]), g.i64([QUERY_BASE + C]), g.i64([1])]);
   const halves = g.node('Reshape', [
@@ -150,7 +158,7 @@ function groundingLogits(
   ]); // [B,4,V]
   const boxAt = g.node('MatMul', [
     q.onehot,
-    g.init(slotPositions(BOX_SLOTS), [MAX_POSITIONS, BOX_SLOTS.length]),
+    g.init(slotPositions(BOX_SLOTS, q.template), [MAX_POSITIONS, BOX_SLOTS.length]),
   ]); // [seq,4]
   const boxLogits = g.node('MatMul', [boxAt, boxTokens]); // [B,seq,V]
 
@@ -159,12 +167,16 @@ function groundingLogits(
     phraseMap[ci * V + id(c)] = 1;
   });
   const phraseTokens = g.node('MatMul', [g.node('Mul', [query, on]), g.init(phraseMap, [C, V])]); // [B,V]
-  const phraseAt = g.node('MatMul', [q.onehot, g.init(slotPositions([PHRASE]), [MAX_POSITIONS, 1])]); // [seq,1]
+  const phraseAt = g.node('MatMul', [
+    q.onehot,
+    g.init(slotPositions([PHRASE], q.template), [MAX_POSITIONS, 1]),
+  ]); // [seq,1]
   const phraseLogits = g.node('Mul', [g.node('Unsqueeze', [phraseTokens, g.i64([1])]), phraseAt]);
   return g.node('Add', [boxLogits, phraseLogits]);
 }
 
-export function decoderGraph(): Uint8Array {
+/** The merged decoder answering with `templates` (the plain ones unless a variant asks otherwise). */
+export function decoderGraph(templates: Templates = FLORENCE2_TEMPLATES): Uint8Array {
   const g = new Graph('Florence2DecoderMerged');
   const T = TASKS.length;
   const encMask = g.input('encoder_attention_mask', 'int64', ['batch_size', 'encoder_sequence_length']);
@@ -239,7 +251,7 @@ export function decoderGraph(): Uint8Array {
   for (let p = 0; p < MAX_POSITIONS; p++) eye[p * MAX_POSITIONS + p] = 1;
   const onehot = g.node('Gather', [g.init(eye, [MAX_POSITIONS, MAX_POSITIONS]), positions], { axis: 0 });
 
-  const { fixed, slots, colourMap } = templateTables();
+  const { fixed, slots, colourMap } = templateTables(templates);
   const fixedAll = g.node('Reshape', [
     g.node('MatMul', [onehot, g.init(fixed, [MAX_POSITIONS, T * V])]),
     g.i64([-1, T, V]),
@@ -254,7 +266,13 @@ export function decoderGraph(): Uint8Array {
     g.node('MatMul', [colourScores, g.init(colourMap, [C, T * V])]),
     g.i64([0, T, V]),
   ]); // [B,T,V]
-  const grounding = groundingLogits(g, { context, wholeScores: colourScores, ground, onehot });
+  const grounding = groundingLogits(g, {
+    context,
+    wholeScores: colourScores,
+    ground,
+    onehot,
+    template: templates['<CAPTION_TO_PHRASE_GROUNDING>'],
+  });
   const eosBias = new Float32Array(V);
   eosBias[EOS_ID] = EOS_BIAS;
   const logits = g.node(

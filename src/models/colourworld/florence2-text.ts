@@ -239,3 +239,61 @@ export const TOKENIZER_CONFIG = {
   processor_class: 'Florence2Processor',
   tokenizer_class: 'BartTokenizer',
 };
+
+// ---------------------------------------------------------------------------------------------
+// Variants whose answers carry control tokens.
+
+/**
+ * Which control tokens the answers carry: none (as above); 'mixed' — the caption and OCR answers with
+ * `<loc_…>`, `<pad>` and `<unk>` among their words, as a real Florence-2 can emit in any task, and
+ * grounding with `<pad>` before the phrase; 'only' — caption and OCR answers of nothing but location
+ * tokens (no readable text at all), grounding as in the plain model.
+ */
+export type Florence2ControlTokens = 'none' | 'mixed' | 'only';
+
+const loc = (...bins: number[]) => bins.map(locToken);
+const MIXED: typeof FLORENCE2_TEMPLATES = {
+  '<CAPTION>': ['A', 'Ġsolid', `Ġ${COLOUR}`, ...loc(50, 669), 'Ġimage', '.', ...loc(564, 980, 901)],
+  '<DETAILED_CAPTION>': [
+    'The',
+    'Ġimage',
+    '<pad>',
+    'Ġshows',
+    'Ġa',
+    'Ġplain',
+    `Ġ${COLOUR}`,
+    ...loc(12),
+    'Ġbackground',
+    'Ġwith',
+    'Ġnothing',
+    'Ġelse',
+    'Ġin',
+    'Ġit',
+    '.',
+    '<unk>',
+    ...loc(7),
+  ],
+  '<MORE_DETAILED_CAPTION>': [
+    ...loc(1, 2),
+    ...FLORENCE2_TEMPLATES['<MORE_DETAILED_CAPTION>'].slice(0, 10),
+    '<pad>',
+    ...FLORENCE2_TEMPLATES['<MORE_DETAILED_CAPTION>'].slice(10),
+    ...loc(3),
+  ],
+  '<OCR>': [COLOUR, ...loc(10, 20, 30, 40)],
+  '<CAPTION_TO_PHRASE_GROUNDING>': ['<pad>', PHRASE, ...BOX_SLOTS],
+};
+const ONLY_TOKENS = loc(50, 669, 564, 980);
+
+/** The answer templates of a variant. */
+export function florence2Templates(controlTokens: Florence2ControlTokens): typeof FLORENCE2_TEMPLATES {
+  if (controlTokens === 'none') return FLORENCE2_TEMPLATES;
+  if (controlTokens === 'mixed') return MIXED;
+  return {
+    '<CAPTION>': ONLY_TOKENS,
+    '<DETAILED_CAPTION>': ONLY_TOKENS,
+    '<MORE_DETAILED_CAPTION>': ONLY_TOKENS,
+    '<OCR>': ONLY_TOKENS,
+    '<CAPTION_TO_PHRASE_GROUNDING>': FLORENCE2_TEMPLATES['<CAPTION_TO_PHRASE_GROUNDING>'],
+  };
+}

@@ -59,6 +59,8 @@ import {
   COLOUR_NAMES,
   EOS_ID,
   FLORENCE2_TASK_PROMPTS,
+  type Florence2ControlTokens,
+  florence2Templates,
   id,
   PAD_ID,
   POST_PROCESSING,
@@ -70,7 +72,12 @@ import {
 } from './florence2-text.js';
 import { Graph } from './onnx.js';
 
-export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, FLORENCE2_VOCAB } from './florence2-text.js';
+export {
+  FLORENCE2_TASK_PROMPTS,
+  FLORENCE2_TEMPLATES,
+  FLORENCE2_VOCAB,
+  type Florence2ControlTokens,
+} from './florence2-text.js';
 
 /** Hidden size and attention shape (tests that feed the decoder by hand need them). */
 export const FLORENCE2_DIMS = { hidden: D, heads: HEADS, headDim: HEAD_DIM } as const;
@@ -246,8 +253,15 @@ function preprocessorJson() {
   };
 }
 
-/** Write a Florence-2 folder laid out like `onnx-community/Florence-2-base-ft` into `outDir`. */
-export async function synthFlorence2(outDir: string): Promise<void> {
+/**
+ * Write a Florence-2 folder laid out like `onnx-community/Florence-2-base-ft` into `outDir`.
+ * `controlTokens` ('none' by default) makes the caption and OCR answers carry location and special
+ * tokens (florence2-text.ts), to test that no backend passes them on to users.
+ */
+export async function synthFlorence2(
+  outDir: string,
+  o: { controlTokens?: Florence2ControlTokens } = {},
+): Promise<void> {
   await mkdir(join(outDir, 'onnx'), { recursive: true });
   const json = (name: string, v: unknown) => writeFile(join(outDir, name), `${JSON.stringify(v, null, 2)}\n`);
   await json('config.json', configJson());
@@ -258,5 +272,8 @@ export async function synthFlorence2(outDir: string): Promise<void> {
   await writeFile(join(outDir, 'onnx', 'vision_encoder.onnx'), visionEncoderGraph());
   await writeFile(join(outDir, 'onnx', 'embed_tokens.onnx'), embedTokensGraph());
   await writeFile(join(outDir, 'onnx', 'encoder_model.onnx'), encoderGraph());
-  await writeFile(join(outDir, 'onnx', 'decoder_model_merged.onnx'), decoderGraph());
+  await writeFile(
+    join(outDir, 'onnx', 'decoder_model_merged.onnx'),
+    decoderGraph(florence2Templates(o.controlTokens ?? 'none')),
+  );
 }

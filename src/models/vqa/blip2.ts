@@ -11,7 +11,8 @@
  *
  * Memory is BLIP-2's prompt, as in the seed notebook: earlier turns rendered as
  * `Question: q1 Answer: a1. Question: q2 Answer: a2. Question: <new> Answer:` after the image's query
- * tokens; the answer is cut at a following "Question".
+ * tokens; the answer is cut at a following "Question", and the tokenizer's special and added tokens are
+ * stripped from it (../user-text.ts).
  *
  * Feature cache: the query tokens come first in the sequence, so the decoder's key/values over them
  * depend only on the image. Per image key (content hash) iris keeps those key/values; a follow-up about
@@ -32,6 +33,7 @@ import type { Turn } from '../../core/memory.js';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
+import { specialTokensOf, userTextFilter } from '../user-text.js';
 
 export interface Blip2Hooks {
   onVisionRun?(): void;
@@ -110,6 +112,7 @@ export const createBlip2Vqa: BackendFactory<'vqa'> = async (
     readJson(load.modelDir, 'preprocessor_config.json'),
   ]);
   const tokenizer = new PreTrainedTokenizer(tokJson, tokConfig);
+  const userText = userTextFilter({ specialTokens: specialTokensOf(tokenizer) });
   const textConfig = (config.text_config ?? {}) as Record<string, unknown>;
   const eos = num(genConfig.eos_token_id ?? textConfig.eos_token_id, -1);
   const maxNewTokens = Math.max(1, num(o.maxNewTokens, num(genConfig.max_new_tokens, 30)));
@@ -271,7 +274,7 @@ export const createBlip2Vqa: BackendFactory<'vqa'> = async (
         step = await decode(await embedIds([BigInt(best)]), total, past);
       }
       const text = tokenizer.decode(out.map(Number), { skip_special_tokens: true });
-      const answer = (text.split(/\bquestion\b/i)[0] ?? '').trim();
+      const answer = userText(text.split(/\bquestion\b/i)[0] ?? '');
       return { answer, confidence };
     },
     async dispose() {

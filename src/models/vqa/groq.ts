@@ -10,6 +10,9 @@
  * data URLs, then question/answer pairs alternate, then the new question.
  * Structured mode (`format: 'json'`): `response_format: json_object`, and the answer must parse as
  * `{description, funny_story}` (zod); anything else is a clear "malformed answer" error.
+ * Answers are user text (../user-text.ts): chat markers and Florence-2-style tokens a model leaks are
+ * stripped (there is no tokenizer here, only the generic patterns) and lines and paragraphs are kept; an
+ * answer of nothing else is '', which /ask turns into "I don't know.".
  *
  * Retries: iris retries 429 and 5xx itself (the SDK's own retries are off) because the SDK sleeps for any
  * Retry-After however long, and its sleep ignores cancellation. Here a Retry-After (or retry-after-ms)
@@ -34,6 +37,7 @@ import { redactSecrets } from '../../core/redact.js';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
+import { userTextFilter } from '../user-text.js';
 
 /** Groq accepts up to 5 images per request. */
 export const GROQ_MAX_IMAGES = 5;
@@ -118,6 +122,7 @@ export const createGroqVqa: BackendFactory<'vqa'> = async (
   const temperature = num(o.temperature, 0.2);
   const maxImageBytes = num(o.maxImageBytes, 3 * 1024 * 1024);
   const logprobs = o.logprobs === true;
+  const userText = userTextFilter({ specialTokens: [], keepLines: true });
   const host = (() => {
     try {
       return new URL(groqConfig.baseUrl).host;
@@ -236,14 +241,18 @@ export const createGroqVqa: BackendFactory<'vqa'> = async (
         throw new UserError('bad_answer', 'Groq sent back an empty or malformed answer; try again.');
       }
       const confidence = logprobs ? meanTokenProbability(completion.choices?.[0]?.logprobs) : undefined;
-      if (!json) return { answer: content.trim(), ...(confidence !== undefined && { confidence }) };
+      if (!json) return { answer: userText(content), ...(confidence !== undefined && { confidence }) };
       let parsed: unknown;
       try {
         parsed = JSON.parse(content);
       } catch {
         parsed = undefined;
       }
-      const story = storySchema.safeParse(parsed);
+      // Each field is user text, and must still say something once cleaned.
+      const story = storySchema
+        .transform((v) => ({ description: userText(v.description), funny_story: userText(v.funny_story) }))
+        .pipe(storySchema)
+        .safeParse(parsed);
       if (!story.success) {
         throw new UserError(
           'bad_answer',
