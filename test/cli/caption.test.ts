@@ -70,7 +70,9 @@ test('a Florence-2 folder without its task prompts: the log names the key and th
   const file = join(folder, 'preprocessor_config.json');
   const { task_prompts_with_input: _, ...rest } = JSON.parse(await readFile(file, 'utf8'));
   await writeFile(file, JSON.stringify(rest));
-  const res = await runIris(['caption', join(dir, 'red.png'), '--models', models], { logLevel: 'error' });
+  const res = await runIris(['caption', join(dir, 'red.png'), '--models', models, '--verbose'], {
+    logLevel: 'error',
+  });
   assert.equal(res.code, 2, res.stderr);
   const lines = res.stderr.trim().split('\n');
   const reply = lines.find((l) => l.startsWith('error: ')) ?? '';
