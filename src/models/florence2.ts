@@ -29,6 +29,7 @@ import {
 import { toRgb } from '../core/media.js';
 import type { LoadedImage } from '../core/types.js';
 import { BackendError, UserError } from '../errors.js';
+import { SharedModels } from './shared-models.js';
 import type { BackendLoadOptions, RunOptions } from './types.js';
 
 /** The text task prompts iris uses. */
@@ -123,37 +124,55 @@ function boxesOf(answer: { bboxes?: number[][]; labels?: string[] }, image: Load
   return out;
 }
 
-/** Loads Florence-2 from `load.modelDir`; `who` names the backend in errors ('caption/florence2'). */
-export async function loadFlorence2(load: BackendLoadOptions, who: string): Promise<Florence2> {
-  const dtype = dtypeOption(load.options.dtype, who);
-  const maxNewTokens = positiveInt(load.options.maxNewTokens, DEFAULT_MAX_NEW_TOKENS, 'maxNewTokens', who);
+interface LoadedFlorence2 {
+  model: PreTrainedModel;
+  processor: Florence2Processor;
+}
+
+/** Model and processor from a Florence-2 folder: the part caption, read and find share. */
+async function openFlorence2(dir: string, dtype: DType, device: Device): Promise<LoadedFlorence2> {
   env.allowRemoteModels = false;
   env.useFSCache = false;
-
   let model: PreTrainedModel;
   let processor: Florence2Processor;
   try {
     [model, processor] = await Promise.all([
-      Florence2ForConditionalGeneration.from_pretrained(load.modelDir, {
-        dtype,
-        device: (load.executionProviders[0] ?? 'cpu') as Device,
-        local_files_only: true,
-      }),
-      AutoProcessor.from_pretrained(load.modelDir, { local_files_only: true }) as Promise<Florence2Processor>,
+      Florence2ForConditionalGeneration.from_pretrained(dir, { dtype, device, local_files_only: true }),
+      AutoProcessor.from_pretrained(dir, { local_files_only: true }) as Promise<Florence2Processor>,
     ]);
   } catch (cause) {
     throw new UserError(
       'model_missing',
-      `${who}: cannot load the Florence-2 model in ${load.modelDir}: ${(cause as Error).message}`,
+      `florence2: cannot load the Florence-2 model in ${dir}: ${(cause as Error).message}`,
       { cause },
     );
   }
   if (typeof processor.post_process_generation !== 'function') {
+    await model.dispose();
     throw new UserError(
       'model_missing',
-      `${who}: ${load.modelDir} is not a Florence-2 folder (its preprocessor_config.json names no Florence2Processor)`,
+      `florence2: ${dir} is not a Florence-2 folder (its preprocessor_config.json names no Florence2Processor)`,
     );
   }
+  return { model, processor };
+}
+
+/**
+ * Florence-2 from `load.modelDir` for one backend; `who` names it in errors ('caption/florence2'). The
+ * loaded model is shared (`load.shared`) with every other backend on the same folder, dtype and device.
+ */
+export async function loadFlorence2(load: BackendLoadOptions, who: string): Promise<Florence2> {
+  const dtype = dtypeOption(load.options.dtype, who);
+  const maxNewTokens = positiveInt(load.options.maxNewTokens, DEFAULT_MAX_NEW_TOKENS, 'maxNewTokens', who);
+  const device = (load.executionProviders[0] ?? 'cpu') as Device;
+  const lease = await (load.shared ?? new SharedModels()).acquire(
+    { kind: 'florence2', dir: load.modelDir, dtype, executionProviders: [String(device)] },
+    () => openFlorence2(load.modelDir, dtype, device),
+    async (loaded) => {
+      await loaded.model.dispose();
+    },
+  );
+  const { model, processor } = lease.model;
 
   let disposed = false;
   /** Runs one prompt (a task token, plus its input for tasks that take one) → the processor's parsed answer. */
@@ -214,7 +233,7 @@ export async function loadFlorence2(load: BackendLoadOptions, who: string): Prom
     async dispose() {
       if (disposed) return;
       disposed = true;
-      await model.dispose();
+      await lease.release();
     },
   };
 }

@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 
 import { listChoices, UserError } from '../errors.js';
 import { blip2Files, clipFiles, florence2Files, type ModelFiles, smolVlmFiles } from './files.js';
+import { SharedModels } from './shared-models.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskName } from './types.js';
 
 export interface BackendEntry<T extends TaskName> {
@@ -148,6 +149,8 @@ export interface RegistryOptions {
   table?: TaskTable;
   /** Remote API settings handed to backends (config `providers`). */
   providers?: BackendLoadOptions['providers'];
+  /** Where backends share loaded models; tests pass their own to count loads. */
+  shared?: SharedModels;
 }
 
 export type ModelState = 'loaded' | 'loading' | 'ready' | 'missing';
@@ -215,6 +218,8 @@ function loadFailed(o: { task: TaskName; model: string; folder: boolean }, cause
 
 /**
  * Resolves task → backend → model folder, loads backends on first use, caches them and releases them.
+ * Backends of different tasks on one model folder (caption, read and find on Florence-2; tag and embed on
+ * CLIP) share one loaded model through `SharedModels`: it is loaded once and freed with the last of them.
  * Unknown tasks, backends or models produce errors that list the valid choices.
  */
 export class ModelRegistry implements BackendProvider {
@@ -222,10 +227,12 @@ export class ModelRegistry implements BackendProvider {
   readonly #loaded = new Map<string, Promise<Backend<TaskName>>>();
   readonly #settled = new Set<string>();
   readonly #table: TaskTable;
+  readonly #shared: SharedModels;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
     this.#table = options.table ?? TASKS;
+    this.#shared = options.shared ?? new SharedModels();
   }
 
   #backendsOf(task: TaskName): Record<string, BackendEntry<TaskName>> {
@@ -294,6 +301,7 @@ export class ModelRegistry implements BackendProvider {
             modelId: sel.model,
             executionProviders: this.#options.executionProviders,
             options: sel.options,
+            shared: this.#shared,
             ...(this.#options.providers && { providers: this.#options.providers }),
           }),
         )
