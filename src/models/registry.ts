@@ -201,6 +201,16 @@ export function taskNames(table: TaskTable = TASKS): TaskName[] {
   return Object.keys(table) as TaskName[];
 }
 
+/** A model given as a folder path rather than a model id (`org/name`). */
+function isModelPath(model: string): boolean {
+  return isAbsolute(model) || model.startsWith('.') || model.includes('\\');
+}
+
+/** "The caption model (org/name)", or without the name when config gave a folder path (no paths in chat). */
+function theModel(task: TaskName, model: string): string {
+  return isModelPath(model) ? `The ${task} model` : `The ${task} model (${model})`;
+}
+
 /**
  * A backend that failed to load from its model folder (corrupt or incompatible .onnx, unreadable companion
  * file): one message naming the task and model, without the folder path or the runtime's text (those go
@@ -211,8 +221,21 @@ function loadFailed(o: { task: TaskName; model: string; folder: boolean }, cause
   if (cause instanceof UserError && (cause.code !== 'model_missing' || !o.folder)) return cause;
   return new UserError(
     'model_load_failed',
-    `The ${o.task} model (${o.model}) could not be loaded, so this is unavailable right now; the reason is in iris's log for the admin.`,
+    `${theModel(o.task, o.model)} could not be loaded, so this is unavailable right now; the reason is in iris's log for the admin.`,
     { cause },
+  );
+}
+
+/**
+ * A model folder that is not there: chat hears which task's model and the fix, the operator's terminal
+ * (and the log) also where iris looked and what that folder holds.
+ */
+function notInstalled(o: { task: TaskName; model: string }, cause: UserError): UserError {
+  const pull = isModelPath(o.model) ? 'iris models pull' : `iris models pull ${o.model}`;
+  return new UserError(
+    'model_missing',
+    `${theModel(o.task, o.model)} is not installed on this server, so this is unavailable right now. An admin can get it with \`${pull}\`.`,
+    { cause, detail: cause.message },
   );
 }
 
@@ -268,7 +291,7 @@ export class ModelRegistry implements BackendProvider {
 
   /** Model id or path → absolute folder. A folder path is used as is; an id is looked up in the models dir. */
   resolveModelDir(model: string): string {
-    const looksLikePath = isAbsolute(model) || model.startsWith('.') || model.includes('\\');
+    const looksLikePath = isModelPath(model);
     const dir = looksLikePath ? resolve(model) : resolve(this.#options.modelsDir, model);
     if (!existsSync(dir)) {
       const here = looksLikePath ? [] : localModels(this.#options.modelsDir);
@@ -288,7 +311,14 @@ export class ModelRegistry implements BackendProvider {
   async get<T extends TaskName>(task: T, override?: Partial<TaskSelection>): Promise<Backend<T>> {
     const sel = this.selection(task, override);
     const noFolder = this.#backendsOf(task)[sel.backend]?.modelFolder === false;
-    const modelDir = noFolder ? '' : this.resolveModelDir(sel.model);
+    let modelDir = '';
+    if (!noFolder) {
+      try {
+        modelDir = this.resolveModelDir(sel.model);
+      } catch (err) {
+        throw err instanceof UserError ? notInstalled({ task, model: sel.model }, err) : err;
+      }
+    }
     const key = `${task}\0${sel.backend}\0${modelDir}\0${JSON.stringify(sel.options)}`;
     let pending = this.#loaded.get(key);
     if (!pending) {
