@@ -1,3 +1,4 @@
+import type { Config } from '../config.js';
 import type { SettingsStore } from '../core/settings.js';
 import type { ConversationKey } from '../core/types.js';
 import { UserError } from '../errors.js';
@@ -34,6 +35,23 @@ export async function altTextWanted(
   const on = channel === undefined ? q.configured : channel === 'on';
   if (!on) return false;
   return (await settings.get(userKey(q.platform, q.userId))) !== 'off';
+}
+
+/**
+ * Whether config turns automatic alt text on for a conversation's channel before any admin's choice: the
+ * channel lists of Discord (`altTextChannels`) and Slack (`altText.channels`); the playground is always on.
+ */
+export function altTextConfigured(config: Config, conversation: ConversationKey): boolean {
+  const [platform = '', channel = ''] = conversation.split(':');
+  if (platform === 'discord') return config.platforms.discord.altTextChannels.includes(channel);
+  if (platform === 'slack') return config.platforms.slack.altText.channels.includes(channel);
+  return platform === 'playground';
+}
+
+/** Whether automatic alt text is on in a conversation's channel: an admin's choice, else config. */
+async function channelOn(settings: SettingsStore, config: Config, conversation: ConversationKey) {
+  const stored = await settings.get(channelKey(channelOf(conversation)));
+  return stored === undefined ? altTextConfigured(config, conversation) : stored === 'on';
 }
 
 export interface AltTextInput {
@@ -82,11 +100,20 @@ export const alttextCommand = defineCommand<AltTextInput>({
       };
     }
     await settings.set(userKey(req.platform, req.user.id), mode === 'off' ? 'off' : undefined);
+    if (mode === 'off') {
+      return {
+        text: 'iris will no longer add alt text to your uploads. `/alttext on` turns it back on.',
+        ephemeral: true,
+      };
+    }
+    // Opting in changes nothing where the channel is off: say so, and who can change that.
+    const here = (await channelOn(settings, ctx.config, req.conversation))
+      ? ''
+      : req.user.isAdmin
+        ? ' It is off in this channel: `/alttext mode:on scope:channel` turns it on for every upload here.'
+        : ' It is off in this channel; a server admin can turn it on with `/alttext mode:on scope:channel`.';
     return {
-      text:
-        mode === 'off'
-          ? 'iris will no longer add alt text to your uploads. `/alttext on` turns it back on.'
-          : 'iris will add alt text to your uploads in channels where it is on.',
+      text: `iris will add alt text to your uploads in channels where it is on.${here}`,
       ephemeral: true,
     };
   },
