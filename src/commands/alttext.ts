@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { altTextConfigured } from '../core/alttext-channels.js';
 import type { SettingsStore } from '../core/settings.js';
 import type { ConversationKey } from '../core/types.js';
 import { UserError } from '../errors.js';
@@ -35,17 +36,6 @@ export async function altTextWanted(
   const on = channel === undefined ? q.configured : channel === 'on';
   if (!on) return false;
   return (await settings.get(userKey(q.platform, q.userId))) !== 'off';
-}
-
-/**
- * Whether config turns automatic alt text on for a conversation's channel before any admin's choice: the
- * channel lists of Discord (`altTextChannels`) and Slack (`altText.channels`); the playground is always on.
- */
-export function altTextConfigured(config: Config, conversation: ConversationKey): boolean {
-  const [platform = '', channel = ''] = conversation.split(':');
-  if (platform === 'discord') return config.platforms.discord.altTextChannels.includes(channel);
-  if (platform === 'slack') return config.platforms.slack.altText.channels.includes(channel);
-  return platform === 'playground';
 }
 
 /** Whether automatic alt text is on in a conversation's channel: an admin's choice, else config. */
