@@ -1,4 +1,3 @@
-import type { Config } from '../config.js';
 import { altTextConfigured } from '../core/alttext-channels.js';
 import type { SettingsStore } from '../core/settings.js';
 import type { ConversationKey } from '../core/types.js';
@@ -24,6 +23,16 @@ export function channelOf(conversation: ConversationKey): string {
   return conversation.split(':').slice(0, 2).join(':');
 }
 
+/** Whether automatic alt text is on in a channel: a stored admin choice wins over `configured` (config's lists). */
+async function channelOn(
+  settings: SettingsStore,
+  conversation: ConversationKey,
+  configured: boolean,
+): Promise<boolean> {
+  const stored = await settings.get(channelKey(channelOf(conversation)));
+  return stored === undefined ? configured : stored === 'on';
+}
+
 /**
  * Whether an upload by `userId` in `conversation` gets automatic alt text: the channel is on (a stored
  * admin choice wins over `configured`, the channels config lists) and the user has not opted out.
@@ -32,16 +41,8 @@ export async function altTextWanted(
   settings: SettingsStore,
   q: { platform: string; userId: string; conversation: ConversationKey; configured: boolean },
 ): Promise<boolean> {
-  const channel = await settings.get(channelKey(channelOf(q.conversation)));
-  const on = channel === undefined ? q.configured : channel === 'on';
-  if (!on) return false;
+  if (!(await channelOn(settings, q.conversation, q.configured))) return false;
   return (await settings.get(userKey(q.platform, q.userId))) !== 'off';
-}
-
-/** Whether automatic alt text is on in a conversation's channel: an admin's choice, else config. */
-async function channelOn(settings: SettingsStore, config: Config, conversation: ConversationKey) {
-  const stored = await settings.get(channelKey(channelOf(conversation)));
-  return stored === undefined ? altTextConfigured(config, conversation) : stored === 'on';
 }
 
 export interface AltTextInput {
@@ -97,7 +98,8 @@ export const alttextCommand = defineCommand<AltTextInput>({
       };
     }
     // Opting in changes nothing where the channel is off: say so, and who can change that.
-    const here = (await channelOn(settings, ctx.config, req.conversation))
+    const on = await channelOn(settings, req.conversation, altTextConfigured(ctx.config, req.conversation));
+    const here = on
       ? ''
       : req.user.isAdmin
         ? ' It is off in this channel: `/alttext mode:on scope:channel` turns it on for every upload here.'
