@@ -31,6 +31,10 @@ const BENCHES: Record<
     description: 'SmolVLM and BLIP-2 follow-up latency: turn 1 vs turn 2 reusing the image features',
     load: () => import('./vqa.js'),
   },
+  memory: {
+    description: 'RSS after caption vs caption + read + find (one Florence-2), tag vs tag + embed (one CLIP)',
+    load: () => import('./memory.js'),
+  },
   similar: {
     description: '/similar query time at 1k, 10k, 100k stored embeddings: SQLite scan vs in-memory matrix',
     load: () => import('./similar.js'),

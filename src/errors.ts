@@ -40,9 +40,15 @@ export type UserErrorCode = (typeof USER_ERROR_CODES)[number];
 export class UserError extends Error {
   override name = 'UserError';
   readonly code: UserErrorCode;
-  constructor(code: UserErrorCode, message: string, options?: { cause?: unknown }) {
+  /**
+   * A fuller text for the operator at their own terminal (the CLI), e.g. which folder was searched and
+   * what it holds. Chat shows only `message`: server paths are not for channel members.
+   */
+  readonly detail?: string;
+  constructor(code: UserErrorCode, message: string, options?: { cause?: unknown; detail?: string }) {
     super(message, options);
     this.code = code;
+    if (options?.detail !== undefined) this.detail = options.detail;
   }
 }
 

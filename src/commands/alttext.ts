@@ -1,3 +1,4 @@
+import { altTextConfigured } from '../core/alttext-channels.js';
 import type { SettingsStore } from '../core/settings.js';
 import type { ConversationKey } from '../core/types.js';
 import { UserError } from '../errors.js';
@@ -22,6 +23,16 @@ export function channelOf(conversation: ConversationKey): string {
   return conversation.split(':').slice(0, 2).join(':');
 }
 
+/** Whether automatic alt text is on in a channel: a stored admin choice wins over `configured` (config's lists). */
+async function channelOn(
+  settings: SettingsStore,
+  conversation: ConversationKey,
+  configured: boolean,
+): Promise<boolean> {
+  const stored = await settings.get(channelKey(channelOf(conversation)));
+  return stored === undefined ? configured : stored === 'on';
+}
+
 /**
  * Whether an upload by `userId` in `conversation` gets automatic alt text: the channel is on (a stored
  * admin choice wins over `configured`, the channels config lists) and the user has not opted out.
@@ -30,9 +41,7 @@ export async function altTextWanted(
   settings: SettingsStore,
   q: { platform: string; userId: string; conversation: ConversationKey; configured: boolean },
 ): Promise<boolean> {
-  const channel = await settings.get(channelKey(channelOf(q.conversation)));
-  const on = channel === undefined ? q.configured : channel === 'on';
-  if (!on) return false;
+  if (!(await channelOn(settings, q.conversation, q.configured))) return false;
   return (await settings.get(userKey(q.platform, q.userId))) !== 'off';
 }
 
@@ -82,11 +91,21 @@ export const alttextCommand = defineCommand<AltTextInput>({
       };
     }
     await settings.set(userKey(req.platform, req.user.id), mode === 'off' ? 'off' : undefined);
+    if (mode === 'off') {
+      return {
+        text: 'iris will no longer add alt text to your uploads. `/alttext on` turns it back on.',
+        ephemeral: true,
+      };
+    }
+    // Opting in changes nothing where the channel is off: say so, and who can change that.
+    const on = await channelOn(settings, req.conversation, altTextConfigured(ctx.config, req.conversation));
+    const here = on
+      ? ''
+      : req.user.isAdmin
+        ? ' It is off in this channel: `/alttext mode:on scope:channel` turns it on for every upload here.'
+        : ' It is off in this channel; a server admin can turn it on with `/alttext mode:on scope:channel`.';
     return {
-      text:
-        mode === 'off'
-          ? 'iris will no longer add alt text to your uploads. `/alttext on` turns it back on.'
-          : 'iris will add alt text to your uploads in channels where it is on.',
+      text: `iris will add alt text to your uploads in channels where it is on.${here}`,
       ephemeral: true,
     };
   },

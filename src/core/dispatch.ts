@@ -77,11 +77,11 @@ export interface DispatcherDeps {
 }
 
 /** A failure as the user sees it: short, specific, never a stack or a secret. */
-export function renderError(err: unknown, requestId: string): Reply {
+export function renderError(err: unknown, requestId: string, audience: 'chat' | 'operator' = 'chat'): Reply {
   if (isUserError(err)) {
     // A message built from an SDK's or a server's text may echo a key or a signed URL: redacted by shape.
     return {
-      text: redactSecrets(err.message),
+      text: redactSecrets((audience === 'operator' && err.detail) || err.message),
       ephemeral: true,
       error: { code: err.code, internal: false, ref: requestId },
     };
@@ -223,10 +223,14 @@ export class Dispatcher {
       reply = await this.#run(req, res);
     } catch (err) {
       if (!isUserError(err)) log.error({ err }, 'request failed');
-      // The user sees a short note; why the model failed to load is for the admin's log.
+      // The user sees a short note; why the model failed to load, or where iris looked for a missing one,
+      // is for the admin's log (a missing model at info, like other refusals: the CLI prints it itself).
       else if (err.code === 'model_load_failed') log.error({ err, cause: err.cause }, 'model failed to load');
+      else if (err.code === 'model_missing')
+        log.info({ code: err.code, detail: err.detail }, 'model missing');
       else log.info({ code: err.code }, 'request refused');
-      reply = renderError(err, req.id);
+      // The CLI is the operator at their own terminal: it gets the full detail (folder, models there).
+      reply = renderError(err, req.id, req.platform === 'cli' ? 'operator' : 'chat');
     }
     try {
       await res.send(reply);

@@ -30,6 +30,7 @@ import {
 import { toRgb } from '../core/media.js';
 import type { LoadedImage } from '../core/types.js';
 import { BackendError, UserError } from '../errors.js';
+import { SharedModels } from './shared-models.js';
 import type { BackendLoadOptions, RunOptions } from './types.js';
 import { specialTokensOf, tokenStripper, userTextFilter } from './user-text.js';
 
@@ -161,41 +162,56 @@ function checkTaskPrompts(processor: Florence2Processor, where: { dir: string; w
   }
 }
 
-/** Loads Florence-2 from `load.modelDir`; `who` names the backend in errors ('caption/florence2'). */
-export async function loadFlorence2(load: BackendLoadOptions, who: string): Promise<Florence2> {
-  const dtype = dtypeOption(load.options.dtype, who);
-  const maxNewTokens = positiveInt(load.options.maxNewTokens, DEFAULT_MAX_NEW_TOKENS, 'maxNewTokens', who);
+interface LoadedFlorence2 {
+  model: PreTrainedModel;
+  processor: Florence2Processor;
+}
+
+/** Model and processor from a Florence-2 folder: the part caption, read and find share. */
+async function openFlorence2(dir: string, dtype: DType, device: Device): Promise<LoadedFlorence2> {
   env.allowRemoteModels = false;
   env.useFSCache = false;
-
   let model: PreTrainedModel;
   let processor: Florence2Processor;
   try {
     [model, processor] = await Promise.all([
-      Florence2ForConditionalGeneration.from_pretrained(load.modelDir, {
-        dtype,
-        device: (load.executionProviders[0] ?? 'cpu') as Device,
-        local_files_only: true,
-      }),
+      Florence2ForConditionalGeneration.from_pretrained(dir, { dtype, device, local_files_only: true }),
       // Built as Florence-2's processor whatever preprocessor_config.json names (exports without
       // `processor_class` would otherwise get a processor with no tokenizer and no task prompts).
-      Florence2Processor.from_pretrained(load.modelDir, {
-        local_files_only: true,
-      }) as Promise<Florence2Processor>,
+      Florence2Processor.from_pretrained(dir, { local_files_only: true }) as Promise<Florence2Processor>,
     ]);
   } catch (cause) {
     throw new UserError(
       'model_missing',
-      `${who}: cannot load the Florence-2 model in ${load.modelDir}: ${(cause as Error).message}`,
+      `florence2: cannot load the Florence-2 model in ${dir}: ${(cause as Error).message}`,
       { cause },
     );
   }
   try {
-    checkTaskPrompts(processor, { dir: load.modelDir, who });
+    checkTaskPrompts(processor, { dir, who: 'florence2' });
   } catch (e) {
     await model.dispose();
     throw e;
   }
+  return { model, processor };
+}
+
+/**
+ * Florence-2 from `load.modelDir` for one backend; `who` names it in errors ('caption/florence2'). The
+ * loaded model is shared (`load.shared`) with every other backend on the same folder, dtype and device.
+ */
+export async function loadFlorence2(load: BackendLoadOptions, who: string): Promise<Florence2> {
+  const dtype = dtypeOption(load.options.dtype, who);
+  const maxNewTokens = positiveInt(load.options.maxNewTokens, DEFAULT_MAX_NEW_TOKENS, 'maxNewTokens', who);
+  const device = (load.executionProviders[0] ?? 'cpu') as Device;
+  const lease = await (load.shared ?? new SharedModels()).acquire(
+    { kind: 'florence2', dir: load.modelDir, dtype, executionProviders: [String(device)] },
+    () => openFlorence2(load.modelDir, dtype, device),
+    async (loaded) => {
+      await loaded.model.dispose();
+    },
+  );
+  const { model, processor } = lease.model;
   const specialTokens = processor.tokenizer ? specialTokensOf(processor.tokenizer) : [];
   const userText = userTextFilter({ specialTokens });
   // Before the processor parses boxes, every token but the locations goes: `<pad>red<loc_…>` would
@@ -264,7 +280,7 @@ export async function loadFlorence2(load: BackendLoadOptions, who: string): Prom
     async dispose() {
       if (disposed) return;
       disposed = true;
-      await model.dispose();
+      await lease.release();
     },
   };
 }

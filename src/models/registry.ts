@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 
 import { listChoices, UserError } from '../errors.js';
 import { blip2Files, clipFiles, florence2Files, type ModelFiles, sdFiles, smolVlmFiles } from './files.js';
+import { SharedModels } from './shared-models.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskName } from './types.js';
 
 export interface BackendEntry<T extends TaskName> {
@@ -150,6 +151,8 @@ export interface RegistryOptions {
   table?: TaskTable;
   /** Remote API settings handed to backends (config `providers`). */
   providers?: BackendLoadOptions['providers'];
+  /** Where backends share loaded models; tests pass their own to count loads. */
+  shared?: SharedModels;
 }
 
 export type ModelState = 'loaded' | 'loading' | 'ready' | 'missing';
@@ -200,6 +203,16 @@ export function taskNames(table: TaskTable = TASKS): TaskName[] {
   return Object.keys(table) as TaskName[];
 }
 
+/** A model given as a folder path rather than a model id (`org/name`). */
+function isModelPath(model: string): boolean {
+  return isAbsolute(model) || model.startsWith('.') || model.includes('\\');
+}
+
+/** "The caption model (org/name)", or without the name when config gave a folder path (no paths in chat). */
+function theModel(task: TaskName, model: string): string {
+  return isModelPath(model) ? `The ${task} model` : `The ${task} model (${model})`;
+}
+
 /**
  * A backend that failed to load from its model folder (corrupt or incompatible .onnx, unreadable companion
  * file): one message naming the task and model, without the folder path or the runtime's text (those go
@@ -210,13 +223,28 @@ function loadFailed(o: { task: TaskName; model: string; folder: boolean }, cause
   if (cause instanceof UserError && (cause.code !== 'model_missing' || !o.folder)) return cause;
   return new UserError(
     'model_load_failed',
-    `The ${o.task} model (${o.model}) could not be loaded, so this is unavailable right now; the reason is in iris's log for the admin.`,
+    `${theModel(o.task, o.model)} could not be loaded, so this is unavailable right now; the reason is in iris's log for the admin.`,
     { cause },
   );
 }
 
 /**
+ * A model folder that is not there: chat hears which task's model and the fix, the operator's terminal
+ * (and the log) also where iris looked and what that folder holds.
+ */
+function notInstalled(o: { task: TaskName; model: string }, cause: UserError): UserError {
+  const pull = isModelPath(o.model) ? 'iris models pull' : `iris models pull ${o.model}`;
+  return new UserError(
+    'model_missing',
+    `${theModel(o.task, o.model)} is not installed on this server, so this is unavailable right now. An admin can get it with \`${pull}\`.`,
+    { cause, detail: cause.message },
+  );
+}
+
+/**
  * Resolves task → backend → model folder, loads backends on first use, caches them and releases them.
+ * Backends of different tasks on one model folder (caption, read and find on Florence-2; tag and embed on
+ * CLIP) share one loaded model through `SharedModels`: it is loaded once and freed with the last of them.
  * Unknown tasks, backends or models produce errors that list the valid choices.
  */
 export class ModelRegistry implements BackendProvider {
@@ -224,10 +252,12 @@ export class ModelRegistry implements BackendProvider {
   readonly #loaded = new Map<string, Promise<Backend<TaskName>>>();
   readonly #settled = new Set<string>();
   readonly #table: TaskTable;
+  readonly #shared: SharedModels;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
     this.#table = options.table ?? TASKS;
+    this.#shared = options.shared ?? new SharedModels();
   }
 
   #backendsOf(task: TaskName): Record<string, BackendEntry<TaskName>> {
@@ -263,7 +293,7 @@ export class ModelRegistry implements BackendProvider {
 
   /** Model id or path → absolute folder. A folder path is used as is; an id is looked up in the models dir. */
   resolveModelDir(model: string): string {
-    const looksLikePath = isAbsolute(model) || model.startsWith('.') || model.includes('\\');
+    const looksLikePath = isModelPath(model);
     const dir = looksLikePath ? resolve(model) : resolve(this.#options.modelsDir, model);
     if (!existsSync(dir)) {
       const here = looksLikePath ? [] : localModels(this.#options.modelsDir);
@@ -283,7 +313,14 @@ export class ModelRegistry implements BackendProvider {
   async get<T extends TaskName>(task: T, override?: Partial<TaskSelection>): Promise<Backend<T>> {
     const sel = this.selection(task, override);
     const noFolder = this.#backendsOf(task)[sel.backend]?.modelFolder === false;
-    const modelDir = noFolder ? '' : this.resolveModelDir(sel.model);
+    let modelDir = '';
+    if (!noFolder) {
+      try {
+        modelDir = this.resolveModelDir(sel.model);
+      } catch (err) {
+        throw err instanceof UserError ? notInstalled({ task, model: sel.model }, err) : err;
+      }
+    }
     const key = `${task}\0${sel.backend}\0${modelDir}\0${JSON.stringify(sel.options)}`;
     let pending = this.#loaded.get(key);
     if (!pending) {
@@ -296,6 +333,7 @@ export class ModelRegistry implements BackendProvider {
             modelId: sel.model,
             executionProviders: this.#options.executionProviders,
             options: sel.options,
+            shared: this.#shared,
             ...(this.#options.providers && { providers: this.#options.providers }),
           }),
         )

@@ -4,6 +4,7 @@ import type { EmbedIO } from './embed/types.js';
 import type { FindIO } from './find/types.js';
 import type { ImagineIO } from './imagine/types.js';
 import type { ReadIO } from './read/types.js';
+import type { SharedModels } from './shared-models.js';
 import type { VqaIO } from './vqa/types.js';
 
 export interface Scored {
@@ -64,6 +65,11 @@ export interface BackendLoadOptions {
   options: Record<string, unknown>;
   /** Remote API settings (config `providers`): keys and base URLs; never logged. */
   providers?: { groq?: { apiKey: string; baseUrl: string } };
+  /**
+   * Models loaded once for every task that uses them (the registry's); a backend whose model other tasks
+   * share acquires it here. Absent (a factory called on its own): the backend loads a model of its own.
+   */
+  shared?: SharedModels;
 }
 
 export type BackendFactory<T extends TaskName> = (opts: BackendLoadOptions) => Promise<Backend<T>>;

@@ -116,8 +116,26 @@ test('an unknown backend lists the valid ones; a missing model lists what the fo
   await assert.rejects(reg.get('tag', { model: 'org/missing' }), (e: unknown) => {
     assert.ok(e instanceof UserError);
     assert.equal(e.code, 'model_missing');
-    assert.match(e.message, /model org\/missing is not in .*Models there: org\/another or org\/default\./);
-    assert.match(e.message, /iris models synth/);
+    // What chat shows: the task, the model and the fix, not the server's folder or what else it holds.
+    assert.equal(
+      e.message,
+      'The tag model (org/missing) is not installed on this server, so this is unavailable right now. An admin can get it with `iris models pull org/missing`.',
+    );
+    // What the operator's terminal and the log get.
+    assert.match(
+      String(e.detail),
+      /model org\/missing is not in .*Models there: org\/another or org\/default\./,
+    );
+    assert.match(String(e.detail), /iris models synth/);
+    assert.ok(String(e.detail).includes(dir));
+    return true;
+  });
+  await assert.rejects(reg.get('tag', { model: join(dir, 'gone') }), (e: unknown) => {
+    assert.ok(e instanceof UserError);
+    assert.equal(e.code, 'model_missing');
+    assert.match(e.message, /^The tag model is not installed on this server/);
+    assert.equal(e.message.includes(dir), false, 'a model given as a folder is not named in chat');
+    assert.match(String(e.detail), /gone does not exist/);
     return true;
   });
   assert.equal(t.loads.length, 0);

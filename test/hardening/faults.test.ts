@@ -6,7 +6,7 @@
  */
 import './tmp-env.js';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -21,8 +21,9 @@ import { SqliteMemoryStore } from '../../src/core/memory-sqlite.js';
 import { Scheduler } from '../../src/core/scheduler.js';
 import { BackendError, isUserError } from '../../src/errors.js';
 import { mediaSettings } from '../../src/main.js';
+import { synthFlorence2 } from '../../src/models/colourworld/florence2.js';
 import { synthAll } from '../../src/models/colourworld/index.js';
-import type { BackendProvider } from '../../src/models/registry.js';
+import { type BackendProvider, ModelRegistry } from '../../src/models/registry.js';
 import type { RunOptions } from '../../src/models/types.js';
 import { deferred, fakeBackends } from '../fakes/backends.js';
 import { dominant } from '../fakes/colours.js';
@@ -244,6 +245,49 @@ describe('a corrupt model (.onnx full of garbage)', () => {
     );
     await rm(fresh, { recursive: true, force: true });
     assert.match((await send(tags())).text ?? '', /^Tags: red/);
+  });
+});
+
+describe('a missing or deleted model folder', () => {
+  it('chat hears the task, the model and `iris models pull`; the folder and its contents go to the log and the CLI', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'iris-missing-'));
+    const florence = join(root, 'onnx-community/Florence-2-base-ft');
+    await synthFlorence2(florence);
+    await mkdir(join(root, 'private/other-model'), { recursive: true });
+    await writeFile(join(root, 'private/other-model/config.json'), '{}');
+    const registry = new ModelRegistry({
+      modelsDir: root,
+      executionProviders: ['cpu'],
+      tasks: { caption: { backend: 'florence2', model: 'onnx-community/Florence-2-base-ft', options: {} } },
+    });
+    const { run, lines, scheduler } = setup(registry);
+    try {
+      await rm(florence, { recursive: true, force: true }); // deleted while iris runs
+      const png = await red();
+      const caption = (platform: string) =>
+        request('caption', { platform, images: [{ name: 'r.png', data: png }] });
+      const chat = await run(caption('discord'));
+      assert.equal(chat.error?.code, 'model_missing');
+      assert.equal(
+        chat.text,
+        'The caption model (onnx-community/Florence-2-base-ft) is not installed on this server, so this is unavailable right now. An admin can get it with `iris models pull onnx-community/Florence-2-base-ft`.',
+      );
+      assert.equal(chat.text?.includes(root), false, 'no server path in the reply');
+      assert.equal(chat.text?.includes('private/other-model'), false, "no list of the server's models");
+      assert.ok(
+        lines.some((l) => /model missing/.test(l) && l.includes(root) && l.includes('private/other-model')),
+        'where iris looked, and what is there, is logged for the admin',
+      );
+      // The operator at their terminal gets the folder and the ways to fill it.
+      const cli = await run(caption('cli'));
+      assert.equal(cli.error?.code, 'model_missing');
+      assert.ok(cli.text?.includes(root), cli.text);
+      assert.match(cli.text ?? '', /is not in .*Models there: private\/other-model\..*iris models synth/);
+      assertAlive();
+    } finally {
+      await scheduler.stop();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
 

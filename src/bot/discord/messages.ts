@@ -1,5 +1,6 @@
 import type { Attachment, Message } from 'discord.js';
 import { altTextWanted } from '../../commands/alttext.js';
+import { helpPointer, planChat } from '../../core/chat.js';
 import { newRequestId } from '../../core/dispatch.js';
 import type { Logger } from '../../core/log.js';
 import type { SettingsStore } from '../../core/settings.js';
@@ -17,9 +18,11 @@ import {
 } from './translate.js';
 
 /**
- * Chat messages iris acts on:
- * - a question replying to a message with an image (or an image + a mention, or a mention alone, or a
- *   reply to iris's own answer) → `ask` in the channel's conversation, so follow-ups continue it;
+ * Chat messages iris acts on, by core's chat policy (src/core/chat.ts):
+ * - a question replying to a message with an image (or an image + a mention) → `ask` about that image in
+ *   the channel's conversation, so follow-ups continue it;
+ * - a question to iris (a mention, or a reply to iris's answer) without an image → `ask` about the image
+ *   the conversation is about (its memory); other words to iris → a short pointer to /help;
  * - a mention with an image and no words → `caption`;
  * - otherwise an upload in a channel with automatic alt text → one reply with `caption` for each image
  *   that has no description.
@@ -42,36 +45,46 @@ export interface MessageContext {
 /** `link`: the message the images came from (a replied-to one, else the message itself). */
 type Plan =
   | { kind: 'request'; command: string; args: Record<string, unknown>; images: ImageRef[]; link: string }
-  | { kind: 'alttext'; images: ImageRef[]; link: string };
+  | { kind: 'alttext'; images: ImageRef[]; link: string }
+  | { kind: 'help' };
 
 async function plan(m: Message, ctx: MessageContext): Promise<Plan | undefined> {
-  const mentioned = m.mentions.users.has(ctx.botId);
   const question = m.content.replaceAll(`<@${ctx.botId}>`, '').replaceAll(`<@!${ctx.botId}>`, '').trim();
   const own = imagesOf(m.attachments);
   const referenced = m.reference?.messageId ? await m.fetchReference().catch(() => undefined) : undefined;
   const replyImages = referenced ? imagesOf(referenced.attachments) : [];
-  const replyToIris = referenced?.author.id === ctx.botId;
-
-  if (question && ctx.has('ask')) {
-    const ask = (images: ImageRef[], link = m.url): Plan => ({
-      kind: 'request',
-      command: 'ask',
-      args: { question },
-      images,
-      link,
-    });
-    const from = (message: Message) => (a: Attachment) => imageRef(a, message.author.id);
-    if (referenced && replyImages.length) return ask(replyImages.map(from(referenced)), referenced.url);
-    if (own.length && mentioned) return ask(own.map(from(m)));
-    if (mentioned || replyToIris) return ask([]);
-  }
-  if (!question && mentioned && ctx.has('caption')) {
-    const source = own.length || !referenced ? m : referenced;
-    const images = source === m ? own : replyImages;
-    if (images.length) {
-      const refs = images.map((a) => imageRef(a, source.author.id));
-      return { kind: 'request', command: 'caption', args: {}, images: refs, link: source.url };
+  const chat = planChat({
+    text: question,
+    ownImages: own.length,
+    repliedImages: replyImages.length,
+    mentioned: m.mentions.users.has(ctx.botId),
+    direct: false,
+    followsIris: referenced?.author.id === ctx.botId,
+  });
+  const from = (message: Message) => (a: Attachment) => imageRef(a, message.author.id);
+  const ownRefs = own.map(from(m));
+  const replyRefs = referenced ? replyImages.map(from(referenced)) : [];
+  const replyLink = referenced?.url ?? m.url;
+  switch (chat.kind) {
+    case 'ask': {
+      if (!ctx.has('ask')) break;
+      const [images, link] =
+        chat.about === 'own'
+          ? [ownRefs, m.url]
+          : chat.about === 'replied'
+            ? [replyRefs, replyLink]
+            : [[], m.url];
+      return { kind: 'request', command: 'ask', args: { question }, images, link };
     }
+    case 'help':
+      return ctx.has('ask') ? { kind: 'help' } : undefined;
+    case 'caption': {
+      if (!ctx.has('caption')) break;
+      const [images, link] = chat.about === 'own' ? [ownRefs, m.url] : [replyRefs, replyLink];
+      return { kind: 'request', command: 'caption', args: {}, images, link };
+    }
+    default:
+      break;
   }
   const undescribed = own.filter((a) => !a.description);
   if (undescribed.length && ctx.has('caption'))
@@ -83,6 +96,11 @@ export async function onMessage(m: Message, ctx: MessageContext): Promise<void> 
   if (m.author.bot || m.webhookId || m.author.id === ctx.botId || m.system) return;
   const p = await plan(m, ctx);
   if (!p) return;
+  if (p.kind === 'help') {
+    if (!refusal(ctx.settings, m.guildId, 'ask'))
+      await replyQuietly(m, helpPointer({ ask: '/ask', help: '/help' }), ctx.log);
+    return;
+  }
   const conversation = conversationOf(m.channelId, m.channel);
   const user = userOf(m.author, m.member?.permissions, ctx.settings);
   // The link image memory stores, and what a later MESSAGE_DELETE of that message is matched by.
@@ -125,10 +143,15 @@ export async function onMessage(m: Message, ctx: MessageContext): Promise<void> 
     texts.length === 1
       ? `Alt text: ${texts[0]}`
       : texts.map((t, i) => `Alt text, image ${i + 1}: ${t}`).join('\n');
+  await replyQuietly(m, content.slice(0, 2000), log);
+}
+
+/** A reply that pings nobody; a channel where iris may not post is logged, not thrown. */
+async function replyQuietly(m: Message, content: string, log: Logger): Promise<void> {
   try {
-    await m.reply({ content: content.slice(0, 2000), allowedMentions: { repliedUser: false } });
+    await m.reply({ content, allowedMentions: { repliedUser: false } });
   } catch (err) {
     if (!isMissingPermission(err)) throw err;
-    log.warn({ channel: m.channelId }, 'discord: missing permission to post alt text');
+    log.warn({ channel: m.channelId }, 'discord: missing permission to reply');
   }
 }

@@ -1,5 +1,7 @@
 import { altTextWanted } from '../../commands/alttext.js';
+import { impliedImageCount } from '../../commands/context-images.js';
 import type { AnyCommand } from '../../commands/types.js';
+import { helpPointer, planChat } from '../../core/chat.js';
 import type { SettingsStore } from '../../core/settings.js';
 import type { BotRequest, ImageRef, Reply, Responder } from '../../core/types.js';
 import type { Channel } from './channel.js';
@@ -44,8 +46,11 @@ export function altTextReply(reply: Reply): Reply {
 
 /**
  * What a message in the playground asks for:
- * - `/command …` → that command (images: the uploads, else those of the message it replies to);
- * - other text → `ask` about the uploads, else the replied-to image, else the latest image in the channel;
+ * - `/command …` → that command (images: the uploads, else those of the message it replies to, else — for
+ *   a command that takes the image being talked about, like `/ask` — the latest image in the channel);
+ * - other text → core's chat policy (src/core/chat.ts) with every message addressed to iris: a question
+ *   asks about the uploads, else the replied-to image, else the latest image in the channel; words that are
+ *   not a question get a pointer to /help;
  * - images alone → automatic alt text (`caption`, one reply per image) unless /alttext turned it off.
  * A command this iris lacks gets a note saying so; nothing is dropped silently.
  */
@@ -64,18 +69,33 @@ export async function planMessage(input: MessageInput): Promise<Work[]> {
   if (typed) {
     const spec = commands.find((c) => c.name === typed.command);
     const takesImages = spec?.options.some((o) => o.type === 'image') ?? false;
-    const chosen = images.length ? images : takesImages ? replied : [];
+    const implied = spec ? impliedImageCount(spec, typed.args) : 0;
+    const chosen = images.length
+      ? images
+      : takesImages && replied.length
+        ? replied
+        : input.latest.slice(0, implied);
     return [
       { req: input.request({ command: typed.command, args: typed.args, images: chosen }), res: answer() },
     ];
   }
-  if (text) {
+  const plan = planChat({
+    text,
+    ownImages: images.length,
+    repliedImages: replied.length,
+    mentioned: false,
+    direct: true,
+    followsIris: false,
+  });
+  if (plan.kind === 'ask' || plan.kind === 'help') {
     if (!has('ask')) return note('Questions need the /ask command, which this iris does not have.');
-    const about = images.length ? images : replied.length ? replied : input.latest;
+    if (plan.kind === 'help') return note(helpPointer({ ask: '/ask', help: '/help' }));
+    const about = { own: images, replied, conversation: input.latest }[plan.about];
     return [
       { req: input.request({ command: 'ask', args: { question: text }, images: about }), res: answer() },
     ];
   }
+  if (plan.kind !== 'alttext') return [];
   if (!has('caption')) {
     return note('Automatic alt text needs the /caption command, which this iris does not have.');
   }

@@ -70,16 +70,6 @@ export function parseSlashText(command: AnyCommand, text: string): Record<string
   return args;
 }
 
-/**
- * How many of the channel's latest images a slash command takes: one per required image option, and one
- * for an optional image that stands for "the image we are talking about" (`recent`). Other optional images
- * (/imagine's start image, /compare's third and fourth) are only used when given, which a slash command
- * cannot do.
- */
-export function imagesWanted(command: AnyCommand): number {
-  return command.options.filter((o) => o.type === 'image' && (o.required || o.recent)).length;
-}
-
 /** `/iris tags labels:red` → the tags command and "labels:red"; `/iris` alone → help. */
 export function resolveUmbrella(
   commands: readonly AnyCommand[],

@@ -1,5 +1,7 @@
 import type { App } from '@slack/bolt';
 import { altTextWanted } from '../../commands/alttext.js';
+import { helpPointer, planChat } from '../../core/chat.js';
+import { slashRoutes } from './commands.js';
 import type { SeenKeys } from './dedupe.js';
 import {
   type FoundImage,
@@ -69,6 +71,26 @@ async function autoAltText(
   })();
 }
 
+/** How this workspace spells a command: its own slash command, else the umbrella's `/iris <name>`. */
+function slashFor(rt: SlackRuntime, name: string): string {
+  const routes = slashRoutes(rt.commands, rt.slack.commands);
+  const own = routes.find((r) => r.command?.name === name);
+  if (own) return own.slash;
+  const umbrella = routes.find((r) => !r.command);
+  return umbrella ? `${umbrella.slash} ${name}` : `/${name}`;
+}
+
+/** Words for iris that are not a question about an image: a pointer to /help, shown to the writer only. */
+async function pointToHelp(rt: SlackRuntime, where: { channel: string; user: string; threadTs?: string }) {
+  if (!rt.commands.some((c) => c.name === ASK_COMMAND)) return;
+  await rt.client.chat.postEphemeral({
+    channel: where.channel,
+    user: where.user,
+    text: helpPointer({ ask: slashFor(rt, ASK_COMMAND), help: slashFor(rt, 'help') }),
+    ...(where.threadTs && { thread_ts: where.threadTs }),
+  });
+}
+
 async function onMessage(rt: SlackRuntime, files: { seen: SeenKeys }, event: MessageEvent): Promise<void> {
   if (event.subtype === 'message_deleted') {
     if (rt.hooks) await messageDeleted(rt.hooks, rt.workspaceUrl, event);
@@ -77,51 +99,84 @@ async function onMessage(rt: SlackRuntime, files: { seen: SeenKeys }, event: Mes
   if (!PERSON_SUBTYPES.has(event.subtype) || event.bot_id || !event.user || event.user === rt.botUserId)
     return;
   if (!event.ts) return;
+  const user = event.user;
   const text = event.text ?? '';
-  const mentioned = text.includes(`<@${rt.botUserId}`) || event.channel_type === 'im';
+  const mentioned = text.includes(`<@${rt.botUserId}`);
+  const direct = event.channel_type === 'im';
   const question = stripMention(text, rt.botUserId);
   const images = messageImages(event);
   const inThread = Boolean(event.thread_ts && event.thread_ts !== event.ts);
+  const threadTs = inThread ? event.thread_ts : undefined;
 
-  if (inThread && event.thread_ts) {
-    const threadTs = event.thread_ts;
-    // The thread decides: an image in it (this message's, or the latest before) is what a question is about.
+  let threadImages: FoundImage[] = [];
+  let irisSpoke = false;
+  if (threadTs) {
     const replies = (
       await rt.client.conversations.replies({ channel: event.channel, ts: threadTs, limit: 200 })
     ).messages as SlackMessageLike[] | undefined;
-    const irisSpoke = (replies ?? []).some((m) => m.user === rt.botUserId);
-    const isQuestion = mentioned || irisSpoke || /\?\s*$/.test(question);
-    if (!isQuestion || !question) return;
-    const latest: FoundImage[] = images.length
+    irisSpoke = (replies ?? []).some((m) => m.user === rt.botUserId);
+    // People talk to each other in threads: a message there is for iris only when it names iris, iris
+    // already answers in the thread, or it asks something.
+    if (!(mentioned || direct || irisSpoke || /\?\s*$/.test(question))) return;
+    // The thread decides: an image in it (this message's, or the latest before) is what a question is about.
+    threadImages = images.length
       ? images.slice(0, 1).map((file) => ({ file, message: event }))
       : await latestImages(rt.client, { channel: event.channel, threadTs, count: 1 });
-    if (latest.length === 0 && !mentioned) return;
-    // The link is the message that carried the image (this one, or an earlier one in the thread).
-    const from = latest[0]?.message ?? event;
-    const messageLink = from.ts
-      ? permalink(rt.workspaceUrl, { channel: event.channel, ts: from.ts, threadTs: from.thread_ts })
+  }
+  const plan = planChat({
+    text: question,
+    ownImages: images.length,
+    repliedImages: threadImages.length,
+    mentioned,
+    direct,
+    followsIris: irisSpoke,
+  });
+  // A thread is its own conversation; a message in the channel starts one under itself.
+  const target = { channel: event.channel, threadTs: threadTs ?? event.ts, user };
+  const linkOf = (m: SlackMessageLike) =>
+    m.ts
+      ? permalink(rt.workspaceUrl, { channel: event.channel, ts: m.ts, threadTs: m.thread_ts })
       : undefined;
-    rt.run({ channel: event.channel, threadTs, user: event.user }, async () => ({
-      command: ASK_COMMAND,
-      args: { question },
-      images: latest.map((f) => imageRef(f.file, rt.botToken)),
-      messageLink,
-    }));
-    return;
-  }
+  const run = (command: string, found: () => Promise<FoundImage[]>, args: Record<string, unknown> = {}) =>
+    rt.run(target, async () => {
+      const used = await found();
+      // The link is the message that carried the image (this one, or an earlier one).
+      return {
+        command,
+        args,
+        images: used.map((f) => imageRef(f.file, rt.botToken)),
+        messageLink: linkOf(used[0]?.message ?? event),
+      };
+    });
 
-  if (mentioned && question) {
-    // A question with an image (or to iris in a DM) starts a thread: the thread is the conversation.
-    rt.run({ channel: event.channel, threadTs: event.ts, user: event.user }, async () => ({
-      command: ASK_COMMAND,
-      args: { question },
-      images: images.slice(0, 1).map((f) => imageRef(f, rt.botToken)),
-      messageLink: permalink(rt.workspaceUrl, { channel: event.channel, ts: event.ts as string }),
-    }));
-    return;
+  switch (plan.kind) {
+    case 'ask': {
+      const about = {
+        own: async () => images.slice(0, 1).map((file) => ({ file, message: event })),
+        replied: async () => threadImages,
+        // The image a question without one is about: the channel's latest, as for the `/ask` slash
+        // command (Slack files need the bot token, so an earlier turn's link cannot be fetched again).
+        conversation: () => latestImages(rt.client, { channel: event.channel, count: 1 }),
+      }[plan.about];
+      void run(ASK_COMMAND, about, { question });
+      return;
+    }
+    case 'help':
+      await pointToHelp(rt, { channel: event.channel, user, threadTs });
+      return;
+    case 'caption': {
+      const described =
+        plan.about === 'own' ? images.map((file) => ({ file, message: event })) : threadImages;
+      void run(ALT_TEXT_COMMAND, async () => described);
+      return;
+    }
+    case 'alttext':
+      // Alt text is for uploads to the channel; a thread is a conversation.
+      if (!threadTs) await autoAltText(rt, files, { channel: event.channel, ts: event.ts, user, images });
+      return;
+    default:
+      return;
   }
-  if (images.length)
-    await autoAltText(rt, files, { channel: event.channel, ts: event.ts, user: event.user, images });
 }
 
 interface FileShared {

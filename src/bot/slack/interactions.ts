@@ -1,7 +1,8 @@
 import type { App, BlockButtonAction, MessageShortcut, SlashCommand } from '@slack/bolt';
+import { impliedImageCount } from '../../commands/context-images.js';
 import { stripUnsafeChars } from '../../core/options.js';
 import { UserError } from '../../errors.js';
-import { imagesWanted, parseSlashText, resolveUmbrella, type SlashRoute, slashRoutes } from './commands.js';
+import { parseSlashText, resolveUmbrella, type SlashRoute, slashRoutes } from './commands.js';
 import { BUTTON_ACTION_PREFIX, buttonCommand, clip } from './format.js';
 import { describeUsed, imageRef, latestImages, messageImages, type SlackMessageLike } from './images.js';
 import { permalink } from './links.js';
@@ -35,12 +36,9 @@ async function slashJob(rt: SlackRuntime, route: SlashRoute, cmd: SlashCommand) 
     : resolveUmbrella(rt.commands, cmd.text);
   const args = parseSlashText(command, text);
   const header = `<@${cmd.user_id}> \`${clip(stripUnsafeChars(`${cmd.command} ${cmd.text}`).trim(), 200).replace(/`/g, "'")}\``;
-  const wanted = imagesWanted(command);
-  // A command with only optional options takes one input or another (/similar: an image or a text): a
-  // typed text is that input, so the channel's latest image is not added to it.
-  const typedText = command.options.some((o) => o.type === 'string' && args[o.name] !== undefined);
-  const alternatives = typedText && !command.options.some((o) => o.required);
-  if (wanted === 0 || alternatives) return { command: command.name, args, header };
+  // Slash commands carry no files: the channel's latest images stand in for the command's images.
+  const wanted = impliedImageCount(command, args);
+  if (wanted === 0) return { command: command.name, args, header };
   let found: Awaited<ReturnType<typeof latestImages>>;
   try {
     found = await latestImages(rt.client, { channel: cmd.channel_id, count: wanted });

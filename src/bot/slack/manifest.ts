@@ -1,5 +1,6 @@
+import { imagesWanted } from '../../commands/context-images.js';
 import type { AnyCommand } from '../../commands/types.js';
-import { imagesWanted, type SlackCommandsConfig, slashRoutes } from './commands.js';
+import { type SlackCommandsConfig, slashRoutes } from './commands.js';
 import { clip } from './format.js';
 import { MESSAGE_SHORTCUTS } from './interactions.js';
 

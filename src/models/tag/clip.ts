@@ -4,7 +4,8 @@
  * The model folder is laid out like `Xenova/clip-vit-base-patch32`: the split towers
  * `onnx/text_model.onnx` (input_ids, attention_mask → text_embeds) and `onnx/vision_model.onnx`
  * (pixel_values → image_embeds), tokenizer.json + tokenizer_config.json, preprocessor_config.json.
- * Nothing is fetched: the tokenizer is built from the folder's JSON files.
+ * Nothing is fetched: the tokenizer is built from the folder's JSON files. The loaded folder
+ * (./clip-model.ts) is shared with the embed backend: one load per folder, dtype, device and session settings.
  *
  * Why not the transformers.js pipeline: it re-embeds every label on every call and runs one
  * preprocessing step after the other. Here label embeddings are cached (per template + label,
@@ -27,15 +28,14 @@
  * - `textCacheSize` (default 4096): label embeddings kept.
  * - `hooks` (tests and metrics): `{ onTextRun?(texts: number), onVisionRun?(images: number) }`.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
+import { SharedModels } from '../shared-models.js';
 import { floatTensor, tensorToFloat32 } from '../tensors.js';
 import type { Backend, BackendLoadOptions, Scored, TaskIO } from '../types.js';
-import { makeLut, outputSize, parsePreprocessorConfig, preprocessInto } from './clip-preprocess.js';
+import { openClip } from './clip-model.js';
+import { outputSize, preprocessInto } from './clip-preprocess.js';
 
 export interface ClipTaggerHooks {
   onTextRun?(texts: number): void;
@@ -97,14 +97,6 @@ class LabelCache {
   }
 }
 
-async function readJson(dir: string, name: string): Promise<Record<string, unknown>> {
-  try {
-    return JSON.parse(await readFile(join(dir, name), 'utf8'));
-  } catch (cause) {
-    throw new UserError('model_missing', `the CLIP model folder ${dir} has no readable ${name}`, { cause });
-  }
-}
-
 function cancelled(): UserError {
   return new UserError('cancelled', 'the request was cancelled');
 }
@@ -131,15 +123,6 @@ export const createClipTagger = async (load: BackendLoadOptions): Promise<ClipTa
   }
   const textCache = new LabelCache(Math.max(1, num(o.textCacheSize, 4096, 'textCacheSize')));
 
-  const [tokJson, tokConfig, preConfig] = await Promise.all([
-    readJson(load.modelDir, 'tokenizer.json'),
-    readJson(load.modelDir, 'tokenizer_config.json'),
-    readJson(load.modelDir, 'preprocessor_config.json'),
-  ]);
-  const tokenizer = new PreTrainedTokenizer(tokJson, tokConfig);
-  const pre = parsePreprocessorConfig(preConfig);
-  const lut = makeLut(pre);
-
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: load.executionProviders.length ? load.executionProviders : ['cpu'],
     graphOptimizationLevel: (o.graphOptimizationLevel as 'all' | undefined) ?? 'all',
@@ -147,41 +130,22 @@ export const createClipTagger = async (load: BackendLoadOptions): Promise<ClipTa
     interOpNumThreads: 1,
     executionMode: 'sequential',
   };
-  const open = async (name: string) => {
-    const path = join(load.modelDir, 'onnx', `${name}${suffix}.onnx`);
-    try {
-      return await ort.InferenceSession.create(path, sessionOptions);
-    } catch (cause) {
-      throw new UserError('model_missing', `cannot load ${path}: ${(cause as Error).message}`, { cause });
-    }
-  };
-  const [text, vision] = await Promise.all([open('text_model'), open('vision_model')]);
-
-  const textInputs = new Map(text.inputMetadata.map((m) => [m.name, m.isTensor ? m.type : 'int64'] as const));
-  const textOut = text.outputNames.includes('text_embeds') ? 'text_embeds' : (text.outputNames[0] as string);
-  const visionIn = vision.inputNames.includes('pixel_values')
-    ? 'pixel_values'
-    : (vision.inputNames[0] as string);
-  const visionOut = vision.outputNames.includes('image_embeds')
-    ? 'image_embeds'
-    : (vision.outputNames[0] as string);
-  const visionMeta = vision.inputMetadata.find((m) => m.name === visionIn);
-  const pixelType = visionMeta?.isTensor ? visionMeta.type : 'float32';
-  if (pixelType !== 'float32' && pixelType !== 'float16') {
-    throw new BackendError('bad_model', `tag/clip: unsupported pixel_values type ${pixelType}`, {
-      isRetryable: false,
-    });
-  }
-  // A fixed input size (the usual case) wins over preprocessor_config when they disagree.
-  const fixedH = visionMeta?.isTensor ? visionMeta.shape[2] : undefined;
-  const fixedW = visionMeta?.isTensor ? visionMeta.shape[3] : undefined;
-  if (
-    typeof fixedH === 'number' &&
-    typeof fixedW === 'number' &&
-    (!pre.crop || pre.crop.width !== fixedW || pre.crop.height !== fixedH)
-  ) {
-    pre.crop = { width: fixedW, height: fixedH };
-  }
+  const lease = await (load.shared ?? new SharedModels()).acquire(
+    {
+      kind: 'clip',
+      dir: load.modelDir,
+      dtype,
+      executionProviders: sessionOptions.executionProviders as string[],
+      settings: {
+        graphOptimizationLevel: sessionOptions.graphOptimizationLevel,
+        intraOpNumThreads: sessionOptions.intraOpNumThreads,
+      },
+    },
+    () => openClip(load.modelDir, suffix, sessionOptions),
+    (clip) => clip.release(),
+  );
+  const { tokenizer, pre, lut, text, vision, textInputs, textOut, visionIn, visionOut, pixelType } =
+    lease.model;
 
   const intTensor = (name: string, data: BigInt64Array, dims: number[]) =>
     textInputs.get(name) === 'int32'
@@ -370,7 +334,7 @@ export const createClipTagger = async (load: BackendLoadOptions): Promise<ClipTa
       disposed = true;
       textCache.clear();
       setCache.clear();
-      await Promise.all([text.release(), vision.release()]);
+      await lease.release();
     },
   };
 

@@ -187,3 +187,75 @@ test('automatic alt text: on in enabled channels, silent elsewhere, for opted-ou
     await fake.stop();
   }
 });
+
+test('/ask without an image continues the conversation; words to iris that are not a question get a pointer to /help', async () => {
+  const h = await startDiscord({ overrides: { 'platforms.discord.messageContent': true } });
+  try {
+    const channel = h.fake.channel.id;
+    const cat = h.fake.addAttachment({ filename: 'cat.png', data: await solidPng('#ff0000', 40) });
+    const first = h.fake.interaction({
+      kind: 'command',
+      name: 'ask',
+      user: alice,
+      options: { question: 'what colour is the cat?', image: cat },
+    });
+    await finalEdit(h.fake, first.token, (j) => j.content === '40x40; earlier: none');
+    const again = h.fake.interaction({
+      kind: 'command',
+      name: 'ask',
+      user: alice,
+      options: { question: 'what did I ask before?' },
+    });
+    await finalEdit(h.fake, again.token, (j) => j.content === '40x40; earlier: what colour is the cat?');
+    const plain = h.fake.message({
+      channelId: channel,
+      author: alice,
+      content: `<@${h.fake.bot.id}> and its size?`,
+      mentions: [h.fake.bot],
+    });
+    const answer = await h.fake.waitFor(replyTo(channel, plain.id as string));
+    assert.equal(answer.json.content, '40x40; earlier: what colour is the cat? | what did I ask before?');
+
+    const hello = h.fake.message({
+      channelId: channel,
+      author: alice,
+      content: `<@${h.fake.bot.id}> hello there`,
+      mentions: [h.fake.bot],
+    });
+    const pointer = await h.fake.waitFor(replyTo(channel, hello.id as string));
+    assert.equal(
+      pointer.json.content,
+      'I answer questions about images: reply to an image with your question, or use `/ask`. `/help` lists everything I can do.',
+      'not an answer about the earlier image',
+    );
+  } finally {
+    await h.stop();
+  }
+});
+
+test("an admin's /alttext on in a channel where automatic alt text is off says how to turn it on there", async () => {
+  const h = await startDiscord({ overrides: { 'platforms.discord.messageContent': true } });
+  try {
+    const admin = h.fake.interaction({
+      kind: 'command',
+      name: 'alttext',
+      user: alice,
+      admin: true,
+      options: { mode: 'on' },
+    });
+    await finalEdit(h.fake, admin.token, (j) =>
+      /It is off in this channel: `\/alttext mode:on scope:channel` turns it on/.test(j.content ?? ''),
+    );
+    const member = h.fake.interaction({
+      kind: 'command',
+      name: 'alttext',
+      user: bob,
+      options: { mode: 'on' },
+    });
+    await finalEdit(h.fake, member.token, (j) =>
+      /a server admin can turn it on with `\/alttext mode:on scope:channel`/.test(j.content ?? ''),
+    );
+  } finally {
+    await h.stop();
+  }
+});

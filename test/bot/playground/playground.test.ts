@@ -252,3 +252,57 @@ test('bad input gets a clear answer and the channel goes on', async () => {
     await pg.stop();
   }
 });
+
+test('/ask without an image continues the conversation like a plain question; other words get a pointer to /help', async () => {
+  const pg = await startPlayground();
+  try {
+    const cat = await solidPng('#ff0000', 40);
+    const first = await pg.send('/ask what colour is the cat?', { files: [{ name: 'cat.png', bytes: cat }] });
+    assert.equal((await pg.answerTo(first.body.id)).text, '40x40; earlier: none');
+    const again = await pg.send('/ask what did I ask before?');
+    assert.equal(
+      (await pg.answerTo(again.body.id)).text,
+      '40x40; earlier: what colour is the cat?',
+      'the command form continues the conversation about the same image',
+    );
+    const plain = await pg.send('and its size?');
+    assert.equal(
+      (await pg.answerTo(plain.body.id)).text,
+      '40x40; earlier: what colour is the cat? | what did I ask before?',
+      'so does a plain question',
+    );
+
+    const hello = await pg.send('hello there');
+    const pointer = await pg.answerTo(hello.body.id);
+    assert.equal(
+      pointer.text,
+      'I answer questions about images: reply to an image with your question, or use `/ask`. `/help` lists everything I can do.',
+      'not an answer about the earlier image',
+    );
+    assert.equal(pointer.ephemeral, true);
+    assert.equal(pointer.error, undefined);
+  } finally {
+    await pg.stop();
+  }
+});
+
+test('/alttext on where an admin turned the channel off says how to turn it on for the channel', async () => {
+  const pg = await startPlayground();
+  try {
+    const on = await pg.send('/alttext mode:on');
+    assert.equal(
+      (await pg.answerTo(on.body.id)).text,
+      'iris will add alt text to your uploads in channels where it is on.',
+      'the playground is on by default: nothing to add',
+    );
+    const channelOff = await pg.send('/alttext mode:off scope:channel');
+    assert.match((await pg.answerTo(channelOff.body.id)).text, /off in this channel/);
+    const again = await pg.send('/alttext mode:on');
+    assert.equal(
+      (await pg.answerTo(again.body.id)).text,
+      'iris will add alt text to your uploads in channels where it is on. It is off in this channel: `/alttext mode:on scope:channel` turns it on for every upload here.',
+    );
+  } finally {
+    await pg.stop();
+  }
+});

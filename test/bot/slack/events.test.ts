@@ -238,3 +238,57 @@ test('a workspace admin turns auto alt text on for a channel; a non-admin may no
   const reply = await h.fake.waitForMessage((m) => m.thread_ts === message.ts && m.user === 'UBOT');
   assert.equal(reply.text, 'Alt text: AI-generated: A green square\nCaption: A green square');
 });
+
+test('/ask without an image continues the conversation; a question to iris uses the channel image; other words get a pointer to /help', async () => {
+  const channel = 'CASK';
+  await postImage({ channel, colour: 'red' });
+  await h.command({ command: '/ask', text: 'what colour is it?', channel_id: channel });
+  await h.fake.waitForMessage(
+    (m) => m.channel === channel && m.user === 'UBOT' && /red; earlier: nothing/.test(m.text ?? ''),
+  );
+  await h.command({ command: '/ask', text: 'what did I ask before?', channel_id: channel });
+  await h.fake.waitForMessage(
+    (m) =>
+      m.channel === channel && m.user === 'UBOT' && /red; earlier: what colour is it\?$/.test(m.text ?? ''),
+  );
+
+  // A question to iris with no image of its own is about the channel's image, like /ask; it starts a
+  // thread, and a follow-up there (iris answers in it) continues that conversation.
+  const question = h.fake.addMessage({ channel, user: 'UBOB', text: '<@UBOT> what colour is it?' });
+  await h.event(messageEvent(question));
+  const first = await h.fake.waitForMessage((m) => m.thread_ts === question.ts && m.user === 'UBOT');
+  assert.equal(first.text, 'red; earlier: nothing');
+  const followUp = h.fake.addMessage({ channel, user: 'UBOB', text: 'and before?', thread_ts: question.ts });
+  await h.event(messageEvent(followUp));
+  const second = await h.fake.waitForMessage(
+    (m) => m.thread_ts === question.ts && m.user === 'UBOT' && m.ts !== first.ts,
+  );
+  assert.equal(second.text, 'red; earlier: what colour is it?');
+
+  const hello = h.fake.addMessage({ channel, user: 'UBOB', text: '<@UBOT> hello there' });
+  await h.event(messageEvent(hello));
+  const pointer = await h.fake.waitForCall('chat.postEphemeral', (c) => c.args.user === 'UBOB');
+  assert.equal(
+    pointer.args.text,
+    'I answer questions about images: reply to an image with your question, or use `/ask`. `/help` lists everything I can do.',
+    'not an answer about the image',
+  );
+  assert.equal(pointer.args.channel, channel);
+  assert.equal(repliesIn(channel, hello.ts).length, 0, 'no thread is started for it');
+});
+
+test("an admin's /alttext on in a channel where automatic alt text is off says how to turn it on there", async () => {
+  h.fake.admins.add('UCHIEF');
+  await h.command({ command: '/alttext', text: 'mode:on', user_id: 'UCHIEF', channel_id: 'COFF' });
+  const hint = await h.fake.waitForCall('chat.postEphemeral', (c) => c.args.user === 'UCHIEF');
+  assert.equal(
+    hint.args.text,
+    'iris will add alt text to your uploads in channels where it is on. It is off in this channel: `/alttext mode:on scope:channel` turns it on for every upload here.',
+  );
+  await h.command({ command: '/alttext', text: 'mode:on', user_id: 'UCHIEF', channel_id: ALT_CHANNEL });
+  const none = await h.fake.waitForCall(
+    'chat.postEphemeral',
+    (c) => c.args.user === 'UCHIEF' && c.args.channel === ALT_CHANNEL,
+  );
+  assert.equal(none.args.text, 'iris will add alt text to your uploads in channels where it is on.');
+});
