@@ -63,7 +63,7 @@ test('log lines go to $IRIS_LOG_DIR, and to stderr as well with --verbose', asyn
     const quiet = await runIris(['tag', red, '--models', join(dir, 'empty')], { logLevel: 'info', env });
     assert.equal(quiet.stderr.trim().split('\n').length, 1, quiet.stderr);
     const logged = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), 'utf8'));
-    assert.match(logged.join(''), /"msg":"request refused"/);
+    assert.match(logged.join(''), /"msg":"model missing"/);
 
     const verbose = await runIris(['--verbose', 'tag', red, '--models', join(dir, 'empty')], {
       logLevel: 'info',
@@ -71,7 +71,7 @@ test('log lines go to $IRIS_LOG_DIR, and to stderr as well with --verbose', asyn
     });
     assert.equal(verbose.code, 2);
     const [log, error, ...rest] = verbose.stderr.trim().split('\n');
-    assert.equal(JSON.parse(log ?? '{}').msg, 'request refused', 'not a terminal: JSON');
+    assert.equal(JSON.parse(log ?? '{}').msg, 'model missing', 'not a terminal: JSON');
     assert.match(error ?? '', /^error: model /);
     assert.deepEqual(rest, []);
   } finally {
