@@ -23,8 +23,8 @@ import {
 } from '@huggingface/transformers';
 import sharp from 'sharp';
 import type { LoadedImage } from '../src/core/types.js';
+import { synthFlorence2 } from '../src/demo/colourworld/florence2.js';
 import { createFlorence2Captioner } from '../src/models/caption/florence2.js';
-import { synthFlorence2 } from '../src/models/colourworld/florence2.js';
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);

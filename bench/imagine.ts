@@ -15,7 +15,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { synthSd } from '../src/models/colourworld/sd.js';
+import { synthSd } from '../src/demo/colourworld/sd.js';
 import { createSdBackend, type SdHooks } from '../src/models/imagine/sd.js';
 import type { ImagineIO } from '../src/models/imagine/types.js';
 

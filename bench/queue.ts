@@ -4,6 +4,7 @@
  * in this process, a real redis-server on loopback). What it shows is the cost of the queue itself.
  */
 import { Writable } from 'node:stream';
+import { mediaSettings } from '../src/app.js';
 import { startWorker } from '../src/cli/worker.js';
 import { defineCommand } from '../src/commands/types.js';
 import { type Config, loadConfig } from '../src/config.js';
@@ -13,7 +14,6 @@ import { MemoryMapStore } from '../src/core/memory.js';
 import { RedisJobQueue } from '../src/core/redis/index.js';
 import { Scheduler } from '../src/core/scheduler.js';
 import type { BotRequest, Reply, Responder } from '../src/core/types.js';
-import { mediaSettings } from '../src/main.js';
 import type { BackendProvider } from '../src/models/registry.js';
 import { redisServerBinary, startRedisServer } from '../test/fakes/redis-server.js';
 

@@ -19,7 +19,7 @@ import { env, pipeline, RawImage } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { LoadedImage } from '../src/core/types.js';
-import { BENCH_LABELS, synthClip } from '../src/models/colourworld/clip.js';
+import { BENCH_LABELS, synthClip } from '../src/demo/colourworld/clip.js';
 import { createClipTagger } from '../src/models/tag/clip.js';
 
 function flag(args: string[], name: string, fallback: number): number {

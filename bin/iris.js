@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const compiled = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const compiled = fileURLToPath(new URL('../dist/cli/index.js', import.meta.url));
 const source = fileURLToPath(new URL('../src/', import.meta.url));
 
 function changedSinceBuild() {
@@ -26,9 +26,9 @@ const built = existsSync(compiled);
 const loader = !built || changedSinceBuild() ? await tsx() : undefined;
 if (loader) {
   loader.register();
-  await import('../src/cli.ts');
+  await import('../src/cli/index.ts');
 } else if (built) {
-  await import('../dist/cli.js');
+  await import('../dist/cli/index.js');
 } else {
   process.stderr.write('error: iris is not built: run `npm run build` (or `npm ci` for the development tools)\n');
   process.exitCode = 1;

@@ -1,6 +1,6 @@
+import { type App, createApp, secretValues } from '../app.js';
 import type { Config } from '../config.js';
 import { createLogger, logFormat } from '../core/log.js';
-import { type App, createApp, secretValues } from '../main.js';
 
 /**
  * A task command's app, stopped when `fn` ends. Its stderr is for the one `error: …` line of a user error,

@@ -1,5 +1,5 @@
+import type { App } from '../app.js';
 import type { CaptionData } from '../commands/caption.js';
-import type { App } from '../main.js';
 import { exitCodeOf, runOnImageFile } from './request.js';
 
 export interface ImageCliOptions {

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
+import type { App } from '../app.js';
 import type { FindData } from '../commands/find.js';
-import type { App } from '../main.js';
 import type { ImageCliOptions } from './caption.js';
 import { exitCodeOf, runOnImageFile } from './request.js';
 

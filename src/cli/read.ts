@@ -1,5 +1,5 @@
+import type { App } from '../app.js';
 import type { ReadData } from '../commands/read.js';
-import type { App } from '../main.js';
 import type { ImageCliOptions } from './caption.js';
 import { exitCodeOf, runOnImageFile } from './request.js';
 

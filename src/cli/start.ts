@@ -2,13 +2,13 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createApp, createModelRegistry, secretValues } from '../app.js';
 import { ConsoleAdapter } from '../bot/console/adapter.js';
 import { ADAPTERS, type PageBanner } from '../bot/index.js';
 import { type Config, configuredPlatforms, loadConfig } from '../config.js';
 import { createLogger, logFormat } from '../core/log.js';
 import type { PlatformAdapter } from '../core/types.js';
 import { UserError } from '../errors.js';
-import { createApp, createModelRegistry, secretValues } from '../main.js';
 import {
   checkModels,
   demoBanner,
@@ -53,7 +53,7 @@ export async function startCli(flags: StartFlags, io: StartIo): Promise<void> {
   }
   if (!demo) return serve(configured, { io, checks });
 
-  const { COLOURS, synthAll } = await import('../models/colourworld/index.js');
+  const { COLOURS, synthAll } = await import('../demo/colourworld/index.js');
   const demoDir = await mkdtemp(join(tmpdir(), 'iris-colour-world-'));
   try {
     await synthAll(demoDir);

@@ -1,3 +1,4 @@
+import { createModelRegistry, secretValues } from '../app.js';
 import { COMMANDS } from '../commands/index.js';
 import type { AnyCommand } from '../commands/types.js';
 import type { Config } from '../config.js';
@@ -12,7 +13,6 @@ import {
   type TaskClass,
 } from '../core/redis/index.js';
 import { listChoices, UserError } from '../errors.js';
-import { createModelRegistry, secretValues } from '../main.js';
 import type { BackendProvider } from '../models/registry.js';
 
 /** `--tasks imagine,vision` → task classes; anything else is a user error listing the valid ones. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { GENERIC_ALT_TEXT } from '../../src/core/alttext.js';
-import { synthFlorence2 } from '../../src/models/colourworld/florence2.js';
+import { synthFlorence2 } from '../../src/demo/colourworld/florence2.js';
 import { runIris } from '../fakes/cli.js';
 import { COLOURS, solidPng } from '../fakes/images.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Check, type DoctorDeps, formatChecks, runChecks } from '../../src/cli/doctor.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { synthClip } from '../../src/models/colourworld/index.js';
+import { synthClip } from '../../src/demo/colourworld/index.js';
 import { SECRETS } from '../fakes/secrets.js';
 
 const healthy: DoctorDeps = {
@@ -92,9 +92,13 @@ describe('iris doctor', () => {
   it('the real command: exit code 2 when something blocks start', async () => {
     const { execFile } = await import('node:child_process');
     const { promisify } = await import('node:util');
-    const result = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'doctor'], {
-      env: { ...process.env, IRIS_CONFIG: '', IRIS_MODELS_DIR: models, SLACK_BOT_TOKEN: 'nope' },
-    }).catch((e: { code: number; stdout: string }) => e);
+    const result = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/index.ts', 'doctor'],
+      {
+        env: { ...process.env, IRIS_CONFIG: '', IRIS_MODELS_DIR: models, SLACK_BOT_TOKEN: 'nope' },
+      },
+    ).catch((e: { code: number; stdout: string }) => e);
     assert.equal((result as { code?: number }).code, 2);
     assert.match((result as { stdout: string }).stdout, /SLACK_BOT_TOKEN\s+FAIL/);
     assert.match((result as { stdout: string }).stdout, /problem\(s\) block start/);

@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { synthAll } from '../../src/models/colourworld/index.js';
+import { synthAll } from '../../src/demo/colourworld/index.js';
 import { dominant } from '../fakes/colours.js';
 
 const run = promisify(execFile);
 
 async function iris(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const cli = ['--import', 'tsx', 'src/cli.ts', '--config', join(dir, 'iris.yaml')];
+    const cli = ['--import', 'tsx', 'src/cli/index.ts', '--config', join(dir, 'iris.yaml')];
     const { stdout, stderr } = await run(process.execPath, [...cli, ...args], {
       env: { ...process.env, IRIS_LOG_LEVEL: 'warn' },
     });

@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { listCli, type PullIo, pullCli } from '../../src/cli/models.js';
 import { loadConfig } from '../../src/config.js';
+import { MODELS } from '../../src/demo/colourworld/index.js';
 import { isUserError } from '../../src/errors.js';
-import { MODELS } from '../../src/models/colourworld/index.js';
 import { formatBytes, type ModelRow } from '../../src/models/hub/manager.js';
 import { type FakeHub, type FakeHubFile, repoFromFolder, startFakeHub } from '../fakes/hub/server.js';
 
@@ -147,7 +147,7 @@ describe('iris models pull with no names: the configured defaults', () => {
     assert.deepEqual(await readdir(dir), []);
 
     // the real command line: no terminal in a child process → exit 2, one error line
-    const res = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'models', 'pull'], {
+    const res = await run(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'models', 'pull'], {
       env: {
         ...process.env,
         HF_ENDPOINT: hub.url,

@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { listCli, pullCli, removeCli } from '../../src/cli/models.js';
 import { loadConfig } from '../../src/config.js';
+import { synthClip } from '../../src/demo/colourworld/index.js';
 import { isUserError } from '../../src/errors.js';
-import { synthClip } from '../../src/models/colourworld/index.js';
 import type { ModelRow } from '../../src/models/hub/manager.js';
 import { type FakeHub, repoFromFolder, startFakeHub } from '../fakes/hub/server.js';
 import { SECRETS } from '../fakes/secrets.js';
@@ -116,16 +116,20 @@ describe('iris models pull | list | remove', () => {
       IRIS_MODELS_DIR: dir,
       IRIS_CONFIG: '',
     };
-    const ok = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'models', 'pull', 'tag'], {
+    const ok = await run(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'models', 'pull', 'tag'], {
       env,
     });
     assert.match(ok.stdout, /ready in/);
     assert.ok(!`${ok.stdout}${ok.stderr}`.includes(TOKEN));
     assert.ok(existsSync(join(dir, CLIP, 'onnx', 'vision_model.onnx')));
 
-    const bad = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'models', 'pull', 'tag'], {
-      env: { ...env, HF_TOKEN: SECRETS.hfWrongToken, IRIS_MODELS_DIR: await tempDir() },
-    }).catch((e: { code: number; stderr: string; stdout: string }) => e);
+    const bad = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/index.ts', 'models', 'pull', 'tag'],
+      {
+        env: { ...env, HF_TOKEN: SECRETS.hfWrongToken, IRIS_MODELS_DIR: await tempDir() },
+      },
+    ).catch((e: { code: number; stderr: string; stdout: string }) => e);
     assert.equal((bad as { code: number }).code, 2);
     assert.match((bad as { stderr: string }).stderr, /^error: .*refused access \(HTTP 401\).*HF_TOKEN/m);
     assert.ok(!(bad as { stderr: string }).stderr.includes(SECRETS.hfWrongToken));

@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { synthFlorence2 } from '../../src/models/colourworld/florence2.js';
+import { synthFlorence2 } from '../../src/demo/colourworld/florence2.js';
 import { runIris } from '../fakes/cli.js';
 import { solidPng, textPng } from '../fakes/images.js';
 

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { createApp } from '../../src/app.js';
 import { similarCli } from '../../src/cli/similar.js';
 import { loadConfig } from '../../src/config.js';
-import { createApp } from '../../src/main.js';
-import { synthClip } from '../../src/models/colourworld/index.js';
+import { synthClip } from '../../src/demo/colourworld/index.js';
 import { solidPng } from '../fakes/images.js';
 
 const run = promisify(execFile);
@@ -72,7 +72,7 @@ test('iris similar: bad input exits 2 with one error line; the real binary parse
   assert.match(missing.err[0] ?? '', /nope\.png: no such file/);
   const child = await run(
     process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'similar', '--text', 'red', '--models', models, '--json'],
+    ['--import', 'tsx', 'src/cli/index.ts', 'similar', '--text', 'red', '--models', models, '--json'],
     { env: { ...process.env, IRIS_LOG_LEVEL: 'warn' } },
   ).then(
     () => ({ code: 0, stderr: '' }),

@@ -22,7 +22,7 @@ export async function localEnv(
 }
 
 export function startIris(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', ...args], {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'start', ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

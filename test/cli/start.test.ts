@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { synthAll } from '../../src/models/colourworld/index.js';
+import { synthAll } from '../../src/demo/colourworld/index.js';
 import { pageToken, postMessage } from '../bot/playground/harness.js';
 import { solidPng } from '../fakes/images.js';
 import { SECRETS } from '../fakes/secrets.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { createLogger, logFormat } from '../../src/core/log.js';
-import { synthAll } from '../../src/models/colourworld/index.js';
+import { synthAll } from '../../src/demo/colourworld/index.js';
 import { pageToken, postMessage } from '../bot/playground/harness.js';
 import { runIris } from '../fakes/cli.js';
 import { solidPng } from '../fakes/images.js';
@@ -113,7 +113,7 @@ async function until(read: () => string, pattern: RegExp): Promise<string> {
 async function startLogs(onTerminal: boolean): Promise<string> {
   const { env, cleanup } = await localEnv();
   const runEnv = { ...env, IRIS_LOG_LEVEL: 'info' };
-  const cli = `${process.execPath} --import tsx src/cli.ts start --demo`;
+  const cli = `${process.execPath} --import tsx src/cli/index.ts start --demo`;
   // `script` runs the child on a terminal (stdout and stderr both go to it); detached: its group is stopped.
   const child = onTerminal
     ? spawn(SCRIPT, ['-qec', cli, '/dev/null'], { env: runEnv, stdio: 'pipe', detached: true })
@@ -156,10 +156,14 @@ test('/imagine progress counts the steps asked for, once each: the console chann
   const { env, cleanup } = await localEnv();
   const config = join(dir, 'console.yaml');
   await writeFile(config, 'memory:\n  store: memory\nplatforms:\n  playground:\n    enabled: false\n');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--models', models], {
-    env: { ...env, IRIS_CONFIG: config },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/index.ts', 'start', '--models', models],
+    {
+      env: { ...env, IRIS_CONFIG: config },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   child.stdout.on('data', (c) => {
     stdout += String(c);
@@ -180,7 +184,7 @@ test('/imagine progress counts the steps asked for, once each: the console chann
   }
   const out = join(dir, 'bar.png');
   const cli = [
-    `${process.execPath} --import tsx src/cli.ts imagine "a red square" --model v1-5 --steps 4`,
+    `${process.execPath} --import tsx src/cli/index.ts imagine "a red square" --model v1-5 --steps 4`,
     `--scheduler pndm --size 128x128 --out ${out} --models ${models}`,
   ].join(' ');
   const bar = spawn(SCRIPT, ['-qec', cli, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });

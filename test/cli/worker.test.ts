@@ -5,14 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { synthAll } from '../../src/models/colourworld/index.js';
+import { synthAll } from '../../src/demo/colourworld/index.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, startFakeOpenAI } from '../fakes/openai.js';
 import { type RedisServer, SKIP_NO_REDIS, startRedisServer } from '../fakes/redis-server.js';
 import { SECRETS } from '../fakes/secrets.js';
 
 const run = promisify(execFile);
-const CLI = ['--import', 'tsx', 'src/cli.ts'];
+const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
 const KEY = SECRETS.groqCliKey;
 
 async function iris(

@@ -13,7 +13,7 @@ import { createLogger } from '../../src/core/log.js';
 import { MemoryMapStore } from '../../src/core/memory.js';
 import { Scheduler } from '../../src/core/scheduler.js';
 import type { BotRequest, ImageRef, Reply } from '../../src/core/types.js';
-import { synthClip } from '../../src/models/colourworld/index.js';
+import { synthClip } from '../../src/demo/colourworld/index.js';
 import { ModelRegistry } from '../../src/models/registry.js';
 import { solidPng } from '../fakes/images.js';
 import { RecordingResponder } from '../fakes/responder.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { mediaSettings } from '../../src/app.js';
 import { COMMANDS } from '../../src/commands/index.js';
 import { loadConfig } from '../../src/config.js';
 import { Dispatcher } from '../../src/core/dispatch.js';
@@ -8,7 +9,6 @@ import type { ImageIndex, IndexedImage } from '../../src/core/image-index.js';
 import { SqliteImageIndex } from '../../src/core/image-index-sqlite.js';
 import { createLogger } from '../../src/core/log.js';
 import { Scheduler } from '../../src/core/scheduler.js';
-import { mediaSettings } from '../../src/main.js';
 import { fakeBackends } from '../fakes/backends.js';
 
 function setup(imageIndex?: ImageIndex) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { createImageIndex } from '../../src/app.js';
 import { startWorker } from '../../src/cli/worker.js';
 import { createRedisImageIndex } from '../../src/core/redis/index.js';
 import type { BotRequest } from '../../src/core/types.js';
-import { createImageIndex } from '../../src/main.js';
 import { fakeBackends } from '../fakes/backends.js';
 import { colourEmbed } from '../fakes/embed.js';
 import { solidPng } from '../fakes/images.js';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const CLI = ['--import', 'tsx', 'src/cli.ts'];
+const CLI = ['--import', 'tsx', 'src/cli/index.ts'];
 
 export interface CliResult {
   code: number;

@@ -4,9 +4,10 @@
  *   tags N        N /tags requests (one red image) as the local CLI user, all at once
  * Env: REDIS_URL, PREFIX, QUOTA (jobs per hour per user).
  */
+
+import { createApp } from '../../src/app.js';
 import { runCliRequest } from '../../src/cli/request.js';
 import { loadConfig } from '../../src/config.js';
-import { createApp } from '../../src/main.js';
 import { solidPng } from './images.js';
 import { quietLog } from './redis-app.js';
 

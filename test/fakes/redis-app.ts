@@ -3,6 +3,7 @@
  * workers running the real IrisWorker with fake backends. Used in-process and by the child-process scripts.
  */
 import { Writable } from 'node:stream';
+import { mediaSettings } from '../../src/app.js';
 import { startWorker } from '../../src/cli/worker.js';
 import { COMMANDS } from '../../src/commands/index.js';
 import { defineCommand } from '../../src/commands/types.js';
@@ -13,7 +14,6 @@ import { createRedisMemory, RedisJobQueue, type TaskClass } from '../../src/core
 import { Scheduler } from '../../src/core/scheduler.js';
 import type { BotRequest } from '../../src/core/types.js';
 import { BackendError, UserError } from '../../src/errors.js';
-import { mediaSettings } from '../../src/main.js';
 import { fakeBackends } from './backends.js';
 
 /**

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import sharp from 'sharp';
+import { type App, createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/core/log.js';
 import type { BotRequest, ImageRef, Reply } from '../../src/core/types.js';
-import { type App, createApp } from '../../src/main.js';
-import { synthAll } from '../../src/models/colourworld/index.js';
+import { synthAll } from '../../src/demo/colourworld/index.js';
 import { RecordingResponder } from '../fakes/responder.js';
 import { PRIVATE_TMP } from './tmp-env.js';
 

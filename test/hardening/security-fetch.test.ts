@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { mediaSettings } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { isPrivateAddress, type LookupAll, unmapIPv4 } from '../../src/core/address-guard.js';
 import type { FetchPolicy } from '../../src/core/media.js';
 import { fetchImageBytes } from '../../src/core/media-fetch.js';
 import { UserError } from '../../src/errors.js';
-import { mediaSettings } from '../../src/main.js';
 import { solidPng } from '../fakes/images.js';
 
 const MB = 1024 * 1024;

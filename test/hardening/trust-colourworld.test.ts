@@ -1,5 +1,5 @@
 /**
- * Issue 10 §5 on real backends: the colour world (src/models/colourworld) behind the real registry and
+ * Issue 10 §5 on real backends: the colour world (src/demo/colourworld) behind the real registry and
  * scheduler. /imagine "a red square" draws a mostly red PNG, which the colour classifier flags when red
  * is configured; BLIP-2 and SmolVLM report a confidence for their answers, and /ask turns it into the
  * "may be wrong" hint below config answers.lowConfidence.
@@ -9,11 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { type App, createApp } from '../../src/app.js';
 import { LOW_CONFIDENCE_HINT } from '../../src/commands/ask.js';
 import { loadConfig } from '../../src/config.js';
 import type { BotRequest, Reply } from '../../src/core/types.js';
-import { type App, createApp } from '../../src/main.js';
-import { synthAll } from '../../src/models/colourworld/index.js';
+import { synthAll } from '../../src/demo/colourworld/index.js';
 import { dominant } from '../fakes/colours.js';
 import { solidPng } from '../fakes/images.js';
 import { RecordingResponder } from '../fakes/responder.js';

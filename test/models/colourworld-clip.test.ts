@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { env, pipeline, RawImage } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { synthAll, VOCAB } from '../../src/models/colourworld/index.js';
+import { synthAll, VOCAB } from '../../src/demo/colourworld/index.js';
 
 const SIX: Record<string, [number, number, number]> = {
   red: [255, 0, 0],

@@ -12,7 +12,7 @@ import {
   type Tensor,
 } from '@huggingface/transformers';
 import { loadImage } from '../../src/core/media.js';
-import { synthFlorence2 } from '../../src/models/colourworld/florence2.js';
+import { synthFlorence2 } from '../../src/demo/colourworld/florence2.js';
 import { createFlorence2Finder } from '../../src/models/find/florence2.js';
 import type { FoundBox } from '../../src/models/find/types.js';
 import type { Backend } from '../../src/models/types.js';

@@ -13,12 +13,12 @@ import {
 } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import { loadImage } from '../../src/core/media.js';
-import { createFlorence2Captioner } from '../../src/models/caption/florence2.js';
 import {
   FLORENCE2_DIMS,
   FLORENCE2_TASK_PROMPTS,
   synthFlorence2,
-} from '../../src/models/colourworld/florence2.js';
+} from '../../src/demo/colourworld/florence2.js';
+import { createFlorence2Captioner } from '../../src/models/caption/florence2.js';
 import { COLOURS, solidPng } from '../fakes/images.js';
 
 const LIMITS = { maxBytes: 1 << 24, maxPixels: 1 << 24, formats: ['png', 'jpeg', 'webp', 'gif'] } as const;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { DEFAULT_MEDIA_LIMITS, loadImage } from '../../src/core/media.js';
-import { BLIP2_VOCAB, synthBlip2 } from '../../src/models/colourworld/index.js';
+import { BLIP2_VOCAB, synthBlip2 } from '../../src/demo/colourworld/index.js';
 import { blip2Prompt, createBlip2Vqa } from '../../src/models/vqa/blip2.js';
 import { solidPng } from '../fakes/images.js';
 

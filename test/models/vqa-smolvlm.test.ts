@@ -15,7 +15,7 @@ import sharp from 'sharp';
 import { DEFAULT_MEDIA_LIMITS, loadImage } from '../../src/core/media.js';
 import type { Turn } from '../../src/core/memory.js';
 import type { LoadedImage } from '../../src/core/types.js';
-import { SMOLVLM_VOCAB, synthSmolVlm } from '../../src/models/colourworld/index.js';
+import { SMOLVLM_VOCAB, synthSmolVlm } from '../../src/demo/colourworld/index.js';
 import { createSmolVlmVqa, smolVlmImage, smolVlmMessages } from '../../src/models/vqa/smolvlm.js';
 
 const signal = new AbortController().signal;

@@ -14,7 +14,7 @@
  */
 import sharp from 'sharp';
 import type { Config } from '../../config.js';
-import { COLOURS } from '../colourworld/clip.js';
+import { COLOURS } from '../../demo/colourworld/clip.js';
 
 export interface SafetyVerdict {
   allowed: boolean;

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { mediaSettings } from '../../../src/app.js';
 import { DiscordAdapter } from '../../../src/bot/discord/adapter.js';
 import { alttextCommand } from '../../../src/commands/alttext.js';
 import { askCommand } from '../../../src/commands/ask.js';
@@ -13,7 +14,6 @@ import { createLogger } from '../../../src/core/log.js';
 import { Scheduler } from '../../../src/core/scheduler.js';
 import { MemorySettingsStore } from '../../../src/core/settings.js';
 import type { AdapterHooks, MessageDeleted } from '../../../src/core/types.js';
-import { mediaSettings } from '../../../src/main.js';
 import type { BackendProvider } from '../../../src/models/registry.js';
 import { fakeBackends } from '../../fakes/backends.js';
 import { FakeDiscord } from '../../fakes/discord/server.js';

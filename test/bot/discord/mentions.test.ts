@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createModelRegistry } from '../../../src/app.js';
 import { askCommand } from '../../../src/commands/ask.js';
 import { imagineCommand } from '../../../src/commands/imagine.js';
 import { tagsCommand } from '../../../src/commands/tags.js';
 import { loadConfig } from '../../../src/config.js';
-import { createModelRegistry } from '../../../src/main.js';
 import type { BackendProvider } from '../../../src/models/registry.js';
 import type { TaskName } from '../../../src/models/types.js';
 import { fakeBackends } from '../../fakes/backends.js';

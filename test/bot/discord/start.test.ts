@@ -42,7 +42,7 @@ test('`iris start --demo` with DISCORD_TOKEN and DISCORD_API_URL connects to the
     IRIS_LOG_LEVEL: 'warn',
     IRIS_CONFIG: configFile,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--demo'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'start', '--demo'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -65,7 +65,7 @@ test('`iris start --demo` with DISCORD_TOKEN and DISCORD_API_URL connects to the
 
     const invite = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'src/cli.ts', 'discord', 'invite'],
+      ['--import', 'tsx', 'src/cli/index.ts', 'discord', 'invite'],
       {
         env,
       },

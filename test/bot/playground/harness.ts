@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { mediaSettings } from '../../../src/app.js';
 import { PlaygroundAdapter } from '../../../src/bot/playground/adapter.js';
 import type { ChatMessage } from '../../../src/bot/playground/channel.js';
 import type { AnyCommand } from '../../../src/commands/types.js';
@@ -7,7 +8,6 @@ import { Dispatcher } from '../../../src/core/dispatch.js';
 import { createLogger } from '../../../src/core/log.js';
 import { Scheduler } from '../../../src/core/scheduler.js';
 import { MemorySettingsStore } from '../../../src/core/settings.js';
-import { mediaSettings } from '../../../src/main.js';
 import type { BackendProvider } from '../../../src/models/registry.js';
 import { fakeModels, TEST_COMMANDS } from '../discord/harness.js';
 

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import sharp from 'sharp';
+import { mediaSettings } from '../../../src/app.js';
 import { SlackAdapter } from '../../../src/bot/slack/adapter.js';
 import { alttextCommand } from '../../../src/commands/alttext.js';
 import { askCommand } from '../../../src/commands/ask.js';
@@ -14,7 +15,6 @@ import { MemoryMapStore } from '../../../src/core/memory.js';
 import { Scheduler } from '../../../src/core/scheduler.js';
 import { MemorySettingsStore } from '../../../src/core/settings.js';
 import type { AdapterHooks, LoadedImage, MessageDeleted } from '../../../src/core/types.js';
-import { mediaSettings } from '../../../src/main.js';
 import type { BackendProvider } from '../../../src/models/registry.js';
 import { fakeBackends } from '../../fakes/backends.js';
 import { colourEmbed } from '../../fakes/embed.js';

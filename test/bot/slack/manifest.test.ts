@@ -68,7 +68,7 @@ test('`iris slack manifest` prints the JSON; a bad --url exits 2 with one line',
   const run = promisify(execFile);
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', 'src/cli.ts', 'slack', 'manifest', '--url', 'https://x.example'],
+    ['--import', 'tsx', 'src/cli/index.ts', 'slack', 'manifest', '--url', 'https://x.example'],
     {
       env: { ...process.env, SLACK_BOT_TOKEN: '' },
     },
@@ -78,7 +78,7 @@ test('`iris slack manifest` prints the JSON; a bad --url exits 2 with one line',
   const bad = await run(process.execPath, [
     '--import',
     'tsx',
-    'src/cli.ts',
+    'src/cli/index.ts',
     'slack',
     'manifest',
     '--url',

@@ -25,7 +25,7 @@ before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'iris-slack-start-'));
   // Keeps whatever iris writes (settings) out of the working tree.
   await writeFile(join(dataDir, 'iris.yaml'), `memory:\n  path: ${join(dataDir, 'iris.sqlite')}\n`);
-  child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '--demo'], {
+  child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'start', '--demo'], {
     env: {
       ...process.env,
       SLACK_BOT_TOKEN: fake.tokens.bot,

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { withApp } from './cli/app.js';
-import type { ImagineCliOptions } from './cli/imagine.js';
-import { tagCli } from './cli/tag.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
-import { isUserError, UserError } from './errors.js';
-import { DTYPE_PROFILES, type DtypeProfile } from './models/files.js';
-import { TASKS } from './models/registry.js';
+import { type Config, ConfigError, loadConfig } from '../config.js';
+import { isUserError, UserError } from '../errors.js';
+import { DTYPE_PROFILES, type DtypeProfile } from '../models/files.js';
+import { TASKS } from '../models/registry.js';
+import { withApp } from './app.js';
+import type { ImagineCliOptions } from './imagine.js';
+import { tagCli } from './tag.js';
 
 /**
  * `iris` — exit codes: 0 ok, 2 user error (one line `error: …` on stderr), 1 internal error.
@@ -95,7 +95,7 @@ export function buildProgram(): Command {
     .option('--no-demo', 'never choose the demo models by itself')
     .option('--models <dir>', 'models folder')
     .action(async (flags: ModelFlags & { demo?: boolean }) => {
-      const { startCli } = await import('./cli/start.js');
+      const { startCli } = await import('./start.js');
       await startCli({ ...program.opts(), ...flags }, { out, err });
     });
 
@@ -143,7 +143,7 @@ export function buildProgram(): Command {
     .option('--models <dir>', 'models folder')
     .option('--json', 'one JSON object per image: {"file","seed","altText"}')
     .action(async (prompt: string, flags: ModelFlags & Omit<ImagineCliOptions, 'print' | 'err'>) => {
-      const { imagineCli } = await import('./cli/imagine.js');
+      const { imagineCli } = await import('./imagine.js');
       const config = configFrom(
         { ...program.opts(), ...flags },
         { 'scheduler.perUser.jobs': 0, 'scheduler.perChannel.jobs': 0 },
@@ -176,7 +176,7 @@ export function buildProgram(): Command {
     .option('--slots <n>', 'jobs run at once per task class (default: queue.slots)', positiveInt)
     .option('--models <dir>', 'models folder')
     .action(async (flags: ModelFlags & { tasks: string; slots?: number }) => {
-      const { parseTaskClasses, workerCli } = await import('./cli/worker.js');
+      const { parseTaskClasses, workerCli } = await import('./worker.js');
       const tasks = parseTaskClasses(flags.tasks);
       const config = configFrom({ ...program.opts(), ...flags });
       await workerCli({ config, tasks, slots: flags.slots ?? config.queue.slots }, { out, err });
@@ -190,7 +190,7 @@ export function buildProgram(): Command {
     .option('--model <id-or-folder>', 'caption model id (in the models folder) or a folder path')
     .option('--json', 'print {"altText":…,"caption":…}')
     .action(async (image: string, flags: ModelFlags & { model?: string; json?: boolean }) => {
-      const { captionCli } = await import('./cli/caption.js');
+      const { captionCli } = await import('./caption.js');
       const config = configFrom({ ...program.opts(), ...flags }, { 'tasks.caption.model': flags.model });
       const code = await withApp(config, program.opts(), (app) =>
         captionCli(app, image, { ...flags, out, err }),
@@ -208,8 +208,8 @@ export function buildProgram(): Command {
     .option('--json', 'print {"text":…}')
     .action(
       async (image: string, flags: ModelFlags & { backend?: string; model?: string; json?: boolean }) => {
-        const { readCli } = await import('./cli/read.js');
-        const { TASKS } = await import('./models/registry.js');
+        const { readCli } = await import('./read.js');
+        const { TASKS } = await import('../models/registry.js');
         // Another backend than the configured one runs on its own default model unless --model names one.
         const configured = configFrom({ ...program.opts(), ...flags }).tasks.read.backend;
         const switched = flags.backend !== undefined && flags.backend !== configured;
@@ -243,7 +243,7 @@ export function buildProgram(): Command {
         object: string,
         flags: ModelFlags & { out: string; model?: string; json?: boolean },
       ) => {
-        const { findCli } = await import('./cli/find.js');
+        const { findCli } = await import('./find.js');
         const config = configFrom({ ...program.opts(), ...flags }, { 'tasks.find.model': flags.model });
         const code = await withApp(config, program.opts(), (app) =>
           findCli(app, image, object, { json: flags.json, file: flags.out, out, err }),
@@ -270,7 +270,7 @@ export function buildProgram(): Command {
       ) => {
         const base = configFrom({ ...program.opts(), ...flags });
         const config = configFrom({ ...program.opts(), ...flags }, vqaOverrides(base, flags.backend));
-        const { askCli } = await import('./cli/ask.js');
+        const { askCli } = await import('./ask.js');
         const code = await withApp(config, program.opts(), (app) =>
           askCli(app, image, question, { ...flags, out, err }),
         );
@@ -293,7 +293,7 @@ export function buildProgram(): Command {
       ) => {
         const base = configFrom({ ...program.opts(), ...flags });
         const config = configFrom({ ...program.opts(), ...flags }, vqaOverrides(base, flags.backend));
-        const { compareCli } = await import('./cli/ask.js');
+        const { compareCli } = await import('./ask.js');
         const code = await withApp(config, program.opts(), (app) =>
           compareCli(app, images, { ...flags, out, err }),
         );
@@ -315,7 +315,7 @@ export function buildProgram(): Command {
         image: string | undefined,
         flags: ModelFlags & { channel: string; text?: string; top?: number; json?: boolean },
       ) => {
-        const { similarCli } = await import('./cli/similar.js');
+        const { similarCli } = await import('./similar.js');
         // the CLI is the local admin: the channel it names is opted in for this call
         const base = configFrom({ ...program.opts(), ...flags });
         const channels = [...base.imageIndex.channels, flags.channel];
@@ -333,7 +333,7 @@ export function buildProgram(): Command {
     .command('invite')
     .description('Print the link that adds the bot to a server, with the scopes and permissions iris needs')
     .action(async () => {
-      const { applicationIdOf, inviteUrl } = await import('./bot/discord/invite.js');
+      const { applicationIdOf, inviteUrl } = await import('../bot/discord/invite.js');
       const config = configFrom(program.opts());
       out(inviteUrl(await applicationIdOf(config.platforms.discord)));
     });
@@ -343,7 +343,7 @@ export function buildProgram(): Command {
     .description('Check Node, onnxruntime providers, sharp, config, models, tokens (format only) and Redis')
     .option('--models <dir>', 'models folder')
     .action(async (flags: ModelFlags) => {
-      const { doctorCli } = await import('./cli/doctor.js');
+      const { doctorCli } = await import('./doctor.js');
       const code = await doctorCli({ ...program.opts(), ...flags }, { out });
       if (code !== 0) throw new ExitCode(code);
     });
@@ -356,8 +356,8 @@ export function buildProgram(): Command {
     .option('--url <base>', 'public base URL of the HTTP receiver (without it: Socket Mode)')
     .option('--name <name>', 'app and bot name', 'iris')
     .action(async (flags: { url?: string; name: string }) => {
-      const { COMMANDS } = await import('./commands/index.js');
-      const { slackManifest } = await import('./bot/slack/manifest.js');
+      const { COMMANDS } = await import('../commands/index.js');
+      const { slackManifest } = await import('../bot/slack/manifest.js');
       const config = configFrom(program.opts());
       if (flags.url !== undefined && !/^https?:\/\/[^/\s]+/.test(flags.url)) {
         throw new UserError(
@@ -380,7 +380,7 @@ export function buildProgram(): Command {
     .description('Write the colour-world test models (tiny ONNX graphs with the real layouts)')
     .requiredOption('--out <dir>', 'folder to write them into')
     .action(async (flags: { out: string }) => {
-      const { synthAll } = await import('./models/colourworld/index.js');
+      const { synthAll } = await import('../demo/colourworld/index.js');
       await synthAll(flags.out);
       out(`colour-world models written to ${flags.out}`);
     });
@@ -397,7 +397,7 @@ export function buildProgram(): Command {
     .option('--yes', 'do not ask before downloading the configured models')
     .option('--dtype <profile>', 'fetch smaller or larger ONNX files: q8, fp16 or fp32', dtypeProfile)
     .action(async (targets: string[], flags: ModelFlags & { yes?: boolean; dtype?: DtypeProfile }) => {
-      const { askYesNo, pullCli } = await import('./cli/models.js');
+      const { askYesNo, pullCli } = await import('./models.js');
       await pullCli(configFrom({ ...program.opts(), ...flags }), targets, {
         out,
         err,
@@ -414,7 +414,7 @@ export function buildProgram(): Command {
     .option('--models <dir>', 'models folder')
     .option('--json', 'JSON output')
     .action(async (flags: ModelFlags & { json?: boolean }) => {
-      const { listCli } = await import('./cli/models.js');
+      const { listCli } = await import('./models.js');
       await listCli(configFrom({ ...program.opts(), ...flags }), { out, err, json: flags.json });
     });
   models
@@ -423,7 +423,7 @@ export function buildProgram(): Command {
     .argument('<targets...>', 'task names or model ids')
     .option('--models <dir>', 'models folder')
     .action(async (targets: string[], flags: ModelFlags) => {
-      const { removeCli } = await import('./cli/models.js');
+      const { removeCli } = await import('./models.js');
       await removeCli(configFrom({ ...program.opts(), ...flags }), targets, { out, err });
     });
   return program;

@@ -8,7 +8,7 @@
  * X to `<modelsDir>/X`) finds them under the default ids.
  *
  * Adding a model (later issues: caption, vqa, read, imagine) — see docs/colour-world.md:
- *   1. Write `src/models/colourworld/<name>.ts` exporting `synth<Name>(outDir)` that lays out the folder
+ *   1. Write `src/demo/colourworld/<name>.ts` exporting `synth<Name>(outDir)` that lays out the folder
  *      exactly like the real export (config.json, tokenizer files, preprocessor/processor config,
  *      `onnx/*.onnx` with the real session names), building graphs with `Graph` from `./onnx.js`.
  *   2. Make it answer in colour: caption / VQA / OCR graphs reduce the image to its mean RGB (ReduceMean,

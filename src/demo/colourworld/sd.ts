@@ -35,8 +35,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { alphasCumprod, SD_SCHEDULE } from '../imagine/schedulers.js';
-import { BOS, bytesToUnicode, clipTokenizerJson, EOS } from '../imagine/tokenizer.js';
+import { alphasCumprod, SD_SCHEDULE } from '../../models/imagine/schedulers.js';
+import { BOS, bytesToUnicode, clipTokenizerJson, EOS } from '../../models/imagine/tokenizer.js';
 import { COLOURS } from './clip.js';
 import { type Dim, type ElemType, Graph } from './onnx.js';
 
