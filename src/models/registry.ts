@@ -1,22 +1,59 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import type { z } from 'zod';
 
 import { listChoices, UserError } from '../errors.js';
 import { blip2Files, clipFiles, florence2Files, type ModelFiles, sdFiles, smolVlmFiles } from './files.js';
+import {
+  blip2Options,
+  clipOptions,
+  florence2Options,
+  groqOptions,
+  type OptionsSchema,
+  sdOptions,
+  smolVlmOptions,
+  tesseractOptions,
+} from './options.js';
 import { SharedModels } from './shared-models.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskName } from './types.js';
 
-export interface BackendEntry<T extends TaskName> {
+/** A backend row as written in the table: its options schema types its factory and its file list. */
+export interface BackendSpec<T extends TaskName, S extends OptionsSchema> {
   /** Hugging Face model id used when config names none. */
   defaultModel: string;
+  /** Its options (config `tasks.<task>.options`), checked at config load and on every override. */
+  options: S;
   /** Loaded lazily so an unused backend costs nothing at start-up. */
-  load: () => Promise<BackendFactory<T>>;
+  load: () => Promise<BackendFactory<T, z.output<S>>>;
   /** false: the backend needs no model folder (a remote API, or weights shipped in an npm package); it gets modelDir ''. */
   modelFolder?: false;
   /** Scheduler queue when it differs from the task's (a remote API beside local models). */
   queue?: string;
   /** The repo files this backend reads, for its options (`iris models pull` fetches only these). */
-  files?: (options: Record<string, unknown>) => ModelFiles;
+  files?: (options: z.output<S>) => ModelFiles;
+}
+
+/** A backend row of the table, whatever its options' type: each member takes options as given and parses them. */
+export interface BackendEntry<T extends TaskName> {
+  defaultModel: string;
+  options: OptionsSchema;
+  modelFolder?: false;
+  queue?: string;
+  /** Loads the factory and builds the backend with the options parsed by `options`. */
+  create(load: BackendLoadOptions<unknown>): Promise<Backend<T>>;
+  files?(options: unknown): ModelFiles;
+}
+
+/** A table row: the spec's types stay tied together here, so nothing else needs a cast. */
+export function defineBackend<T extends TaskName, S extends OptionsSchema>(
+  spec: BackendSpec<T, S>,
+): BackendEntry<T> {
+  const { load, files, ...row } = spec;
+  return {
+    ...row,
+    create: async (o) => (await load())({ ...o, options: spec.options.parse(o.options) }),
+    ...(files && { files: (options: unknown) => files(spec.options.parse(options)) }),
+  };
 }
 
 export interface TaskEntry<T extends TaskName> {
@@ -27,20 +64,20 @@ export interface TaskEntry<T extends TaskName> {
 }
 
 /**
- * The one table of tasks → backends → default models. Each task's row is added by the issue that builds
- * it (the placeholder comments mark where, so parallel work merges cleanly); a task without a row answers
- * "not available in this build".
+ * The one table of tasks → backends → default models and option schemas (options.ts). A task without a row
+ * answers "not available in this build".
  */
 export const TASKS = {
   tag: {
     description: 'zero-shot image tagging',
     queue: 'gpu',
     backends: {
-      clip: {
+      clip: defineBackend({
         defaultModel: 'Xenova/clip-vit-base-patch32',
+        options: clipOptions,
         load: async () => (await import('./tag/clip.js')).createClipTagger,
         files: clipFiles,
-      },
+      }),
     },
   },
 
@@ -48,11 +85,12 @@ export const TASKS = {
     description: 'image captions and alt text',
     queue: 'gpu',
     backends: {
-      florence2: {
+      florence2: defineBackend({
         defaultModel: 'onnx-community/Florence-2-base-ft',
+        options: florence2Options,
         load: async () => (await import('./caption/florence2.js')).createFlorence2Captioner,
         files: florence2Files,
-      },
+      }),
     },
   },
 
@@ -60,22 +98,25 @@ export const TASKS = {
     description: 'visual question answering with conversation memory',
     queue: 'gpu',
     backends: {
-      blip2: {
+      blip2: defineBackend({
         defaultModel: 'Salesforce/blip2-opt-2.7b',
+        options: blip2Options,
         load: async () => (await import('./vqa/blip2.js')).createBlip2Vqa,
         files: blip2Files,
-      },
-      smolvlm: {
+      }),
+      smolvlm: defineBackend({
         defaultModel: 'HuggingFaceTB/SmolVLM-256M-Instruct',
+        options: smolVlmOptions,
         load: async () => (await import('./vqa/smolvlm.js')).createSmolVlmVqa,
         files: smolVlmFiles,
-      },
-      groq: {
+      }),
+      groq: defineBackend({
         defaultModel: 'meta-llama/llama-4-maverick-17b-128e-instruct',
+        options: groqOptions,
         load: async () => (await import('./vqa/groq.js')).createGroqVqa,
         modelFolder: false,
         queue: 'remote',
-      },
+      }),
     },
   },
 
@@ -83,17 +124,19 @@ export const TASKS = {
     description: 'reading the text in images (OCR)',
     queue: 'gpu',
     backends: {
-      tesseract: {
+      tesseract: defineBackend({
         // the language; its trained data ships in the @tesseract.js-data/<lang> npm package
         defaultModel: 'eng',
+        options: tesseractOptions,
         modelFolder: false,
         load: async () => (await import('./read/tesseract.js')).createTesseractReader,
-      },
-      florence2: {
+      }),
+      florence2: defineBackend({
         defaultModel: 'onnx-community/Florence-2-base-ft',
+        options: florence2Options,
         load: async () => (await import('./read/florence2.js')).createFlorence2Reader,
         files: florence2Files,
-      },
+      }),
     },
   },
 
@@ -101,11 +144,12 @@ export const TASKS = {
     description: 'text to image (Stable Diffusion)',
     queue: 'gpu',
     backends: {
-      sd: {
+      sd: defineBackend({
         defaultModel: 'onnxruntime/sd-turbo',
+        options: sdOptions,
         load: async () => (await import('./imagine/sd.js')).createSdBackend,
         files: sdFiles,
-      },
+      }),
     },
   },
 
@@ -113,11 +157,12 @@ export const TASKS = {
     description: 'image and text embeddings (similarity search, duplicates)',
     queue: 'gpu',
     backends: {
-      clip: {
+      clip: defineBackend({
         defaultModel: 'Xenova/clip-vit-base-patch32',
+        options: clipOptions,
         load: async () => (await import('./embed/clip.js')).createClipEmbedder,
         files: clipFiles,
-      },
+      }),
     },
   },
 
@@ -125,11 +170,12 @@ export const TASKS = {
     description: 'finding things in images (grounding boxes)',
     queue: 'gpu',
     backends: {
-      florence2: {
+      florence2: defineBackend({
         defaultModel: 'onnx-community/Florence-2-base-ft',
+        options: florence2Options,
         load: async () => (await import('./find/florence2.js')).createFlorence2Finder,
         files: florence2Files,
-      },
+      }),
     },
   },
 } as const satisfies TaskTable;
@@ -196,6 +242,41 @@ export function localModels(modelsDir: string): string[] {
 export function queueOf(task: TaskName, backend: string, table: TaskTable = TASKS): string | undefined {
   const row = table[task] as TaskEntry<TaskName> | undefined;
   return row?.backends[backend]?.queue ?? row?.queue;
+}
+
+/**
+ * What is wrong with a task's configured backend and options: nothing ([]), an unknown backend, or what its
+ * options schema refuses. Paths start at the task (`['vqa', 'options', 'maxNewTokens']`); config load
+ * reports these with the rest of the config's errors.
+ */
+export function taskConfigIssues(
+  task: TaskName,
+  configured: { backend: string; options: unknown },
+  table: TaskTable = TASKS,
+): z.core.$ZodIssue[] {
+  const backends = (table[task] as TaskEntry<TaskName> | undefined)?.backends;
+  if (!backends) return [];
+  const entry = backends[configured.backend];
+  if (!entry) {
+    return [
+      {
+        code: 'custom',
+        path: [task, 'backend'],
+        message: `unknown backend; valid backends: ${listChoices(Object.keys(backends))}`,
+        input: configured.backend,
+      },
+    ];
+  }
+  const parsed = entry.options.safeParse(configured.options);
+  return parsed.success ? [] : parsed.error.issues.map((i) => ({ ...i, path: [task, 'options', ...i.path] }));
+}
+
+/** "tasks.vqa.options.maxNewTokens: expected a positive integer", "tasks.vqa.options: unknown key foo". */
+function optionIssueText(task: TaskName, issue: z.core.$ZodIssue): string {
+  const path = ['tasks', task, 'options', ...issue.path].join('.');
+  return issue.code === 'unrecognized_keys'
+    ? `${path}: unknown key ${issue.keys.join(', ')}`
+    : `${path}: ${issue.message}`;
 }
 
 /** Tasks this build can run (those with a row in the table). */
@@ -284,10 +365,18 @@ export class ModelRegistry implements BackendProvider {
       );
     }
     const sameBackend = configured?.backend === backend;
+    const options = { ...(sameBackend ? configured?.options : {}), ...override?.options };
+    const parsed = entry.options.safeParse(options);
+    if (!parsed.success) {
+      throw new UserError(
+        'bad_option',
+        `The ${backend} backend's options are not valid: ${parsed.error.issues.map((i) => optionIssueText(task, i)).join('; ')}.`,
+      );
+    }
     return {
       backend,
       model: override?.model ?? (sameBackend ? configured?.model : undefined) ?? entry.defaultModel,
-      options: { ...(sameBackend ? configured?.options : {}), ...override?.options },
+      options: parsed.data,
     };
   }
 
@@ -326,17 +415,14 @@ export class ModelRegistry implements BackendProvider {
     if (!pending) {
       const entry = this.#backendsOf(task)[sel.backend] as BackendEntry<TaskName>;
       pending = entry
-        .load()
-        .then((factory) =>
-          factory({
-            modelDir,
-            modelId: sel.model,
-            executionProviders: this.#options.executionProviders,
-            options: sel.options,
-            shared: this.#shared,
-            ...(this.#options.providers && { providers: this.#options.providers }),
-          }),
-        )
+        .create({
+          modelDir,
+          modelId: sel.model,
+          executionProviders: this.#options.executionProviders,
+          options: sel.options,
+          shared: this.#shared,
+          ...(this.#options.providers && { providers: this.#options.providers }),
+        })
         .catch((cause: unknown) => {
           throw loadFailed({ task, model: sel.model, folder: !noFolder }, cause);
         });
