@@ -36,6 +36,7 @@ import { BackendError, UserError } from '../../errors.js';
 import type { Blip2Options } from '../options.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
 import { specialTokensOf, userTextFilter } from '../user-text.js';
+import { PrefixCache } from './prefix-cache.js';
 
 type Past = Record<string, ort.Tensor>;
 
@@ -75,28 +76,6 @@ function ones(n: number): ort.Tensor {
   return new ort.Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
 }
 
-/** LRU of image key → decoder key/values over the image's query tokens. */
-class PrefixCache {
-  readonly #map = new Map<string, Promise<Past>>();
-  constructor(readonly capacity: number) {}
-  get(key: string): Promise<Past> | undefined {
-    const hit = this.#map.get(key);
-    if (hit) {
-      this.#map.delete(key);
-      this.#map.set(key, hit);
-    }
-    return hit;
-  }
-  set(key: string, value: Promise<Past>): void {
-    this.#map.set(key, value);
-    value.catch(() => this.#map.delete(key));
-    while (this.#map.size > this.capacity) this.#map.delete(this.#map.keys().next().value as string);
-  }
-  clear(): void {
-    this.#map.clear();
-  }
-}
-
 export const createBlip2Vqa: BackendFactory<'vqa', Blip2Options> = async (
   load: BackendLoadOptions<Blip2Options>,
 ): Promise<Backend<'vqa'>> => {
@@ -115,7 +94,7 @@ export const createBlip2Vqa: BackendFactory<'vqa', Blip2Options> = async (
   const eos = num(genConfig.eos_token_id ?? textConfig.eos_token_id, -1);
   const maxNewTokens = o.maxNewTokens ?? Math.max(1, num(genConfig.max_new_tokens, 30));
   const maxPromptTokens = o.maxPromptTokens;
-  const cache = o.featureCache ? new PrefixCache(o.featureCacheSize) : undefined;
+  const cache = o.featureCache ? new PrefixCache<Past>(o.featureCacheSize) : undefined;
 
   const size = (pre.size ?? {}) as { height?: number; width?: number };
   const height = num(size.height, 224);
