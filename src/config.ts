@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { truncate } from './core/text.js';
-import { taskConfigIssues } from './models/registry.js';
+import { TASKS } from './models/registry.js';
+import { taskConfigIssues } from './models/table.js';
 import type { TaskName } from './models/types.js';
 
 /** Hosts that only this machine can reach. */
@@ -83,7 +84,7 @@ export const configSchema = z.strictObject({
     // Each task's backend must exist and its options pass that backend's schema (src/models/options.ts).
     .superRefine((tasks, ctx) => {
       for (const [task, configured] of Object.entries(tasks)) {
-        for (const issue of taskConfigIssues(task as TaskName, configured)) ctx.addIssue({ ...issue });
+        for (const issue of taskConfigIssues(task as TaskName, configured, TASKS)) ctx.addIssue({ ...issue });
       }
     }),
   memory: z.strictObject({

@@ -1,67 +1,26 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { z } from 'zod';
 
 import { listChoices, UserError } from '../errors.js';
-import { blip2Files, clipFiles, florence2Files, type ModelFiles, sdFiles, smolVlmFiles } from './files.js';
+import { blip2Files, clipFiles, florence2Files, sdFiles, smolVlmFiles } from './files.js';
 import {
   blip2Options,
   clipOptions,
   florence2Options,
   groqOptions,
-  type OptionsSchema,
   sdOptions,
   smolVlmOptions,
   tesseractOptions,
 } from './options.js';
 import { SharedModels } from './shared-models.js';
-import type { Backend, BackendFactory, BackendLoadOptions, TaskName } from './types.js';
-
-/** A backend row as written in the table: its options schema types its factory and its file list. */
-export interface BackendSpec<T extends TaskName, S extends OptionsSchema> {
-  /** Hugging Face model id used when config names none. */
-  defaultModel: string;
-  /** Its options (config `tasks.<task>.options`), checked at config load and on every override. */
-  options: S;
-  /** Loaded lazily so an unused backend costs nothing at start-up. */
-  load: () => Promise<BackendFactory<T, z.output<S>>>;
-  /** false: the backend needs no model folder (a remote API, or weights shipped in an npm package); it gets modelDir ''. */
-  modelFolder?: false;
-  /** Scheduler queue when it differs from the task's (a remote API beside local models). */
-  queue?: string;
-  /** The repo files this backend reads, for its options (`iris models pull` fetches only these). */
-  files?: (options: z.output<S>) => ModelFiles;
-}
-
-/** A backend row of the table, whatever its options' type: each member takes options as given and parses them. */
-export interface BackendEntry<T extends TaskName> {
-  defaultModel: string;
-  options: OptionsSchema;
-  modelFolder?: false;
-  queue?: string;
-  /** Loads the factory and builds the backend with the options parsed by `options`. */
-  create(load: BackendLoadOptions<unknown>): Promise<Backend<T>>;
-  files?(options: unknown): ModelFiles;
-}
-
-/** A table row: the spec's types stay tied together here, so nothing else needs a cast. */
-export function defineBackend<T extends TaskName, S extends OptionsSchema>(
-  spec: BackendSpec<T, S>,
-): BackendEntry<T> {
-  const { load, files, ...row } = spec;
-  return {
-    ...row,
-    create: async (o) => (await load())({ ...o, options: spec.options.parse(o.options) }),
-    ...(files && { files: (options: unknown) => files(spec.options.parse(options)) }),
-  };
-}
-
-export interface TaskEntry<T extends TaskName> {
-  description: string;
-  /** Scheduler queue its jobs run on. */
-  queue: string;
-  backends: Record<string, BackendEntry<T>>;
-}
+import {
+  type BackendEntry,
+  defineBackend,
+  optionIssueText,
+  type TaskEntry,
+  type TaskTable,
+} from './table.js';
+import type { Backend, BackendLoadOptions, TaskName } from './types.js';
 
 /**
  * The one table of tasks → backends → default models and option schemas (options.ts). A task without a row
@@ -180,8 +139,6 @@ export const TASKS = {
   },
 } as const satisfies TaskTable;
 
-export type TaskTable = { [T in TaskName]?: TaskEntry<T> };
-
 export interface TaskSelection {
   backend: string;
   model: string;
@@ -196,7 +153,7 @@ export interface RegistryOptions {
   /** The task table; tests pass their own. */
   table?: TaskTable;
   /** Remote API settings handed to backends (config `providers`). */
-  providers?: BackendLoadOptions['providers'];
+  providers?: BackendLoadOptions<unknown>['providers'];
   /** Where backends share loaded models; tests pass their own to count loads. */
   shared?: SharedModels;
 }
@@ -242,41 +199,6 @@ export function localModels(modelsDir: string): string[] {
 export function queueOf(task: TaskName, backend: string, table: TaskTable = TASKS): string | undefined {
   const row = table[task] as TaskEntry<TaskName> | undefined;
   return row?.backends[backend]?.queue ?? row?.queue;
-}
-
-/**
- * What is wrong with a task's configured backend and options: nothing ([]), an unknown backend, or what its
- * options schema refuses. Paths start at the task (`['vqa', 'options', 'maxNewTokens']`); config load
- * reports these with the rest of the config's errors.
- */
-export function taskConfigIssues(
-  task: TaskName,
-  configured: { backend: string; options: unknown },
-  table: TaskTable = TASKS,
-): z.core.$ZodIssue[] {
-  const backends = (table[task] as TaskEntry<TaskName> | undefined)?.backends;
-  if (!backends) return [];
-  const entry = backends[configured.backend];
-  if (!entry) {
-    return [
-      {
-        code: 'custom',
-        path: [task, 'backend'],
-        message: `unknown backend; valid backends: ${listChoices(Object.keys(backends))}`,
-        input: configured.backend,
-      },
-    ];
-  }
-  const parsed = entry.options.safeParse(configured.options);
-  return parsed.success ? [] : parsed.error.issues.map((i) => ({ ...i, path: [task, 'options', ...i.path] }));
-}
-
-/** "tasks.vqa.options.maxNewTokens: expected a positive integer", "tasks.vqa.options: unknown key foo". */
-function optionIssueText(task: TaskName, issue: z.core.$ZodIssue): string {
-  const path = ['tasks', task, 'options', ...issue.path].join('.');
-  return issue.code === 'unrecognized_keys'
-    ? `${path}: unknown key ${issue.keys.join(', ')}`
-    : `${path}: ${issue.message}`;
 }
 
 /** Tasks this build can run (those with a row in the table). */

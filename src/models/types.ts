@@ -56,7 +56,7 @@ export interface Backend<T extends TaskName> {
 }
 
 /** What a backend factory gets from the registry; `O` is its options schema's output (options.ts). */
-export interface BackendLoadOptions<O = Record<string, unknown>> {
+export interface BackendLoadOptions<O> {
   /** Absolute path of the resolved model folder. */
   modelDir: string;
   modelId: string;
@@ -72,6 +72,4 @@ export interface BackendLoadOptions<O = Record<string, unknown>> {
   shared?: SharedModels;
 }
 
-export type BackendFactory<T extends TaskName, O = Record<string, unknown>> = (
-  opts: BackendLoadOptions<O>,
-) => Promise<Backend<T>>;
+export type BackendFactory<T extends TaskName, O> = (opts: BackendLoadOptions<O>) => Promise<Backend<T>>;

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { z } from 'zod';
 import { UserError } from '../../src/errors.js';
 import { noOptions } from '../../src/models/options.js';
-import { defineBackend, ModelRegistry, type TaskTable } from '../../src/models/registry.js';
+import { ModelRegistry } from '../../src/models/registry.js';
+import { defineBackend, type TaskTable } from '../../src/models/table.js';
 import type { BackendLoadOptions } from '../../src/models/types.js';
 
 function modelsDir(...ids: string[]): string {

@@ -7,13 +7,8 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { UserError } from '../../src/errors.js';
 import { resolveTargets } from '../../src/models/hub/manager.js';
 import { clipOptions, florence2Options, groqOptions, tesseractOptions } from '../../src/models/options.js';
-import {
-  defineBackend,
-  ModelRegistry,
-  TASKS,
-  type TaskEntry,
-  type TaskTable,
-} from '../../src/models/registry.js';
+import { ModelRegistry, TASKS } from '../../src/models/registry.js';
+import { defineBackend, type TaskEntry, type TaskTable } from '../../src/models/table.js';
 import type { BackendLoadOptions, TaskName } from '../../src/models/types.js';
 import { runIris } from '../fakes/cli.js';
 

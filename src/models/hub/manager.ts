@@ -9,14 +9,8 @@ import { join, relative, resolve, sep } from 'node:path';
 import type { Config } from '../../config.js';
 import { listChoices, UserError } from '../../errors.js';
 import type { DtypeProfile, ModelFiles } from '../files.js';
-import {
-  type BackendEntry,
-  ModelRegistry,
-  TASKS,
-  type TaskEntry,
-  type TaskTable,
-  taskNames,
-} from '../registry.js';
+import { ModelRegistry, TASKS, taskNames } from '../registry.js';
+import type { BackendEntry, TaskEntry, TaskTable } from '../table.js';
 import type { TaskName } from '../types.js';
 
 export interface ModelTarget {
