@@ -25,6 +25,7 @@ import sharp from 'sharp';
 import type { LoadedImage } from '../src/core/types.js';
 import { synthFlorence2 } from '../src/demo/colourworld/florence2.js';
 import { createFlorence2Captioner } from '../src/models/caption/florence2.js';
+import { florence2Options } from '../src/models/options.js';
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(`--${name}`);
@@ -69,7 +70,7 @@ export async function run(args: string[]): Promise<void> {
       modelDir: dir,
       modelId: 'onnx-community/Florence-2-base-ft',
       executionProviders: ['cpu'],
-      options: {},
+      options: florence2Options.parse({}),
     });
     const model = await Florence2ForConditionalGeneration.from_pretrained(dir, {
       dtype: 'fp32',

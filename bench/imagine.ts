@@ -16,8 +16,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { synthSd } from '../src/demo/colourworld/sd.js';
-import { createSdBackend, type SdHooks } from '../src/models/imagine/sd.js';
+import { createSdBackend } from '../src/models/imagine/sd.js';
 import type { ImagineIO } from '../src/models/imagine/types.js';
+import { type SdHooks, sdOptions } from '../src/models/options.js';
 
 function flag(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -55,7 +56,7 @@ async function measure(
     modelDir: dir,
     modelId: 'bench',
     executionProviders: ['cpu'],
-    options: { hooks, intraOpNumThreads: threads },
+    options: sdOptions.parse({ hooks, intraOpNumThreads: threads }),
   });
   const signal = new AbortController().signal;
   await backend.run({ ...input, steps: 1 }, { signal }); // warm-up

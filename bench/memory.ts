@@ -27,6 +27,7 @@ import { synthFlorence2 } from '../src/demo/colourworld/florence2.js';
 import { createFlorence2Captioner } from '../src/models/caption/florence2.js';
 import { createClipEmbedder } from '../src/models/embed/clip.js';
 import { createFlorence2Finder } from '../src/models/find/florence2.js';
+import { clipOptions, florence2Options } from '../src/models/options.js';
 import { createFlorence2Reader } from '../src/models/read/florence2.js';
 import { ModelRegistry } from '../src/models/registry.js';
 import { createClipTagger } from '../src/models/tag/clip.js';
@@ -131,11 +132,11 @@ async function measure(dir: string, row: Row): Promise<Measured> {
     .toBuffer();
   const limits = { maxBytes: 1 << 24, maxPixels: 1 << 24, formats: ['png'] } as const;
   const image: LoadedImage = await loadImage('red.png', png, limits);
-  const load = (model: string): BackendLoadOptions => ({
+  const load = <O>(model: string, options: O): BackendLoadOptions<O> => ({
     modelDir: join(dir, model),
     modelId: model,
     executionProviders: ['cpu'],
-    options: {},
+    options,
   });
   const registry = new ModelRegistry({
     modelsDir: dir,
@@ -153,19 +154,29 @@ async function measure(dir: string, row: Row): Promise<Measured> {
   const base = rss();
   let one: number;
   if (row.family === 'florence2') {
-    const caption = shared ? await registry.get('caption') : await createFlorence2Captioner(load(FLORENCE));
+    const caption = shared
+      ? await registry.get('caption')
+      : await createFlorence2Captioner(load(FLORENCE, florence2Options.parse({})));
     answers.push((await caption.run({ image }, { signal })).caption);
     one = rss();
-    const read = shared ? await registry.get('read') : await createFlorence2Reader(load(FLORENCE));
-    const find = shared ? await registry.get('find') : await createFlorence2Finder(load(FLORENCE));
+    const read = shared
+      ? await registry.get('read')
+      : await createFlorence2Reader(load(FLORENCE, florence2Options.parse({})));
+    const find = shared
+      ? await registry.get('find')
+      : await createFlorence2Finder(load(FLORENCE, florence2Options.parse({})));
     answers.push((await read.run({ image }, { signal })).text);
     answers.push(JSON.stringify((await find.run({ image, object: 'red' }, { signal })).boxes));
   } else {
-    const tag = shared ? await registry.get('tag') : await createClipTagger(load(CLIP));
+    const tag = shared
+      ? await registry.get('tag')
+      : await createClipTagger(load(CLIP, clipOptions.parse({})));
     const [tags] = await tag.run({ images: [image], labels: ['red', 'green'] }, { signal });
     answers.push(tags?.labels.map((l) => l.label).join(',') ?? '');
     one = rss();
-    const embed = shared ? await registry.get('embed') : await createClipEmbedder(load(CLIP));
+    const embed = shared
+      ? await registry.get('embed')
+      : await createClipEmbedder(load(CLIP, clipOptions.parse({})));
     answers.push(String((await embed.run({ images: [image] }, { signal })).dim));
   }
   return { base, one, all: rss(), answers };

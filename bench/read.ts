@@ -11,6 +11,7 @@
 import Tesseract from 'tesseract.js';
 import { loadImage } from '../src/core/media.js';
 import type { LoadedImage } from '../src/core/types.js';
+import { tesseractOptions } from '../src/models/options.js';
 import { createTesseractReader, languageDataDir } from '../src/models/read/tesseract.js';
 import { textPng } from '../test/fakes/images.js';
 
@@ -48,7 +49,7 @@ export async function run(args: string[]): Promise<void> {
     modelDir: '',
     modelId: 'eng',
     executionProviders: ['cpu'],
-    options: {},
+    options: tesseractOptions.parse({}),
   });
 
   const oneCall = async () => {

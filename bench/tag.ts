@@ -20,6 +20,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type { LoadedImage } from '../src/core/types.js';
 import { BENCH_LABELS, synthClip } from '../src/demo/colourworld/clip.js';
+import { clipOptions } from '../src/models/options.js';
 import { createClipTagger } from '../src/models/tag/clip.js';
 
 function flag(args: string[], name: string, fallback: number): number {
@@ -104,7 +105,11 @@ export async function run(args: string[]): Promise<void> {
       modelDir: dir,
       modelId: 'bench',
       executionProviders: ['cpu'],
-      options: { batchSize: batch, intraOpNumThreads: threads, template: 'This is a photo of {}' },
+      options: clipOptions.parse({
+        batchSize: batch,
+        intraOpNumThreads: threads,
+        template: 'This is a photo of {}',
+      }),
     });
     const signal = new AbortController().signal;
 

@@ -18,7 +18,8 @@ import sharp from 'sharp';
 import type { LoadedImage } from '../src/core/types.js';
 import { synthBlip2 } from '../src/demo/colourworld/blip2.js';
 import { synthSmolVlm } from '../src/demo/colourworld/smolvlm.js';
-import type { BackendFactory } from '../src/models/types.js';
+import { blip2Options, smolVlmOptions } from '../src/models/options.js';
+import type { Backend, BackendLoadOptions } from '../src/models/types.js';
 import { createBlip2Vqa } from '../src/models/vqa/blip2.js';
 import { createSmolVlmVqa } from '../src/models/vqa/smolvlm.js';
 
@@ -57,20 +58,17 @@ interface Row {
   uncached: number;
 }
 
+/** The bench's load options for a model folder. */
+function benchLoad<O>(modelDir: string, options: O): BackendLoadOptions<O> {
+  return { modelDir, modelId: 'bench', executionProviders: ['cpu'], options };
+}
+
 async function measure(
-  o: { name: string; dir: string; create: BackendFactory<'vqa'> },
+  o: { name: string; load: (featureCache: boolean) => Promise<Backend<'vqa'>> },
   rounds: number,
-  threads: number,
 ): Promise<Row> {
-  const load = (featureCache: boolean) =>
-    o.create({
-      modelDir: o.dir,
-      modelId: 'bench',
-      executionProviders: ['cpu'],
-      options: { featureCache, intraOpNumThreads: threads },
-    });
-  const cached = await load(true);
-  const uncached = await load(false);
+  const cached = await o.load(true);
+  const uncached = await o.load(false);
   const signal = new AbortController().signal;
   const q1 = 'What colour is the car in this picture?';
   const q2 = 'And what did I ask before?';
@@ -114,11 +112,28 @@ export async function run(args: string[]): Promise<void> {
     await synthBlip2(join(dir, 'blip2'), { variant: 'bench' });
     const rows = [
       await measure(
-        { name: 'smolvlm', dir: join(dir, 'smolvlm'), create: createSmolVlmVqa },
+        {
+          name: 'smolvlm',
+          load: (featureCache) =>
+            createSmolVlmVqa(
+              benchLoad(
+                join(dir, 'smolvlm'),
+                smolVlmOptions.parse({ featureCache, intraOpNumThreads: threads }),
+              ),
+            ),
+        },
         rounds,
-        threads,
       ),
-      await measure({ name: 'blip2', dir: join(dir, 'blip2'), create: createBlip2Vqa }, rounds, threads),
+      await measure(
+        {
+          name: 'blip2',
+          load: (featureCache) =>
+            createBlip2Vqa(
+              benchLoad(join(dir, 'blip2'), blip2Options.parse({ featureCache, intraOpNumThreads: threads })),
+            ),
+        },
+        rounds,
+      ),
     ];
     const ms = (v: number) => `${v.toFixed(1)} ms`.padStart(12);
     const ratio = (v: number) => `${v.toFixed(2)}×`.padStart(12);

@@ -3,6 +3,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { truncate } from './core/text.js';
+import { TASKS } from './models/registry.js';
+import { taskConfigIssues } from './models/table.js';
+import type { TaskName } from './models/types.js';
 
 /** Hosts that only this machine can reach. */
 export function isLoopbackHost(host: string): boolean {
@@ -64,24 +68,25 @@ export const configSchema = z.strictObject({
     offline: z.boolean(),
     executionProviders: z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1),
   }),
-  tasks: z.strictObject({
-    tag: taskSchema.extend({
-      labels: z.array(z.string().min(1).max(100)).min(1).max(200),
-      topK: z.number().int().min(1).max(50),
+  tasks: z
+    .strictObject({
+      tag: taskSchema.extend({
+        labels: z.array(z.string().min(1).max(100)).min(1).max(200),
+        topK: z.number().int().min(1).max(50),
+      }),
+      caption: taskSchema,
+      vqa: taskSchema,
+      read: taskSchema,
+      imagine: imagineSchema,
+      embed: taskSchema,
+      find: taskSchema,
+    })
+    // Each task's backend must exist and its options pass that backend's schema (src/models/options.ts).
+    .superRefine((tasks, ctx) => {
+      for (const [task, configured] of Object.entries(tasks)) {
+        for (const issue of taskConfigIssues(task as TaskName, configured, TASKS)) ctx.addIssue({ ...issue });
+      }
     }),
-
-    caption: taskSchema,
-
-    vqa: taskSchema,
-
-    read: taskSchema,
-
-    imagine: imagineSchema,
-
-    embed: taskSchema,
-
-    find: taskSchema,
-  }),
   memory: z.strictObject({
     store: z.enum(['sqlite', 'memory', 'redis']),
     path: z.string().min(1),
@@ -285,12 +290,14 @@ function merge(base: Tree, over: Tree): Tree {
   return out;
 }
 
+/** Sets a dotted path in `tree`, copying each mapping on the way (layers below may share them). */
 function setPath(tree: Tree, path: string, value: unknown): void {
   const keys = path.split('.');
   let node = tree;
   for (const k of keys.slice(0, -1)) {
-    if (!isTree(node[k])) node[k] = {};
-    node = node[k] as Tree;
+    const next: Tree = isTree(node[k]) ? { ...(node[k] as Tree) } : {};
+    node[k] = next;
+    node = next;
   }
   node[keys.at(-1) as string] = value;
 }
@@ -340,23 +347,40 @@ function describeValue(path: string, value: unknown): string {
   if ((SECRET_PATHS as readonly string[]).includes(path)) return '(hidden)';
   if (value === undefined) return 'nothing';
   const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return truncate(text, 60);
+}
+
+/**
+ * default.yaml's options for a task are for its default backend: where a later layer picks another backend,
+ * only the options the later layers give apply (the other backend's schema would refuse the defaults).
+ */
+function dropOtherBackendsDefaults(tree: Tree, o: { defaults: Tree; upper: Tree }): Tree {
+  if (!isTree(tree.tasks)) return tree;
+  const tasks: Tree = { ...tree.tasks };
+  for (const [task, entry] of Object.entries(tasks)) {
+    if (!isTree(entry) || entry.backend === getPath(o.defaults, ['tasks', task, 'backend'])) continue;
+    tasks[task] = { ...entry, options: getPath(o.upper, ['tasks', task, 'options']) ?? {} };
+  }
+  return { ...tree, tasks };
 }
 
 /** Layers: default.yaml < local file < environment < overrides. Throws ConfigError naming key, value and expectation. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
-  let tree = readYaml(DEFAULT_CONFIG_FILE);
+  const defaults = readYaml(DEFAULT_CONFIG_FILE);
   const localDefault = resolve(dirname(DEFAULT_CONFIG_FILE), 'local.yaml');
   const file = options.file ?? env.IRIS_CONFIG ?? (existsSync(localDefault) ? localDefault : undefined);
-  if (file) {
-    if (!existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
-    tree = merge(tree, readYaml(file));
-  }
-  tree = merge(tree, envLayer(env));
-  for (const [path, value] of Object.entries(options.overrides ?? {})) {
-    if (value !== undefined) setPath(tree, path, value);
-  }
+  if (file && !existsSync(file)) throw new ConfigError(`config file ${file} does not exist`);
+  const fileLayer = file ? readYaml(file) : {};
+  const envTree = envLayer(env);
+  const layered = (base: Tree): Tree => {
+    const tree = merge(merge(base, fileLayer), envTree);
+    for (const [path, value] of Object.entries(options.overrides ?? {})) {
+      if (value !== undefined) setPath(tree, path, value);
+    }
+    return tree;
+  };
+  const tree = dropOtherBackendsDefaults(layered(defaults), { defaults, upper: layered({}) });
   const result = configSchema.safeParse(tree);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
@@ -365,7 +389,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     if (issue.code === 'unrecognized_keys') return `${where}: unknown key ${issue.keys.join(', ')}`;
     return `${where}: ${issue.message} — got ${describeValue(path, getPath(tree, issue.path))}`;
   });
-  throw new ConfigError(`invalid config${file ? ` (${file})` : ''}:\n  ${lines.join('\n  ')}`);
+  // One problem fits on the one `error: …` line the CLI prints; several get a line each.
+  const heading = `invalid config${file ? ` (${file})` : ''}`;
+  throw new ConfigError(
+    lines.length === 1 ? `${heading}: ${lines[0]}` : `${heading}:\n  ${lines.join('\n  ')}`,
+  );
 }
 
 /** Which platforms have credentials. */

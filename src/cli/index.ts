@@ -210,7 +210,8 @@ export function buildProgram(): Command {
       async (image: string, flags: ModelFlags & { backend?: string; model?: string; json?: boolean }) => {
         const { readCli } = await import('./read.js');
         const { TASKS } = await import('../models/registry.js');
-        // Another backend than the configured one runs on its own default model unless --model names one.
+        // Another backend than the configured one runs on its own default model unless --model names one,
+        // and without the configured backend's options (its schema is another's).
         const configured = configFrom({ ...program.opts(), ...flags }).tasks.read.backend;
         const switched = flags.backend !== undefined && flags.backend !== configured;
         const fallback = switched
@@ -219,7 +220,11 @@ export function buildProgram(): Command {
           : undefined;
         const config = configFrom(
           { ...program.opts(), ...flags },
-          { 'tasks.read.backend': flags.backend, 'tasks.read.model': flags.model ?? fallback },
+          {
+            'tasks.read.backend': flags.backend,
+            'tasks.read.model': flags.model ?? fallback,
+            'tasks.read.options': switched ? {} : undefined,
+          },
         );
         const code = await withApp(config, program.opts(), (app) =>
           readCli(app, image, { ...flags, out, err }),

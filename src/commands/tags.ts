@@ -1,3 +1,4 @@
+import { truncate } from '../core/text.js';
 import type { LoadedImage } from '../core/types.js';
 import { UserError } from '../errors.js';
 import type { Scored } from '../models/types.js';
@@ -33,7 +34,7 @@ export function parseLabels(text: string): string[] {
   if (long)
     throw new UserError(
       'bad_option',
-      `The label "${long.slice(0, 20)}…" is too long (at most ${MAX_LABEL_LENGTH} characters).`,
+      `The label "${truncate(long, 21)}" is too long (at most ${MAX_LABEL_LENGTH} characters).`,
     );
   return labels;
 }

@@ -9,8 +9,9 @@
  * 3. Length: at most `min(config altText.maxLength, the platform's cap)` characters (UTF-16 code
  *    units, which is what JavaScript and both platforms' limits count): Discord 1024, Slack 1000;
  *    other platforms get the configured length only.
- * 4. Trimmed at the last sentence end that keeps at least half the room; otherwise at the last word
- *    boundary with "…"; a single word longer than the room is cut (never inside a surrogate pair).
+ * 4. Trimmed at the last sentence end that keeps at least half the room; otherwise as `truncate`
+ *    (./text.ts) cuts: at a word boundary with "…", or a single long word cut hard (never inside a
+ *    surrogate pair).
  * 5. Language: config altText.language (BCP 47, default en) decides sentence breaks and capitals; the
  *    caption backend gets it too (Florence-2 and the colour world write English only).
  * 6. The configured label (e.g. "AI-generated:") goes in front, followed by one space, and counts
@@ -20,6 +21,7 @@
  *
  * Pure functions only: no I/O, no config loading.
  */
+import { truncate } from './text.js';
 
 /** Platforms' own caps on an attachment's description. */
 export const PLATFORM_ALT_TEXT_LIMITS: Readonly<Record<string, number>> = {
@@ -29,8 +31,6 @@ export const PLATFORM_ALT_TEXT_LIMITS: Readonly<Record<string, number>> = {
 
 /** Used when there is neither a caption nor a tag. */
 export const GENERIC_ALT_TEXT = 'An image (no description available).';
-
-const ELLIPSIS = '…';
 
 export interface AltTextPolicy {
   /** config altText.maxLength */
@@ -91,15 +91,9 @@ export function describe(source: AltTextSource, language = 'en'): string {
   return GENERIC_ALT_TEXT;
 }
 
-/** Index ≤ `at` that does not split a surrogate pair. */
-function safeCut(text: string, at: number): number {
-  const code = text.charCodeAt(at - 1);
-  return at > 0 && code >= 0xd800 && code <= 0xdbff ? at - 1 : at;
-}
-
 /**
  * `text` (already normalised) in at most `max` characters: whole sentences when they keep at least
- * half the room, else up to a word boundary plus "…", else a hard cut plus "…".
+ * half the room, else `truncate`'s cut (a word boundary plus "…", else a hard cut plus "…").
  */
 export function trimToLength(text: string, max: number, language = 'en'): string {
   if (!Number.isInteger(max) || max < 1) throw new RangeError(`alt text: bad length ${max}`);
@@ -110,16 +104,7 @@ export function trimToLength(text: string, max: number, language = 'en'): string
     if (end > max) break;
     if (/[.!?…]["'’”)\]]*$/.test(s.segment.trimEnd())) sentenceEnd = end;
   }
-  if (sentenceEnd >= max / 2) return text.slice(0, sentenceEnd);
-
-  const room = max - ELLIPSIS.length;
-  if (room < 1) return text.slice(0, safeCut(text, max));
-  const space = text.lastIndexOf(' ', room);
-  if (space > 0) {
-    const head = text.slice(0, space).replace(/[\s,;:–—-]+$/, '');
-    if (head) return head + ELLIPSIS;
-  }
-  return text.slice(0, safeCut(text, room)) + ELLIPSIS;
+  return sentenceEnd >= max / 2 ? text.slice(0, sentenceEnd) : truncate(text, max);
 }
 
 /** The alt text for one image: description, label, platform cap, trimmed — never empty. */

@@ -1,5 +1,6 @@
 import type { AnyCommand, OptionSpec } from '../commands/types.js';
 import { listChoices, UserError } from '../errors.js';
+import { truncate } from './text.js';
 
 export type ArgValue = string | number | boolean | undefined;
 
@@ -31,7 +32,7 @@ export function stripUnsafeChars(text: string): string {
 /** A file name fit to show in a reply: unsafe characters removed, one line, at most 100 characters. */
 export function displayName(name: string): string {
   const clean = stripUnsafeChars(name).replace(/\s+/g, ' ').trim();
-  return (clean.length > 100 ? `${clean.slice(0, 99)}…` : clean) || 'image';
+  return truncate(clean, 100) || 'image';
 }
 
 function rangeText(spec: OptionSpec): string {

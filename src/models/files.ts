@@ -10,8 +10,12 @@ export interface ModelFiles {
   optional?: string[];
 }
 
-/** transformers.js's ONNX file suffix per dtype (`model_quantized.onnx` for q8, …). */
-export const ONNX_DTYPE_SUFFIX: Record<string, string> = {
+/**
+ * The one dtype table: transformers.js's ONNX file suffix per dtype (`model_quantized.onnx` for q8, …).
+ * The file lists below, the CLIP, Florence-2 and SmolVLM backends and the `dtype` option's schema
+ * (options.ts) all read it.
+ */
+export const ONNX_DTYPE_SUFFIX = {
   fp32: '',
   fp16: '_fp16',
   q8: '_quantized',
@@ -20,63 +24,72 @@ export const ONNX_DTYPE_SUFFIX: Record<string, string> = {
   q4: '_q4',
   q4f16: '_q4f16',
   bnb4: '_bnb4',
-};
+} as const;
 
-/**
- * `onnx/<session><suffix>.onnx` for each session; `dtype` is one dtype or a map session → dtype (as
- * transformers.js takes it). Unknown dtypes keep the fp32 name so the error comes from the backend.
- */
-export function onnxFiles(sessions: readonly string[], dtype: unknown): string[] {
-  return sessions.map((session) => {
-    const d =
-      typeof dtype === 'string'
-        ? dtype
-        : ((dtype as Record<string, unknown> | undefined)?.[session] ?? 'fp32');
-    return `onnx/${session}${ONNX_DTYPE_SUFFIX[String(d)] ?? ''}.onnx`;
-  });
+export type Dtype = keyof typeof ONNX_DTYPE_SUFFIX;
+export const DTYPES = Object.keys(ONNX_DTYPE_SUFFIX) as [Dtype, ...Dtype[]];
+
+/** One dtype for every session, or one per session (a session not named loads fp32), as transformers.js takes it. */
+export type DtypeChoice = Dtype | Record<string, Dtype>;
+
+/** The dtype `choice` gives `session`. */
+export function sessionDtype(choice: DtypeChoice, session: string): Dtype {
+  return typeof choice === 'string' ? choice : (choice[session] ?? 'fp32');
 }
+
+/** `onnx/<session><suffix>.onnx` for each session. */
+export function onnxFiles(sessions: readonly string[], dtype: DtypeChoice): string[] {
+  return sessions.map((session) => `onnx/${session}${ONNX_DTYPE_SUFFIX[sessionDtype(dtype, session)]}.onnx`);
+}
+
+/** The ONNX sessions each backend opens (the keys a per-session `dtype` map may name). */
+export const CLIP_SESSIONS = ['text_model', 'vision_model'] as const;
+export const FLORENCE2_SESSIONS = [
+  'vision_encoder',
+  'embed_tokens',
+  'encoder_model',
+  'decoder_model_merged',
+] as const;
+export const SMOLVLM_SESSIONS = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'] as const;
 
 const TOKENIZER = ['tokenizer.json', 'tokenizer_config.json'];
 const TOKENIZER_EXTRA = ['special_tokens_map.json'];
 
 /** CLIP with split towers (tag/clip.ts opens text_model and vision_model). */
-export function clipFiles(options: Record<string, unknown>): ModelFiles {
+export function clipFiles(options: { dtype: DtypeChoice }): ModelFiles {
   return {
     required: [
       'config.json',
       ...TOKENIZER,
       'preprocessor_config.json',
-      ...onnxFiles(['text_model', 'vision_model'], options.dtype),
+      ...onnxFiles(CLIP_SESSIONS, options.dtype),
     ],
     optional: TOKENIZER_EXTRA,
   };
 }
 
 /** Florence-2 (caption, read and find): the four sessions transformers.js opens. */
-export function florence2Files(options: Record<string, unknown>): ModelFiles {
+export function florence2Files(options: { dtype: DtypeChoice }): ModelFiles {
   return {
     required: [
       'config.json',
       ...TOKENIZER,
       'preprocessor_config.json',
-      ...onnxFiles(
-        ['vision_encoder', 'embed_tokens', 'encoder_model', 'decoder_model_merged'],
-        options.dtype,
-      ),
+      ...onnxFiles(FLORENCE2_SESSIONS, options.dtype),
     ],
     optional: ['generation_config.json', ...TOKENIZER_EXTRA],
   };
 }
 
 /** SmolVLM (Idefics3): processor_config.json holds image_seq_len; the chat template may be in chat_template.json. */
-export function smolVlmFiles(options: Record<string, unknown>): ModelFiles {
+export function smolVlmFiles(options: { dtype: DtypeChoice }): ModelFiles {
   return {
     required: [
       'config.json',
       ...TOKENIZER,
       'preprocessor_config.json',
       'processor_config.json',
-      ...onnxFiles(['vision_encoder', 'embed_tokens', 'decoder_model_merged'], options.dtype),
+      ...onnxFiles(SMOLVLM_SESSIONS, options.dtype),
     ],
     optional: ['generation_config.json', 'chat_template.json', ...TOKENIZER_EXTRA],
   };
@@ -122,5 +135,5 @@ export function sdFiles(): ModelFiles {
 }
 
 /** The dtype profiles `iris models pull --dtype` offers; each maps to a backend's `dtype` option. */
-export const DTYPE_PROFILES = ['q8', 'fp16', 'fp32'] as const;
+export const DTYPE_PROFILES = ['q8', 'fp16', 'fp32'] as const satisfies readonly Dtype[];
 export type DtypeProfile = (typeof DTYPE_PROFILES)[number];

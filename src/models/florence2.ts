@@ -10,9 +10,9 @@
  * before the folder) is switched off, as is remote loading: iris reads model folders, it never lets
  * transformers.js download.
  *
- * Options (config `tasks.<task>.options`):
+ * Options (config `tasks.<task>.options`; schema `florence2Options` in ./options.ts):
  * - `dtype` (default 'fp32'): which ONNX files to load ('fp32' → `onnx/<session>.onnx`, 'fp16' →
- *   `_fp16`, 'q8' → `_quantized`, 'q4' → `_q4`…), or one per session, e.g.
+ *   `_fp16`, 'q8' → `_quantized`, 'q4' → `_q4`…: files.ts's table), or one per session, e.g.
  *   `{ vision_encoder: 'fp16', decoder_model_merged: 'q4' }`. A missing file is an error.
  * - `maxNewTokens` (default 256): longest answer in tokens.
  */
@@ -30,6 +30,8 @@ import {
 import { toRgb } from '../core/media.js';
 import type { LoadedImage } from '../core/types.js';
 import { BackendError, UserError } from '../errors.js';
+import type { DtypeChoice } from './files.js';
+import type { Florence2Options } from './options.js';
 import { SharedModels } from './shared-models.js';
 import type { BackendLoadOptions, RunOptions } from './types.js';
 import { specialTokensOf, tokenStripper, userTextFilter } from './user-text.js';
@@ -57,8 +59,6 @@ export interface Florence2 {
   dispose(): Promise<void>;
 }
 
-const DEFAULT_MAX_NEW_TOKENS = 256;
-type DType = NonNullable<Parameters<typeof Florence2ForConditionalGeneration.from_pretrained>[1]>['dtype'];
 type Device = NonNullable<Parameters<typeof Florence2ForConditionalGeneration.from_pretrained>[1]>['device'];
 
 /** Stops generate() between tokens once the request is cancelled or timed out, and reports steps. */
@@ -75,25 +75,6 @@ class StopOnAbort extends StoppingCriteria {
     this.onStep?.(this.steps);
     return inputIds.map(() => this.signal.aborted);
   }
-}
-
-function dtypeOption(v: unknown, who: string): DType {
-  if (v === undefined) return 'fp32';
-  const ok = (x: unknown) => typeof x === 'string' && x !== '';
-  if (ok(v) || (v && typeof v === 'object' && Object.values(v).every(ok))) return v as DType;
-  throw new BackendError('bad_config', `${who}: option dtype must be a dtype name or a map session → dtype`, {
-    isRetryable: false,
-  });
-}
-
-function positiveInt(v: unknown, fallback: number, name: string, who: string): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new BackendError('bad_config', `${who}: option ${name} must be a whole number ≥ 1`, {
-      isRetryable: false,
-    });
-  }
-  return v;
 }
 
 /** The size the processor resizes to, so the image is decoded (with shrink-on-load) once, at that size. */
@@ -168,7 +149,7 @@ interface LoadedFlorence2 {
 }
 
 /** Model and processor from a Florence-2 folder: the part caption, read and find share. */
-async function openFlorence2(dir: string, dtype: DType, device: Device): Promise<LoadedFlorence2> {
+async function openFlorence2(dir: string, dtype: DtypeChoice, device: Device): Promise<LoadedFlorence2> {
   env.allowRemoteModels = false;
   env.useFSCache = false;
   let model: PreTrainedModel;
@@ -200,9 +181,11 @@ async function openFlorence2(dir: string, dtype: DType, device: Device): Promise
  * Florence-2 from `load.modelDir` for one backend; `who` names it in errors ('caption/florence2'). The
  * loaded model is shared (`load.shared`) with every other backend on the same folder, dtype and device.
  */
-export async function loadFlorence2(load: BackendLoadOptions, who: string): Promise<Florence2> {
-  const dtype = dtypeOption(load.options.dtype, who);
-  const maxNewTokens = positiveInt(load.options.maxNewTokens, DEFAULT_MAX_NEW_TOKENS, 'maxNewTokens', who);
+export async function loadFlorence2(
+  load: BackendLoadOptions<Florence2Options>,
+  who: string,
+): Promise<Florence2> {
+  const { dtype, maxNewTokens } = load.options;
   const device = (load.executionProviders[0] ?? 'cpu') as Device;
   const lease = await (load.shared ?? new SharedModels()).acquire(
     { kind: 'florence2', dir: load.modelDir, dtype, executionProviders: [String(device)] },

@@ -2,45 +2,41 @@ import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
 import { listChoices, UserError } from '../errors.js';
-import { blip2Files, clipFiles, florence2Files, type ModelFiles, sdFiles, smolVlmFiles } from './files.js';
+import { blip2Files, clipFiles, florence2Files, sdFiles, smolVlmFiles } from './files.js';
+import {
+  blip2Options,
+  clipOptions,
+  florence2Options,
+  groqOptions,
+  sdOptions,
+  smolVlmOptions,
+  tesseractOptions,
+} from './options.js';
 import { SharedModels } from './shared-models.js';
-import type { Backend, BackendFactory, BackendLoadOptions, TaskName } from './types.js';
-
-export interface BackendEntry<T extends TaskName> {
-  /** Hugging Face model id used when config names none. */
-  defaultModel: string;
-  /** Loaded lazily so an unused backend costs nothing at start-up. */
-  load: () => Promise<BackendFactory<T>>;
-  /** false: the backend needs no model folder (a remote API, or weights shipped in an npm package); it gets modelDir ''. */
-  modelFolder?: false;
-  /** Scheduler queue when it differs from the task's (a remote API beside local models). */
-  queue?: string;
-  /** The repo files this backend reads, for its options (`iris models pull` fetches only these). */
-  files?: (options: Record<string, unknown>) => ModelFiles;
-}
-
-export interface TaskEntry<T extends TaskName> {
-  description: string;
-  /** Scheduler queue its jobs run on. */
-  queue: string;
-  backends: Record<string, BackendEntry<T>>;
-}
+import {
+  type BackendEntry,
+  defineBackend,
+  optionIssueText,
+  type TaskEntry,
+  type TaskTable,
+} from './table.js';
+import type { Backend, BackendLoadOptions, TaskName } from './types.js';
 
 /**
- * The one table of tasks → backends → default models. Each task's row is added by the issue that builds
- * it (the placeholder comments mark where, so parallel work merges cleanly); a task without a row answers
- * "not available in this build".
+ * The one table of tasks → backends → default models and option schemas (options.ts). A task without a row
+ * answers "not available in this build".
  */
 export const TASKS = {
   tag: {
     description: 'zero-shot image tagging',
     queue: 'gpu',
     backends: {
-      clip: {
+      clip: defineBackend({
         defaultModel: 'Xenova/clip-vit-base-patch32',
+        options: clipOptions,
         load: async () => (await import('./tag/clip.js')).createClipTagger,
         files: clipFiles,
-      },
+      }),
     },
   },
 
@@ -48,11 +44,12 @@ export const TASKS = {
     description: 'image captions and alt text',
     queue: 'gpu',
     backends: {
-      florence2: {
+      florence2: defineBackend({
         defaultModel: 'onnx-community/Florence-2-base-ft',
+        options: florence2Options,
         load: async () => (await import('./caption/florence2.js')).createFlorence2Captioner,
         files: florence2Files,
-      },
+      }),
     },
   },
 
@@ -60,22 +57,25 @@ export const TASKS = {
     description: 'visual question answering with conversation memory',
     queue: 'gpu',
     backends: {
-      blip2: {
+      blip2: defineBackend({
         defaultModel: 'Salesforce/blip2-opt-2.7b',
+        options: blip2Options,
         load: async () => (await import('./vqa/blip2.js')).createBlip2Vqa,
         files: blip2Files,
-      },
-      smolvlm: {
+      }),
+      smolvlm: defineBackend({
         defaultModel: 'HuggingFaceTB/SmolVLM-256M-Instruct',
+        options: smolVlmOptions,
         load: async () => (await import('./vqa/smolvlm.js')).createSmolVlmVqa,
         files: smolVlmFiles,
-      },
-      groq: {
+      }),
+      groq: defineBackend({
         defaultModel: 'meta-llama/llama-4-maverick-17b-128e-instruct',
+        options: groqOptions,
         load: async () => (await import('./vqa/groq.js')).createGroqVqa,
         modelFolder: false,
         queue: 'remote',
-      },
+      }),
     },
   },
 
@@ -83,17 +83,19 @@ export const TASKS = {
     description: 'reading the text in images (OCR)',
     queue: 'gpu',
     backends: {
-      tesseract: {
+      tesseract: defineBackend({
         // the language; its trained data ships in the @tesseract.js-data/<lang> npm package
         defaultModel: 'eng',
+        options: tesseractOptions,
         modelFolder: false,
         load: async () => (await import('./read/tesseract.js')).createTesseractReader,
-      },
-      florence2: {
+      }),
+      florence2: defineBackend({
         defaultModel: 'onnx-community/Florence-2-base-ft',
+        options: florence2Options,
         load: async () => (await import('./read/florence2.js')).createFlorence2Reader,
         files: florence2Files,
-      },
+      }),
     },
   },
 
@@ -101,11 +103,12 @@ export const TASKS = {
     description: 'text to image (Stable Diffusion)',
     queue: 'gpu',
     backends: {
-      sd: {
+      sd: defineBackend({
         defaultModel: 'onnxruntime/sd-turbo',
+        options: sdOptions,
         load: async () => (await import('./imagine/sd.js')).createSdBackend,
         files: sdFiles,
-      },
+      }),
     },
   },
 
@@ -113,11 +116,12 @@ export const TASKS = {
     description: 'image and text embeddings (similarity search, duplicates)',
     queue: 'gpu',
     backends: {
-      clip: {
+      clip: defineBackend({
         defaultModel: 'Xenova/clip-vit-base-patch32',
+        options: clipOptions,
         load: async () => (await import('./embed/clip.js')).createClipEmbedder,
         files: clipFiles,
-      },
+      }),
     },
   },
 
@@ -125,16 +129,15 @@ export const TASKS = {
     description: 'finding things in images (grounding boxes)',
     queue: 'gpu',
     backends: {
-      florence2: {
+      florence2: defineBackend({
         defaultModel: 'onnx-community/Florence-2-base-ft',
+        options: florence2Options,
         load: async () => (await import('./find/florence2.js')).createFlorence2Finder,
         files: florence2Files,
-      },
+      }),
     },
   },
 } as const satisfies TaskTable;
-
-export type TaskTable = { [T in TaskName]?: TaskEntry<T> };
 
 export interface TaskSelection {
   backend: string;
@@ -150,7 +153,7 @@ export interface RegistryOptions {
   /** The task table; tests pass their own. */
   table?: TaskTable;
   /** Remote API settings handed to backends (config `providers`). */
-  providers?: BackendLoadOptions['providers'];
+  providers?: BackendLoadOptions<unknown>['providers'];
   /** Where backends share loaded models; tests pass their own to count loads. */
   shared?: SharedModels;
 }
@@ -284,10 +287,18 @@ export class ModelRegistry implements BackendProvider {
       );
     }
     const sameBackend = configured?.backend === backend;
+    const options = { ...(sameBackend ? configured?.options : {}), ...override?.options };
+    const parsed = entry.options.safeParse(options);
+    if (!parsed.success) {
+      throw new UserError(
+        'bad_option',
+        `The ${backend} backend's options are not valid: ${parsed.error.issues.map((i) => optionIssueText(task, i)).join('; ')}.`,
+      );
+    }
     return {
       backend,
       model: override?.model ?? (sameBackend ? configured?.model : undefined) ?? entry.defaultModel,
-      options: { ...(sameBackend ? configured?.options : {}), ...override?.options },
+      options: parsed.data,
     };
   }
 
@@ -326,17 +337,14 @@ export class ModelRegistry implements BackendProvider {
     if (!pending) {
       const entry = this.#backendsOf(task)[sel.backend] as BackendEntry<TaskName>;
       pending = entry
-        .load()
-        .then((factory) =>
-          factory({
-            modelDir,
-            modelId: sel.model,
-            executionProviders: this.#options.executionProviders,
-            options: sel.options,
-            shared: this.#shared,
-            ...(this.#options.providers && { providers: this.#options.providers }),
-          }),
-        )
+        .create({
+          modelDir,
+          modelId: sel.model,
+          executionProviders: this.#options.executionProviders,
+          options: sel.options,
+          shared: this.#shared,
+          ...(this.#options.providers && { providers: this.#options.providers }),
+        })
         .catch((cause: unknown) => {
           throw loadFailed({ task, model: sel.model, folder: !noFolder }, cause);
         });

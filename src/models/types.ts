@@ -55,14 +55,14 @@ export interface Backend<T extends TaskName> {
   dispose(): Promise<void>;
 }
 
-/** What a backend factory gets from the registry. */
-export interface BackendLoadOptions {
+/** What a backend factory gets from the registry; `O` is its options schema's output (options.ts). */
+export interface BackendLoadOptions<O> {
   /** Absolute path of the resolved model folder. */
   modelDir: string;
   modelId: string;
   executionProviders: string[];
-  /** Backend-specific settings from config (tasks.<task>.options). */
-  options: Record<string, unknown>;
+  /** Backend-specific settings (config tasks.<task>.options), checked and defaulted by the backend's schema. */
+  options: O;
   /** Remote API settings (config `providers`): keys and base URLs; never logged. */
   providers?: { groq?: { apiKey: string; baseUrl: string } };
   /**
@@ -72,4 +72,4 @@ export interface BackendLoadOptions {
   shared?: SharedModels;
 }
 
-export type BackendFactory<T extends TaskName> = (opts: BackendLoadOptions) => Promise<Backend<T>>;
+export type BackendFactory<T extends TaskName, O> = (opts: BackendLoadOptions<O>) => Promise<Backend<T>>;

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Check, type DoctorDeps, formatChecks, runChecks } from '../../src/cli/doctor.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { synthClip } from '../../src/demo/colourworld/index.js';
+import { runIris } from '../fakes/cli.js';
 import { SECRETS } from '../fakes/secrets.js';
 
 const healthy: DoctorDeps = {
@@ -61,6 +62,25 @@ describe('iris doctor', () => {
     }, healthy);
     assert.equal(byName(checks, 'config')?.state, 'fail');
     assert.match(byName(checks, 'config')?.detail ?? '', /platforms\.playground\.port/);
+  });
+
+  it('a backend option its schema refuses is a fail naming the key; the real command exits 2', async () => {
+    const checks = await runChecks(config({ 'tasks.read.options': { psm: 99, dpii: 300 } }), healthy);
+    assert.equal(byName(checks, 'config')?.state, 'fail');
+    const detail = byName(checks, 'config')?.detail ?? '';
+    assert.match(detail, /tasks\.read\.options\.psm: expected a whole number from 0 to 13 — got 99/);
+    assert.match(detail, /tasks\.read\.options: unknown key dpii/);
+
+    const file = join(models, 'bad-options.yaml');
+    await writeFile(file, 'tasks:\n  tag:\n    options: { dtype: q3 }\n');
+    const res = await runIris(['doctor'], {
+      env: { ...process.env, IRIS_CONFIG: file, IRIS_MODELS_DIR: models },
+    });
+    assert.equal(res.code, 2, res.stderr);
+    assert.match(
+      res.stdout,
+      /config\s+FAIL\s+invalid config .*tasks\.tag\.options\.dtype: expected one of fp32, .* — got "q3"/,
+    );
   });
 
   it('tokens are judged by format only and never printed', async () => {

@@ -91,7 +91,7 @@ test('bad input and bad choices exit 2 with one clear line', async () => {
     [[join(dir, 'missing.png')], /missing\.png: no such file/],
     [
       [join(dir, 'line.png'), '--backend', 'nope'],
-      /Unknown read backend nope\. Valid backends: tesseract or florence2/,
+      /tasks\.read\.backend: unknown backend; valid backends: tesseract or florence2 — got "nope"/,
     ],
     [[join(dir, 'line.png'), '--model', 'xyz'], /npm install @tesseract\.js-data\/xyz/],
   ];

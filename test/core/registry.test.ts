@@ -3,8 +3,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { z } from 'zod';
 import { UserError } from '../../src/errors.js';
-import { ModelRegistry, type TaskTable } from '../../src/models/registry.js';
+import { noOptions } from '../../src/models/options.js';
+import { ModelRegistry } from '../../src/models/registry.js';
+import { defineBackend, type TaskTable } from '../../src/models/table.js';
 import type { BackendLoadOptions } from '../../src/models/types.js';
 
 function modelsDir(...ids: string[]): string {
@@ -17,7 +20,7 @@ function modelsDir(...ids: string[]): string {
 }
 
 function countingTable() {
-  const loads: BackendLoadOptions[] = [];
+  const loads: BackendLoadOptions<unknown>[] = [];
   const disposed: string[] = [];
   let failNext = false;
   const table: TaskTable = {
@@ -25,8 +28,9 @@ function countingTable() {
       description: 'test',
       queue: 'gpu',
       backends: {
-        clip: {
+        clip: defineBackend({
           defaultModel: 'org/default',
+          options: z.strictObject({ batchSize: z.int().min(1).default(8) }),
           load: async () => async (opts) => {
             loads.push(opts);
             if (failNext) {
@@ -41,11 +45,12 @@ function countingTable() {
               dispose: async () => void disposed.push(opts.modelId),
             };
           },
-        },
-        other: {
+        }),
+        other: defineBackend({
           defaultModel: 'org/other',
+          options: noOptions,
           load: async () => async () => Promise.reject(new Error('unused')),
-        },
+        }),
       },
     },
   };
@@ -150,8 +155,9 @@ test('a task without a row is "not available"; a backend without a model folder 
       description: 'test',
       queue: 'gpu',
       backends: {
-        bundled: {
+        bundled: defineBackend({
           defaultModel: 'eng',
+          options: noOptions,
           modelFolder: false,
           load: async () => async (opts) => ({
             task: 'read',
@@ -160,7 +166,7 @@ test('a task without a row is "not available"; a backend without a model folder 
             run: async () => ({ text: '' }),
             dispose: async () => {},
           }),
-        },
+        }),
       },
     },
   };

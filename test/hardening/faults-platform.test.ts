@@ -198,7 +198,7 @@ describe('disk full while `iris models pull` writes the model cache', () => {
     await assert.rejects(
       pullModel({
         modelId: ID,
-        files: clipFiles({}),
+        files: clipFiles({ dtype: 'fp32' }),
         modelsDir,
         hub: { endpoint: hub.url },
         createWriteStream: fullDisk(500, opened),
@@ -229,7 +229,7 @@ describe('disk full while `iris models pull` writes the model cache', () => {
     // Space freed: the same pull again completes, byte for byte.
     const done = await pullModel({
       modelId: ID,
-      files: clipFiles({}),
+      files: clipFiles({ dtype: 'fp32' }),
       modelsDir,
       hub: { endpoint: hub.url },
     });

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import type { LoadedImage } from '../../src/core/types.js';
 import { synthAll, synthClip } from '../../src/demo/colourworld/index.js';
 import { isUserError } from '../../src/errors.js';
+import { clipOptions } from '../../src/models/options.js';
 import { createClipTagger } from '../../src/models/tag/clip.js';
 import { parsePreprocessorConfig } from '../../src/models/tag/clip-preprocess.js';
 import type { Backend } from '../../src/models/types.js';
@@ -52,7 +53,7 @@ describe('tag/clip on the colour-world model', () => {
       modelDir,
       modelId: 'Xenova/clip-vit-base-patch32',
       executionProviders: ['cpu'],
-      options: {
+      options: clipOptions.parse({
         batchSize: 8,
         hooks: {
           onTextRun: (n: number) => {
@@ -61,7 +62,7 @@ describe('tag/clip on the colour-world model', () => {
           },
           onVisionRun: (n: number) => visionRuns.push(n),
         },
-      },
+      }),
     });
   });
   after(async () => {
@@ -210,7 +211,7 @@ describe('tag/clip on the colour-world model', () => {
       modelDir,
       modelId: 'x',
       executionProviders: ['cpu'],
-      options: { textCacheSize: 2, template: 'This is a photo of {}' },
+      options: clipOptions.parse({ textCacheSize: 2, template: 'This is a photo of {}' }),
     });
     try {
       const [out] = await small.run({ images: [await image('y.png', [255, 255, 0])], labels: LABELS }, run);
@@ -230,7 +231,7 @@ describe('tag/clip on the colour-world model', () => {
       modelDir: dir,
       modelId: 'x',
       executionProviders: ['cpu'],
-      options: {},
+      options: clipOptions.parse({}),
     });
     try {
       // left third red, right two thirds blue: the centre crop sees only blue
@@ -296,7 +297,7 @@ describe('tag/clip on the colour-world model', () => {
         modelDir: join(root, 'nope'),
         modelId: 'nope',
         executionProviders: ['cpu'],
-        options: {},
+        options: clipOptions.parse({}),
       }),
       (e) => isUserError(e) && e.code === 'model_missing',
     );

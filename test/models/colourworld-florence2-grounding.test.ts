@@ -15,6 +15,7 @@ import { loadImage } from '../../src/core/media.js';
 import { synthFlorence2 } from '../../src/demo/colourworld/florence2.js';
 import { createFlorence2Finder } from '../../src/models/find/florence2.js';
 import type { FoundBox } from '../../src/models/find/types.js';
+import { florence2Options } from '../../src/models/options.js';
 import type { Backend } from '../../src/models/types.js';
 import { solidPng } from '../fakes/images.js';
 import { splitPng } from '../fakes/split.js';
@@ -44,7 +45,7 @@ describe('colour-world Florence-2 grounding', () => {
       modelDir: dir,
       modelId: 'onnx-community/Florence-2-base-ft',
       executionProviders: ['cpu'],
-      options: {},
+      options: florence2Options.parse({}),
     });
   });
   after(async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadImage } from '../../src/core/media.js';
 import { createFlorence2Captioner } from '../../src/models/caption/florence2.js';
+import { florence2Options } from '../../src/models/options.js';
 import { createFlorence2Reader } from '../../src/models/read/florence2.js';
 import { solidPng, textPng } from '../fakes/images.js';
 
@@ -22,7 +23,7 @@ const load = {
   modelDir: dir,
   modelId: 'onnx-community/Florence-2-base-ft',
   executionProviders: ['cpu'],
-  options: {},
+  options: florence2Options.parse({}),
 };
 
 test('real Florence-2: captions a solid red image and reads a rendered line', {

@@ -7,6 +7,7 @@ import { loadImage } from '../../src/core/media.js';
 import { type Florence2ControlTokens, synthFlorence2 } from '../../src/demo/colourworld/florence2.js';
 import { createFlorence2Captioner } from '../../src/models/caption/florence2.js';
 import { createFlorence2Finder } from '../../src/models/find/florence2.js';
+import { type Florence2Options, florence2Options } from '../../src/models/options.js';
 import { createFlorence2Reader } from '../../src/models/read/florence2.js';
 import type { BackendLoadOptions } from '../../src/models/types.js';
 import { solidPng } from '../fakes/images.js';
@@ -16,11 +17,11 @@ const signal = new AbortController().signal;
 /** Anything a tokenizer or Florence-2 uses for itself: `<loc_1>`, `<pad>`, `</s>`, `<unk>`… */
 const CONTROL = /<\/?[a-z_0-9|]+>/i;
 
-const load = (modelDir: string): BackendLoadOptions => ({
+const load = (modelDir: string): BackendLoadOptions<Florence2Options> => ({
   modelDir,
   modelId: 'onnx-community/Florence-2-base-ft',
   executionProviders: ['cpu'],
-  options: {},
+  options: florence2Options.parse({}),
 });
 const red = async () => loadImage('red.png', await solidPng('#ff0000', 48), LIMITS);
 

@@ -42,7 +42,7 @@ describe('models pull against a fake hub', () => {
     const seen: string[] = [];
     const result = await pullModel({
       modelId: ID,
-      files: clipFiles({}),
+      files: clipFiles({ dtype: 'fp32' }),
       modelsDir: dir,
       hub: { endpoint: hub.url },
       onProgress: (p) => seen.push(`${p.file}:${p.received}/${p.total}`),
@@ -66,7 +66,7 @@ describe('models pull against a fake hub', () => {
     const before = hub.requests.length;
     const again = await pullModel({
       modelId: ID,
-      files: clipFiles({}),
+      files: clipFiles({ dtype: 'fp32' }),
       modelsDir: dir,
       hub: { endpoint: hub.url },
     });
@@ -85,7 +85,12 @@ describe('models pull against a fake hub', () => {
     const half = Math.floor(size / 2);
     hub.dropAfter(file, half);
     const from = hub.requests.length;
-    await pullModel({ modelId: ID, files: clipFiles({}), modelsDir: dir, hub: { endpoint: hub.url } });
+    await pullModel({
+      modelId: ID,
+      files: clipFiles({ dtype: 'fp32' }),
+      modelsDir: dir,
+      hub: { endpoint: hub.url },
+    });
     assert.deepEqual(await readFile(join(dir, ID, file)), await original(file));
     const ranges = hub.requests
       .slice(from)
@@ -103,7 +108,7 @@ describe('models pull against a fake hub', () => {
     await assert.rejects(
       pullModel({
         modelId: ID,
-        files: clipFiles({}),
+        files: clipFiles({ dtype: 'fp32' }),
         modelsDir: dir,
         hub: { endpoint: hub.url },
         retries: 0,
@@ -119,7 +124,7 @@ describe('models pull against a fake hub', () => {
 
     const result = await pullModel({
       modelId: ID,
-      files: clipFiles({}),
+      files: clipFiles({ dtype: 'fp32' }),
       modelsDir: dir,
       hub: { endpoint: hub.url },
     });
@@ -133,7 +138,12 @@ describe('models pull against a fake hub', () => {
     const file = 'onnx/vision_model.onnx';
     hub.corrupt(file);
     await assert.rejects(
-      pullModel({ modelId: ID, files: clipFiles({}), modelsDir: dir, hub: { endpoint: hub.url } }),
+      pullModel({
+        modelId: ID,
+        files: clipFiles({ dtype: 'fp32' }),
+        modelsDir: dir,
+        hub: { endpoint: hub.url },
+      }),
       (e: unknown) =>
         isUserError(e) &&
         e.code === 'download_failed' &&
@@ -166,7 +176,7 @@ describe('models pull against a fake hub', () => {
     await assert.rejects(
       pullModel({
         modelId: 'nobody/nothing',
-        files: clipFiles({}),
+        files: clipFiles({ dtype: 'fp32' }),
         modelsDir: await modelsDir(),
         hub: { endpoint: hub.url },
       }),
@@ -181,7 +191,7 @@ describe('models pull against a fake hub', () => {
       await assert.rejects(
         pullModel({
           modelId: ID,
-          files: clipFiles({}),
+          files: clipFiles({ dtype: 'fp32' }),
           modelsDir: dir,
           hub: { endpoint: gated.url, token: SECRETS.hfWrongToken },
         }),
@@ -190,7 +200,7 @@ describe('models pull against a fake hub', () => {
       );
       await pullModel({
         modelId: ID,
-        files: clipFiles({}),
+        files: clipFiles({ dtype: 'fp32' }),
         modelsDir: dir,
         hub: { endpoint: gated.url, token: TOKEN },
       });

@@ -12,6 +12,7 @@ import { createSdBackend } from '../../src/models/imagine/sd.js';
 import { timestepTensor } from '../../src/models/imagine/tensors.js';
 import { loadClipTokenizer } from '../../src/models/imagine/tokenizer.js';
 import type { ImagineIO } from '../../src/models/imagine/types.js';
+import { sdOptions } from '../../src/models/options.js';
 import { fromFloat16, toFloat16 } from '../../src/models/tensors.js';
 import type { Backend } from '../../src/models/types.js';
 import { dominant } from '../fakes/colours.js';
@@ -32,7 +33,7 @@ before(async () => {
       modelDir: join(root, id),
       modelId: id,
       executionProviders: ['cpu'],
-      options: { hooks: { onSessionRun: (name: string) => sessionRuns.push(name) } },
+      options: sdOptions.parse({ hooks: { onSessionRun: (name: string) => sessionRuns.push(name) } }),
     });
   }
 });

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
+import type { z } from 'zod';
 import { DEFAULT_MEDIA_LIMITS, loadImage } from '../../src/core/media.js';
 import { BLIP2_VOCAB, synthBlip2 } from '../../src/demo/colourworld/index.js';
+import { blip2Options } from '../../src/models/options.js';
 import { blip2Prompt, createBlip2Vqa } from '../../src/models/vqa/blip2.js';
 import { solidPng } from '../fakes/images.js';
 
@@ -34,12 +36,12 @@ async function image(hex: string) {
   return loadImage('solid.png', await solidPng(hex), DEFAULT_MEDIA_LIMITS);
 }
 
-async function backend(options: Record<string, unknown> = {}) {
+async function backend(options: z.input<typeof blip2Options> = {}) {
   return createBlip2Vqa({
     modelDir: join(dir, 'blip2'),
     modelId: 'cw',
     executionProviders: ['cpu'],
-    options,
+    options: blip2Options.parse(options),
   });
 }
 
@@ -178,7 +180,7 @@ test('an answer with an added token in it (<image> red) reaches the user as the 
     modelDir: noisy,
     modelId: 'cw',
     executionProviders: ['cpu'],
-    options: {},
+    options: blip2Options.parse({}),
   });
   const red = await vqa.run(
     { images: [await image(HEX.red)], question: 'what colour is it?', history: [] },

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { z } from 'zod';
 import { DEFAULT_MEDIA_LIMITS, loadImage } from '../../src/core/media.js';
 import { UserError } from '../../src/errors.js';
+import { groqOptions } from '../../src/models/options.js';
 import { createGroqVqa, retryAfterMs } from '../../src/models/vqa/groq.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, startFakeOpenAI } from '../fakes/openai.js';
@@ -19,12 +21,12 @@ after(async () => {
   await fake.close();
 });
 
-function groq(options: Record<string, unknown> = {}, apiKey = KEY, baseUrl?: string) {
+function groq(options: z.input<typeof groqOptions> = {}, apiKey = KEY, baseUrl?: string) {
   return createGroqVqa({
     modelDir: '',
     modelId: MODEL,
     executionProviders: [],
-    options,
+    options: groqOptions.parse(options),
     providers: { groq: { apiKey, baseUrl: baseUrl ?? fake.url } },
   });
 }

@@ -12,10 +12,12 @@ import {
   type Tensor,
 } from '@huggingface/transformers';
 import sharp from 'sharp';
+import type { z } from 'zod';
 import { DEFAULT_MEDIA_LIMITS, loadImage } from '../../src/core/media.js';
 import type { Turn } from '../../src/core/memory.js';
 import type { LoadedImage } from '../../src/core/types.js';
 import { SMOLVLM_VOCAB, synthSmolVlm } from '../../src/demo/colourworld/index.js';
+import { smolVlmOptions } from '../../src/models/options.js';
 import { createSmolVlmVqa, smolVlmImage, smolVlmMessages } from '../../src/models/vqa/smolvlm.js';
 
 const signal = new AbortController().signal;
@@ -69,8 +71,13 @@ function recorder() {
   return { seen, hooks };
 }
 
-const load = (modelDir: string, options: Record<string, unknown> = {}) =>
-  createSmolVlmVqa({ modelDir, modelId: 'cw', executionProviders: ['cpu'], options });
+const load = (modelDir: string, options: z.input<typeof smolVlmOptions> = {}) =>
+  createSmolVlmVqa({
+    modelDir,
+    modelId: 'cw',
+    executionProviders: ['cpu'],
+    options: smolVlmOptions.parse(options),
+  });
 
 test('earlier turns become chat messages; the image rides in the first user message', async () => {
   const img = await image('#ff0000');

@@ -6,6 +6,7 @@ import {
   type MessageMentionOptions,
 } from 'discord.js';
 import sharp from 'sharp';
+import { truncate } from '../../core/text.js';
 import type { Button, Reply, ReplyImage } from '../../core/types.js';
 
 /** Discord's caps: message text, attachment description (alt text), buttons per row, rows. */
@@ -40,10 +41,6 @@ export interface MessageOut {
   allowedMentions: MessageMentionOptions;
 }
 
-export function clipText(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
 const STYLES: Record<
   NonNullable<Button['style']>,
   ButtonStyle.Primary | ButtonStyle.Secondary | ButtonStyle.Danger
@@ -62,7 +59,7 @@ export function buttonRows(buttons: readonly Button[]): APIActionRowComponent<AP
       components: usable.slice(i, i + BUTTONS_PER_ROW).map((b) => ({
         type: ComponentType.Button,
         custom_id: b.id,
-        label: clipText(b.label, 80),
+        label: truncate(b.label, 80),
         style: STYLES[b.style ?? 'secondary'],
       })),
     });
@@ -107,9 +104,9 @@ export async function toMessage(reply: Reply, uploadLimit: number): Promise<Mess
       notes.push(`(${image.name} is too large to upload here.)`);
       continue;
     }
-    const description = image.altText ? clipText(image.altText, ALT_TEXT_MAX) : undefined;
+    const description = image.altText ? truncate(image.altText, ALT_TEXT_MAX) : undefined;
     files.push({ attachment: fitted.data, name: fitted.name, ...(description ? { description } : {}) });
   }
-  const content = clipText([reply.text ?? '', ...notes].filter(Boolean).join('\n'), CONTENT_MAX);
+  const content = truncate([reply.text ?? '', ...notes].filter(Boolean).join('\n'), CONTENT_MAX);
   return { content, files, components: buttonRows(reply.buttons ?? []), allowedMentions: NO_MENTIONS };
 }

@@ -7,6 +7,7 @@ import {
 } from 'discord.js';
 import type { AnyCommand, OptionSpec } from '../../commands/types.js';
 import type { Logger } from '../../core/log.js';
+import { truncate } from '../../core/text.js';
 
 /**
  * Slash commands from the one command schema, plus the message context-menu entries. Re-registered
@@ -52,15 +53,11 @@ const TYPES: Record<OptionSpec['type'], ApplicationCommandOptionType> = {
   image: ApplicationCommandOptionType.Attachment,
 };
 
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
 export function optionPayload(spec: OptionSpec): OptionPayload {
   const out: OptionPayload = {
     type: TYPES[spec.type],
     name: spec.name,
-    description: clip(spec.description, DESCRIPTION_MAX),
+    description: truncate(spec.description, DESCRIPTION_MAX),
   };
   if (spec.required) out.required = true;
   if (spec.choices && spec.choices.length <= CHOICES_MAX) {
@@ -96,7 +93,7 @@ export function commandPayloads(
     return {
       type: ApplicationCommandType.ChatInput,
       name: c.name,
-      description: clip(c.description, DESCRIPTION_MAX),
+      description: truncate(c.description, DESCRIPTION_MAX),
       ...(ordered.length ? { options: ordered.map(optionPayload) } : {}),
       ...where,
     };

@@ -6,8 +6,9 @@ import {
   type RepliableInteraction,
 } from 'discord.js';
 import type { Logger } from '../../core/log.js';
+import { truncate } from '../../core/text.js';
 import type { Progress, Reply, Responder } from '../../core/types.js';
-import { CONTENT_MAX, clipText, type MessageOut, NO_MENTIONS, onlyMention, toMessage } from './payload.js';
+import { CONTENT_MAX, type MessageOut, NO_MENTIONS, onlyMention, toMessage } from './payload.js';
 
 /** An interaction token lives 15 minutes; past 14.5 iris answers in the channel instead. */
 export const TOKEN_LIFETIME_MS = 15 * 60_000;
@@ -165,7 +166,7 @@ export class InteractionResponder implements Responder {
     try {
       await channel.send({
         ...msg,
-        content: clipText(`<@${userId}> ${msg.content}`, CONTENT_MAX),
+        content: truncate(`<@${userId}> ${msg.content}`, CONTENT_MAX),
         allowedMentions: onlyMention(userId),
       });
     } catch (err) {

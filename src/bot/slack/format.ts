@@ -2,6 +2,7 @@ import type { types } from '@slack/bolt';
 
 type KnownBlock = types.KnownBlock;
 
+import { truncate } from '../../core/text.js';
 import type { Button, Progress } from '../../core/types.js';
 
 /** Slack's caps: file alt text 1000 characters, a section block's text 3000, a button's value 2000. */
@@ -11,14 +12,6 @@ const BUTTON_LABEL_MAX = 75;
 export const BUTTON_VALUE_MAX = 2000;
 /** Every iris button's action_id starts with this; the press handler matches it, so buttons work after a restart. */
 export const BUTTON_ACTION_PREFIX = 'iris-button-';
-
-/** Cuts at a word boundary and marks the cut. */
-export function clip(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const cut = text.slice(0, max - 1);
-  const space = cut.lastIndexOf(' ');
-  return `${space > max * 0.6 ? cut.slice(0, space) : cut}…`;
-}
 
 /**
  * Command text (plain text with a little Markdown) → Slack mrkdwn: &, < and > escaped (so a reply can never
@@ -51,14 +44,14 @@ export function progressText(p: Progress): string {
 export function replyBlocks(mrkdwn: string, buttons: readonly Button[]): KnownBlock[] {
   const blocks: KnownBlock[] = [];
   if (mrkdwn.trim())
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(mrkdwn, SECTION_TEXT_MAX) } });
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(mrkdwn, SECTION_TEXT_MAX) } });
   blocks.push({
     type: 'actions',
     block_id: 'iris-buttons',
     elements: buttons.slice(0, 25).map((b, i) => ({
       type: 'button',
       action_id: `${BUTTON_ACTION_PREFIX}${i}`,
-      text: { type: 'plain_text', text: clip(b.label, BUTTON_LABEL_MAX), emoji: true },
+      text: { type: 'plain_text', text: truncate(b.label, BUTTON_LABEL_MAX), emoji: true },
       value: b.id.slice(0, BUTTON_VALUE_MAX),
       ...(b.style === 'primary' || b.style === 'danger' ? { style: b.style } : {}),
     })),

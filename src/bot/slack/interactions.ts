@@ -1,9 +1,10 @@
 import type { App, BlockButtonAction, MessageShortcut, SlashCommand } from '@slack/bolt';
 import { impliedImageCount } from '../../commands/context-images.js';
 import { stripUnsafeChars } from '../../core/options.js';
+import { truncate } from '../../core/text.js';
 import { UserError } from '../../errors.js';
 import { parseSlashText, resolveUmbrella, type SlashRoute, slashRoutes } from './commands.js';
-import { BUTTON_ACTION_PREFIX, buttonCommand, clip } from './format.js';
+import { BUTTON_ACTION_PREFIX, buttonCommand } from './format.js';
 import { describeUsed, imageRef, latestImages, messageImages, type SlackMessageLike } from './images.js';
 import { permalink } from './links.js';
 import type { SlackRuntime } from './runtime.js';
@@ -35,7 +36,7 @@ async function slashJob(rt: SlackRuntime, route: SlashRoute, cmd: SlashCommand) 
     ? { command: route.command, text: cmd.text }
     : resolveUmbrella(rt.commands, cmd.text);
   const args = parseSlashText(command, text);
-  const header = `<@${cmd.user_id}> \`${clip(stripUnsafeChars(`${cmd.command} ${cmd.text}`).trim(), 200).replace(/`/g, "'")}\``;
+  const header = `<@${cmd.user_id}> \`${truncate(stripUnsafeChars(`${cmd.command} ${cmd.text}`).trim(), 200).replace(/`/g, "'")}\``;
   // Slash commands carry no files: the channel's latest images stand in for the command's images.
   const wanted = impliedImageCount(command, args);
   if (wanted === 0) return { command: command.name, args, header };
@@ -96,7 +97,7 @@ export function registerInteractions(app: App, rt: SlackRuntime): void {
     rt.run({ channel, threadTs, user: body.user.id }, async () => ({
       command: buttonCommand(id),
       args: { button: id },
-      header: `<@${body.user.id}> pressed *${clip(action.text.text, 40)}*`,
+      header: `<@${body.user.id}> pressed *${truncate(action.text.text, 40)}*`,
     }));
   });
 

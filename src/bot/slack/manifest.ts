@@ -1,7 +1,7 @@
 import { imagesWanted } from '../../commands/context-images.js';
 import type { AnyCommand } from '../../commands/types.js';
+import { truncate } from '../../core/text.js';
 import { type SlackCommandsConfig, slashRoutes } from './commands.js';
-import { clip } from './format.js';
 import { MESSAGE_SHORTCUTS } from './interactions.js';
 
 /**
@@ -60,8 +60,8 @@ export function slackManifest(options: ManifestOptions): Record<string, unknown>
   const withUrl = requestUrl ? { url: requestUrl } : {};
   const slashCommands = slashRoutes(options.commands, options.slashConfig).map((route) => ({
     command: route.slash,
-    description: clip(route.command?.description ?? `Any ${name} command: ${route.slash} help`, 100),
-    usage_hint: clip(route.command ? usageHint(route.command) : '<command> [options]', 100) || undefined,
+    description: truncate(route.command?.description ?? `Any ${name} command: ${route.slash} help`, 100),
+    usage_hint: truncate(route.command ? usageHint(route.command) : '<command> [options]', 100) || undefined,
     should_escape: false,
     ...withUrl,
   }));

@@ -1,8 +1,9 @@
 import type { WebClient } from '@slack/web-api';
 import Bottleneck from 'bottleneck';
 import type { Logger } from '../../core/log.js';
+import { truncate } from '../../core/text.js';
 import type { Progress, Reply, Responder } from '../../core/types.js';
-import { clip, progressText, replyBlocks, SLACK_ALT_TEXT_MAX, toMrkdwn } from './format.js';
+import { progressText, replyBlocks, SLACK_ALT_TEXT_MAX, toMrkdwn } from './format.js';
 
 /** Where a reply goes: a channel, optionally a thread in it, and the user it answers. */
 export interface SlackTarget {
@@ -119,7 +120,7 @@ export class SlackResponder implements Responder {
           file: image.png,
           filename: image.name,
           title: image.name,
-          alt_text: clip(image.altText, SLACK_ALT_TEXT_MAX),
+          alt_text: truncate(image.altText, SLACK_ALT_TEXT_MAX),
         })),
       } as Parameters<WebClient['filesUploadV2']>[0]);
       return;

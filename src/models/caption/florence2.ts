@@ -5,6 +5,7 @@
  */
 
 import { type Florence2Task, loadFlorence2 } from '../florence2.js';
+import type { Florence2Options } from '../options.js';
 import type { Backend, BackendFactory } from '../types.js';
 import type { CaptionIO } from './types.js';
 
@@ -14,7 +15,7 @@ export const CAPTION_TASKS: Record<NonNullable<CaptionIO['in']['detail']>, Flore
   more_detailed: '<MORE_DETAILED_CAPTION>',
 };
 
-export const createFlorence2Captioner: BackendFactory<'caption'> = async (
+export const createFlorence2Captioner: BackendFactory<'caption', Florence2Options> = async (
   load,
 ): Promise<Backend<'caption'>> => {
   const florence = await loadFlorence2(load, 'caption/florence2');

@@ -4,11 +4,12 @@
  * since CLIP's text tower was trained on captions, not bare words.
  */
 import { UserError } from '../../errors.js';
+import type { ClipOptions } from '../options.js';
 import { createClipTagger } from '../tag/clip.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
 
-export const createClipEmbedder: BackendFactory<'embed'> = async (
-  load: BackendLoadOptions,
+export const createClipEmbedder: BackendFactory<'embed', ClipOptions> = async (
+  load: BackendLoadOptions<ClipOptions>,
 ): Promise<Backend<'embed'>> => {
   const clip = await createClipTagger(load);
   const rows = ({ data, dim }: { data: Float32Array; dim: number }, n: number) => ({

@@ -4,9 +4,12 @@
  * ../florence2.ts (one loader for caption, read and find).
  */
 import { loadFlorence2 } from '../florence2.js';
+import type { Florence2Options } from '../options.js';
 import type { Backend, BackendFactory } from '../types.js';
 
-export const createFlorence2Finder: BackendFactory<'find'> = async (load): Promise<Backend<'find'>> => {
+export const createFlorence2Finder: BackendFactory<'find', Florence2Options> = async (
+  load,
+): Promise<Backend<'find'>> => {
   const florence = await loadFlorence2(load, 'find/florence2');
   return {
     task: 'find',

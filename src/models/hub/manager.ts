@@ -9,14 +9,8 @@ import { join, relative, resolve, sep } from 'node:path';
 import type { Config } from '../../config.js';
 import { listChoices, UserError } from '../../errors.js';
 import type { DtypeProfile, ModelFiles } from '../files.js';
-import {
-  type BackendEntry,
-  ModelRegistry,
-  TASKS,
-  type TaskEntry,
-  type TaskTable,
-  taskNames,
-} from '../registry.js';
+import { ModelRegistry, TASKS, taskNames } from '../registry.js';
+import type { BackendEntry, TaskEntry, TaskTable } from '../table.js';
 import type { TaskName } from '../types.js';
 
 export interface ModelTarget {
@@ -67,15 +61,19 @@ function merge(a: ModelFiles, b: ModelFiles): ModelFiles {
   return { required, optional };
 }
 
-/** `entry`'s files for `options`, and for the dtype profile when that changes which files it reads. */
+/**
+ * `entry`'s files for `options`, and for the dtype profile when that changes which files it reads (only
+ * backends with a `dtype` option have profiles).
+ */
 function targetFiles(
   entry: BackendEntry<TaskName>,
   options: Record<string, unknown>,
   dtype: DtypeProfile | undefined,
 ): Pick<ModelTarget, 'files' | 'profile'> {
-  const files = (entry.files as (o: Record<string, unknown>) => ModelFiles)(options);
-  if (!dtype) return { files };
-  const profiled = (entry.files as (o: Record<string, unknown>) => ModelFiles)({ ...options, dtype });
+  const fileList = (o: Record<string, unknown>): ModelFiles => entry.files?.(o) ?? { required: [] };
+  const files = fileList(options);
+  if (!dtype || !('dtype' in entry.options.shape)) return { files };
+  const profiled = fileList({ ...options, dtype });
   const same = JSON.stringify(profiled) === JSON.stringify(files);
   return same ? { files } : { files, profile: { dtype, files: profiled } };
 }

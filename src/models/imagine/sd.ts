@@ -12,7 +12,7 @@
  *
  * Options (config `tasks.imagine.options`): `intraOpNumThreads` (0 = onnxruntime's choice),
  * `graphOptimizationLevel` ('all'), `previewFactors` (4×3 latent→RGB; default SD 1.5's), `hooks` (bench and
- * tests: `onSessionRun(name, ms)`, `onPhase(name, ms)`).
+ * tests: `onSessionRun(name, ms)`, `onPhase(name, ms)`); schema `sdOptions` in ../options.ts.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -21,6 +21,7 @@ import * as ort from 'onnxruntime-node';
 import { toRgb } from '../../core/media.js';
 import { LATENT_RGB_FACTORS } from '../../demo/colourworld/sd.js';
 import { BackendError, UserError } from '../../errors.js';
+import type { SdHooks, SdOptions } from '../options.js';
 import { floatTensor, idsTensor, type SessionValueMeta, tensorToFloat32, valueMeta } from '../tensors.js';
 import type { Backend, BackendFactory, BackendLoadOptions, RunOptions } from '../types.js';
 import { chwToRgbBytes, encodeGenerated, latentPreview } from './png.js';
@@ -36,11 +37,6 @@ import {
 import { timestepTensor } from './tensors.js';
 import { loadClipTokenizer } from './tokenizer.js';
 import type { ImagineIO } from './types.js';
-
-export interface SdHooks {
-  onSessionRun?(session: string, ms: number): void;
-  onPhase?(phase: 'tokenize' | 'scheduler' | 'decode-post' | 'png' | 'preview' | 'init', ms: number): void;
-}
 
 const cancelled = () => new UserError('cancelled', 'The request was cancelled.');
 
@@ -73,15 +69,17 @@ function pick(map: Map<string, SessionValueMeta>, names: string[], what: string)
   );
 }
 
-export const createSdBackend: BackendFactory<'imagine'> = async (load: BackendLoadOptions) => {
+export const createSdBackend: BackendFactory<'imagine', SdOptions> = async (
+  load: BackendLoadOptions<SdOptions>,
+) => {
   const o = load.options;
-  const hooks = (o.hooks ?? {}) as SdHooks;
-  const factors = (Array.isArray(o.previewFactors) ? o.previewFactors : LATENT_RGB_FACTORS) as number[][];
+  const hooks = o.hooks;
+  const factors: readonly (readonly number[])[] = o.previewFactors ?? LATENT_RGB_FACTORS;
   const dir = load.modelDir;
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: load.executionProviders.length ? load.executionProviders : ['cpu'],
-    graphOptimizationLevel: (o.graphOptimizationLevel as 'all' | undefined) ?? 'all',
-    intraOpNumThreads: typeof o.intraOpNumThreads === 'number' ? o.intraOpNumThreads : 0,
+    graphOptimizationLevel: o.graphOptimizationLevel,
+    intraOpNumThreads: o.intraOpNumThreads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
   };

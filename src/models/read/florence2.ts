@@ -4,9 +4,12 @@
  * offline loading are in ../florence2.ts.
  */
 import { loadFlorence2 } from '../florence2.js';
+import type { Florence2Options } from '../options.js';
 import type { Backend, BackendFactory } from '../types.js';
 
-export const createFlorence2Reader: BackendFactory<'read'> = async (load): Promise<Backend<'read'>> => {
+export const createFlorence2Reader: BackendFactory<'read', Florence2Options> = async (
+  load,
+): Promise<Backend<'read'>> => {
   const florence = await loadFlorence2(load, 'read/florence2');
   return {
     task: 'read',

@@ -14,6 +14,7 @@
  * - `langPath` (default: the package's `4.0.0_best_int` folder): a local folder holding
  *   `<lang>.traineddata.gz` (own or fine-tuned models; never a URL).
  * - `dpi` (default 300): the resolution tesseract assumes (images from chat carry none worth trusting).
+ * Schema `tesseractOptions` in ../options.ts.
  *
  * tesseract.js throws from its message handler when a job fails and no `errorHandler` is set, which
  * would take the whole process down: the handler here only records the failure; the job's promise
@@ -28,10 +29,10 @@ import { createWorker, OEM, type Worker } from 'tesseract.js';
 import { encodePng, toRgb } from '../../core/media.js';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
+import type { TesseractOptions } from '../options.js';
 import type { Backend, BackendFactory, RunOptions } from '../types.js';
 
 const WHO = 'read/tesseract';
-const DEFAULT_MAX_SIDE = 3000;
 const require = createRequire(import.meta.url);
 
 /** `@tesseract.js-data/<lang>/4.0.0_best_int`: the LSTM-only integer models (what OEM.LSTM_ONLY reads). */
@@ -51,16 +52,6 @@ export function languageDataDir(lang: string): string {
       { cause },
     );
   }
-}
-
-function option(v: unknown, fallback: number, name: string, min: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    throw new BackendError('bad_config', `${WHO}: option ${name} must be a whole number ≥ ${min}`, {
-      isRetryable: false,
-    });
-  }
-  return v;
 }
 
 const gunzipAsync = promisify(gunzip);
@@ -111,9 +102,12 @@ export function tidyOcrText(text: string): string {
     .trim();
 }
 
-export const createTesseractReader: BackendFactory<'read'> = async (load): Promise<Backend<'read'>> => {
+export const createTesseractReader: BackendFactory<'read', TesseractOptions> = async (
+  load,
+): Promise<Backend<'read'>> => {
   const lang = load.modelId;
-  const langPath = typeof load.options.langPath === 'string' ? load.options.langPath : languageDataDir(lang);
+  const { maxSide, psm, dpi } = load.options;
+  const langPath = load.options.langPath ?? languageDataDir(lang);
   const file = join(langPath, `${lang}.traineddata.gz`);
   let problem: string | null;
   try {
@@ -124,9 +118,6 @@ export const createTesseractReader: BackendFactory<'read'> = async (load): Promi
     });
   }
   if (problem) throw new UserError('model_missing', `${WHO}: ${file} is not usable trained data: ${problem}`);
-  const maxSide = option(load.options.maxSide, DEFAULT_MAX_SIDE, 'maxSide', 16);
-  const psm = option(load.options.psm, 3, 'psm', 0);
-  const dpi = option(load.options.dpi, 300, 'dpi', 70);
 
   /** The job that currently reports progress (one at a time: the worker runs jobs in order). */
   let onProgress: RunOptions['onProgress'];

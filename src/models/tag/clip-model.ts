@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import { BackendError, UserError } from '../../errors.js';
+import { CLIP_SESSIONS, type DtypeChoice, onnxFiles } from '../files.js';
 import { makeLut, parsePreprocessorConfig } from './clip-preprocess.js';
 
 async function readJson(dir: string, name: string): Promise<Record<string, unknown>> {
@@ -35,7 +36,7 @@ export interface LoadedClip {
 
 export async function openClip(
   dir: string,
-  suffix: string,
+  dtype: DtypeChoice,
   sessionOptions: ort.InferenceSession.SessionOptions,
 ): Promise<LoadedClip> {
   const [tokJson, tokConfig, preConfig] = await Promise.all([
@@ -46,15 +47,16 @@ export async function openClip(
   const tokenizer = new PreTrainedTokenizer(tokJson, tokConfig);
   const pre = parsePreprocessorConfig(preConfig);
   const lut = makeLut(pre);
-  const open = async (name: string) => {
-    const path = join(dir, 'onnx', `${name}${suffix}.onnx`);
+  const open = async (file: string) => {
+    const path = join(dir, file);
     try {
       return await ort.InferenceSession.create(path, sessionOptions);
     } catch (cause) {
       throw new UserError('model_missing', `cannot load ${path}: ${(cause as Error).message}`, { cause });
     }
   };
-  const opened = await Promise.allSettled([open('text_model'), open('vision_model')]);
+  const [textFile = '', visionFile = ''] = onnxFiles(CLIP_SESSIONS, dtype);
+  const opened = await Promise.allSettled([open(textFile), open(visionFile)]);
   const [textResult, visionResult] = opened;
   if (textResult.status === 'rejected' || visionResult.status === 'rejected') {
     await Promise.all(opened.map((r) => (r.status === 'fulfilled' ? r.value.release() : undefined)));

@@ -22,37 +22,23 @@
  *   trained with a softmax, so per-label sigmoid scores are an approximation: a label scores > 0.5
  *   when its cosine exceeds 0.25.
  * - `batchSize` (default 8): images per vision-tower run.
- * - `dtype` ('fp32' default, 'fp16', 'q8', 'int8', 'uint8', 'q4'): which ONNX files to load
- *   (`text_model.onnx`, `text_model_fp16.onnx`, `text_model_quantized.onnx`, …).
+ * - `dtype` ('fp32' default, or any dtype of files.ts's table: 'fp16', 'q8', 'q4', …): which ONNX files to
+ *   load (`text_model.onnx`, `text_model_fp16.onnx`, `text_model_quantized.onnx`, …), or one per tower,
+ *   e.g. `{ text_model: 'fp32', vision_model: 'q8' }`.
  * - `intraOpNumThreads` (default 0 = onnxruntime's choice), `graphOptimizationLevel` (default 'all').
  * - `textCacheSize` (default 4096): label embeddings kept.
  * - `hooks` (tests and metrics): `{ onTextRun?(texts: number), onVisionRun?(images: number) }`.
+ * The schema (../options.ts, `clipOptions`) checks them and fills in the defaults.
  */
 import * as ort from 'onnxruntime-node';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
+import type { ClipOptions } from '../options.js';
 import { SharedModels } from '../shared-models.js';
 import { floatTensor, tensorToFloat32 } from '../tensors.js';
 import type { Backend, BackendLoadOptions, Scored, TaskIO } from '../types.js';
 import { openClip } from './clip-model.js';
 import { outputSize, preprocessInto } from './clip-preprocess.js';
-
-export interface ClipTaggerHooks {
-  onTextRun?(texts: number): void;
-  onVisionRun?(images: number): void;
-}
-
-export const DEFAULT_TEMPLATE = 'a photo of {}';
-export const DEFAULT_LOGIT_SCALE = 100;
-
-const DTYPE_SUFFIX: Record<string, string> = {
-  fp32: '',
-  fp16: '_fp16',
-  q8: '_quantized',
-  int8: '_int8',
-  uint8: '_uint8',
-  q4: '_q4',
-};
 
 // ---------------------------------------------------------------------------------------------
 
@@ -66,14 +52,6 @@ function normalise(v: Float32Array, dim: number, rows: number): Float32Array {
     for (let d = 0; d < dim; d++) out[r * dim + d] = (v[r * dim + d] as number) / n;
   }
   return out;
-}
-
-function num(v: unknown, fallback: number, name: string): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new BackendError('bad_config', `tag/clip: option ${name} must be a number`, { isRetryable: false });
-  }
-  return v;
 }
 
 class LabelCache {
@@ -109,24 +87,15 @@ export interface ClipTagger extends Backend<'tag'> {
   embedTexts(texts: string[]): Promise<{ data: Float32Array; dim: number }>;
 }
 
-export const createClipTagger = async (load: BackendLoadOptions): Promise<ClipTagger> => {
-  const o = load.options;
-  const template = typeof o.template === 'string' ? o.template : DEFAULT_TEMPLATE;
-  const logitScale = num(o.logitScale, DEFAULT_LOGIT_SCALE, 'logitScale');
-  const logitBias = num(o.logitBias, -0.25 * logitScale, 'logitBias');
-  const batchSize = Math.max(1, Math.floor(num(o.batchSize, 8, 'batchSize')));
-  const hooks = (o.hooks ?? {}) as ClipTaggerHooks;
-  const dtype = typeof o.dtype === 'string' ? o.dtype : 'fp32';
-  const suffix = DTYPE_SUFFIX[dtype];
-  if (suffix === undefined) {
-    throw new BackendError('bad_config', `tag/clip: unknown dtype ${dtype}`, { isRetryable: false });
-  }
-  const textCache = new LabelCache(Math.max(1, num(o.textCacheSize, 4096, 'textCacheSize')));
+export const createClipTagger = async (load: BackendLoadOptions<ClipOptions>): Promise<ClipTagger> => {
+  const { template, logitScale, batchSize, hooks, dtype } = load.options;
+  const logitBias = load.options.logitBias ?? -0.25 * logitScale;
+  const textCache = new LabelCache(load.options.textCacheSize);
 
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: load.executionProviders.length ? load.executionProviders : ['cpu'],
-    graphOptimizationLevel: (o.graphOptimizationLevel as 'all' | undefined) ?? 'all',
-    intraOpNumThreads: num(o.intraOpNumThreads, 0, 'intraOpNumThreads'),
+    graphOptimizationLevel: load.options.graphOptimizationLevel,
+    intraOpNumThreads: load.options.intraOpNumThreads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
   };
@@ -141,7 +110,7 @@ export const createClipTagger = async (load: BackendLoadOptions): Promise<ClipTa
         intraOpNumThreads: sessionOptions.intraOpNumThreads,
       },
     },
-    () => openClip(load.modelDir, suffix, sessionOptions),
+    () => openClip(load.modelDir, dtype, sessionOptions),
     (clip) => clip.release(),
   );
   const { tokenizer, pre, lut, text, vision, textInputs, textOut, visionIn, visionOut, pixelType } =

@@ -21,7 +21,8 @@
  * Options (config `tasks.vqa.options`): `maxNewTokens` (default generation_config's, else 30),
  * `maxPromptTokens` (default 512: oldest turns are dropped beyond it), `featureCache` (default true),
  * `featureCacheSize` (images, default 32), `intraOpNumThreads` (default 0 = onnxruntime's choice),
- * `hooks` (tests and metrics): `{ onVisionRun?(), onDecoderRun?(tokens) }`.
+ * `hooks` (tests and metrics): `{ onVisionRun?(), onDecoderRun?(tokens) }`; schema `blip2Options` in
+ * ../options.ts.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -32,13 +33,10 @@ import { toRgb } from '../../core/media.js';
 import type { Turn } from '../../core/memory.js';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
+import type { Blip2Options } from '../options.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
 import { specialTokensOf, userTextFilter } from '../user-text.js';
-
-export interface Blip2Hooks {
-  onVisionRun?(): void;
-  onDecoderRun?(tokens: number): void;
-}
+import { PrefixCache } from './prefix-cache.js';
 
 type Past = Record<string, ort.Tensor>;
 
@@ -57,6 +55,7 @@ async function readJson(dir: string, name: string, required = true): Promise<Rec
   }
 }
 
+/** A number the model folder's JSON gives, else the fallback. */
 function num(v: unknown, fallback: number): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 }
@@ -77,33 +76,11 @@ function ones(n: number): ort.Tensor {
   return new ort.Tensor('int64', new BigInt64Array(n).fill(1n), [1, n]);
 }
 
-/** LRU of image key → decoder key/values over the image's query tokens. */
-class PrefixCache {
-  readonly #map = new Map<string, Promise<Past>>();
-  constructor(readonly capacity: number) {}
-  get(key: string): Promise<Past> | undefined {
-    const hit = this.#map.get(key);
-    if (hit) {
-      this.#map.delete(key);
-      this.#map.set(key, hit);
-    }
-    return hit;
-  }
-  set(key: string, value: Promise<Past>): void {
-    this.#map.set(key, value);
-    value.catch(() => this.#map.delete(key));
-    while (this.#map.size > this.capacity) this.#map.delete(this.#map.keys().next().value as string);
-  }
-  clear(): void {
-    this.#map.clear();
-  }
-}
-
-export const createBlip2Vqa: BackendFactory<'vqa'> = async (
-  load: BackendLoadOptions,
+export const createBlip2Vqa: BackendFactory<'vqa', Blip2Options> = async (
+  load: BackendLoadOptions<Blip2Options>,
 ): Promise<Backend<'vqa'>> => {
   const o = load.options;
-  const hooks = (o.hooks ?? {}) as Blip2Hooks;
+  const hooks = o.hooks;
   const [config, genConfig, tokJson, tokConfig, pre] = await Promise.all([
     readJson(load.modelDir, 'config.json'),
     readJson(load.modelDir, 'generation_config.json', false),
@@ -115,10 +92,9 @@ export const createBlip2Vqa: BackendFactory<'vqa'> = async (
   const userText = userTextFilter({ specialTokens: specialTokensOf(tokenizer) });
   const textConfig = (config.text_config ?? {}) as Record<string, unknown>;
   const eos = num(genConfig.eos_token_id ?? textConfig.eos_token_id, -1);
-  const maxNewTokens = Math.max(1, num(o.maxNewTokens, num(genConfig.max_new_tokens, 30)));
-  const maxPromptTokens = Math.max(8, num(o.maxPromptTokens, 512));
-  const cache =
-    o.featureCache === false ? undefined : new PrefixCache(Math.max(1, num(o.featureCacheSize, 32)));
+  const maxNewTokens = o.maxNewTokens ?? Math.max(1, num(genConfig.max_new_tokens, 30));
+  const maxPromptTokens = o.maxPromptTokens;
+  const cache = o.featureCache ? new PrefixCache<Past>(o.featureCacheSize) : undefined;
 
   const size = (pre.size ?? {}) as { height?: number; width?: number };
   const height = num(size.height, 224);
@@ -130,7 +106,7 @@ export const createBlip2Vqa: BackendFactory<'vqa'> = async (
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: load.executionProviders.length ? load.executionProviders : ['cpu'],
     graphOptimizationLevel: 'all',
-    intraOpNumThreads: num(o.intraOpNumThreads, 0),
+    intraOpNumThreads: o.intraOpNumThreads,
     interOpNumThreads: 1,
   };
   const open = async (name: string) => {

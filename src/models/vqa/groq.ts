@@ -23,7 +23,7 @@
  * `maxImageBytes` (default 3 MB: larger images are re-encoded as JPEG ≤ 1568 px; Groq caps base64
  * requests at 4 MB), `logprobs` (default false: asks for token log-probabilities and reports the mean
  * token probability as the answer's confidence; Groq's models do not offer them today, other
- * OpenAI-compatible servers do. Without them the confidence is absent).
+ * OpenAI-compatible servers do. Without them the confidence is absent). Schema `groqOptions` in ../options.ts.
  */
 import Groq, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'groq-sdk';
 import type {
@@ -36,6 +36,7 @@ import { z } from 'zod';
 import { redactSecrets } from '../../core/redact.js';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
+import type { GroqOptions } from '../options.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
 import { userTextFilter } from '../user-text.js';
 
@@ -50,10 +51,6 @@ const SYSTEM_TEXT =
 const SYSTEM_JSON =
   'You look at the image(s) the user shows you and reply with only a JSON object with two string ' +
   'fields: "description" (what the image shows) and "funny_story" (a short funny story about it).';
-
-function num(v: unknown, fallback: number): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
-}
 
 async function dataUrl(image: LoadedImage, maxBytes: number): Promise<string> {
   if (image.bytes.length <= maxBytes && image.format !== 'gif') {
@@ -104,8 +101,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export const createGroqVqa: BackendFactory<'vqa'> = async (
-  load: BackendLoadOptions,
+export const createGroqVqa: BackendFactory<'vqa', GroqOptions> = async (
+  load: BackendLoadOptions<GroqOptions>,
 ): Promise<Backend<'vqa'>> => {
   const o = load.options;
   const groqConfig = load.providers?.groq;
@@ -115,13 +112,9 @@ export const createGroqVqa: BackendFactory<'vqa'> = async (
       'The groq backend needs an API key: set GROQ_API_KEY (or providers.groq.apiKey in the config).',
     );
   }
-  const maxRetries = Math.max(0, Math.floor(num(o.maxRetries, 2)));
-  const timeoutMs = num(o.timeoutSeconds, 60) * 1000;
-  const maxRetryAfterMs = num(o.maxRetryAfterSeconds, 20) * 1000;
-  const maxTokens = Math.floor(num(o.maxTokens, 512));
-  const temperature = num(o.temperature, 0.2);
-  const maxImageBytes = num(o.maxImageBytes, 3 * 1024 * 1024);
-  const logprobs = o.logprobs === true;
+  const { maxRetries, maxTokens, temperature, maxImageBytes, logprobs } = o;
+  const timeoutMs = o.timeoutSeconds * 1000;
+  const maxRetryAfterMs = o.maxRetryAfterSeconds * 1000;
   const userText = userTextFilter({ specialTokens: [], keepLines: true });
   const host = (() => {
     try {

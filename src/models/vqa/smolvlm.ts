@@ -29,7 +29,8 @@
  * ('fp32' default; or a map session → dtype, e.g. `{ vision_encoder: 'q8', decoder_model_merged: 'q8' }`),
  * `splitImages` (default the folder's `do_image_splitting`: large images become several 512² frames —
  * better detail, more tokens), `featureCache` (default true), `featureCacheSize` (images, default 8),
- * `intraOpNumThreads` (0 = onnxruntime's choice), `hooks` (tests and metrics).
+ * `intraOpNumThreads` (0 = onnxruntime's choice), `hooks` (tests and metrics); schema `smolVlmOptions` in
+ * ../options.ts.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -45,7 +46,8 @@ import * as ort from 'onnxruntime-node';
 import { toRgb } from '../../core/media.js';
 import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
-import { onnxFiles } from '../files.js';
+import { onnxFiles, SMOLVLM_SESSIONS } from '../files.js';
+import type { SmolVlmOptions } from '../options.js';
 import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
 import { specialTokensOf, userTextFilter } from '../user-text.js';
 import { PrefixCache } from './prefix-cache.js';
@@ -54,16 +56,8 @@ import { DecoderRunner, type Past } from './smolvlm-decoder.js';
 /** Images one question may be about (each costs image_seq_len tokens or more). */
 export const SMOLVLM_MAX_IMAGES = 4;
 
-const SESSIONS = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'] as const;
 const END_OF_UTTERANCE = '<end_of_utterance>';
 const IMAGE_TOKEN = '<image>';
-
-export interface SmolVlmHooks {
-  onVisionRun?(frames: number): void;
-  onDecoderRun?(tokens: number): void;
-  /** The answer's token ids (without the stop token), as generated. */
-  onTokens?(ids: number[]): void;
-}
 
 type Content = { type: 'image' } | { type: 'text'; text: string };
 type Message = { role: string; content: Content[] };
@@ -116,6 +110,7 @@ function ids(value: unknown): number[] {
   return Array.isArray(value) ? value.filter((v): v is number => typeof v === 'number') : [];
 }
 
+/** A number the model folder's JSON gives, else the fallback. */
 function num(v: unknown, fallback: number): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 }
@@ -150,12 +145,12 @@ async function loadProcessor(dir: string): Promise<{ processor: Processor; token
   return { processor, tokenizer };
 }
 
-export const createSmolVlmVqa: BackendFactory<'vqa'> = async (
-  load: BackendLoadOptions,
+export const createSmolVlmVqa: BackendFactory<'vqa', SmolVlmOptions> = async (
+  load: BackendLoadOptions<SmolVlmOptions>,
 ): Promise<Backend<'vqa'>> => {
   const o = load.options;
   const dir = load.modelDir;
-  const hooks = (o.hooks ?? {}) as SmolVlmHooks;
+  const hooks = o.hooks;
   env.allowRemoteModels = false;
   env.useFSCache = false;
   const [config, genConfig, chatTemplateFile, { processor, tokenizer }] = await Promise.all([
@@ -182,26 +177,23 @@ export const createSmolVlmVqa: BackendFactory<'vqa'> = async (
     ...ids(genConfig.eos_token_id ?? textConfig.eos_token_id ?? config.eos_token_id),
     ...ids(idOf(END_OF_UTTERANCE)),
   ]);
-  const maxNewTokens = Math.max(1, Math.floor(num(o.maxNewTokens, num(genConfig.max_new_tokens, 256))));
+  const maxNewTokens = o.maxNewTokens ?? Math.max(1, Math.floor(num(genConfig.max_new_tokens, 256)));
   const imageConfig = (processor.image_processor as unknown as { config: Record<string, unknown> }).config;
   const longestEdge =
     (imageConfig.size as { longest_edge?: number } | undefined)?.longest_edge ??
     (imageConfig.max_image_size as { longest_edge?: number } | undefined)?.longest_edge ??
     512;
-  const splitImages = typeof o.splitImages === 'boolean' ? o.splitImages : undefined;
-  const cache =
-    o.featureCache === false
-      ? undefined
-      : new PrefixCache<ImagePrefix>(Math.max(1, Math.floor(num(o.featureCacheSize, 8))));
+  const splitImages = o.splitImages;
+  const cache = o.featureCache ? new PrefixCache<ImagePrefix>(o.featureCacheSize) : undefined;
   const clean = userTextFilter({ specialTokens: specialTokensOf(tokenizer) });
 
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: load.executionProviders.length ? load.executionProviders : ['cpu'],
     graphOptimizationLevel: 'all',
-    intraOpNumThreads: num(o.intraOpNumThreads, 0),
+    intraOpNumThreads: o.intraOpNumThreads,
     interOpNumThreads: 1,
   };
-  const files = onnxFiles(SESSIONS, o.dtype ?? 'fp32');
+  const files = onnxFiles(SMOLVLM_SESSIONS, o.dtype);
   const [vision, embed, decoderSession] = (await Promise.all(
     files.map(async (file) => {
       try {
