@@ -41,7 +41,7 @@ async function fallbackTags(image: LoadedImage, ctx: CommandContext): Promise<st
  * /caption: alt text (from the detailed caption, under the alt-text policy) and a long caption (the
  * most detailed one). Both are never empty: an empty caption falls back to tags, then to a generic text.
  */
-export const captionCommand = defineCommand<CaptionInput>({
+export const captionCommand = defineCommand<CaptionInput, CaptionData>({
   name: 'caption',
   description: 'Describe an image: short alt text and a longer caption.',
   options: [{ name: 'image', type: 'image', description: 'The image to describe.', required: true }],
@@ -68,6 +68,10 @@ export const captionCommand = defineCommand<CaptionInput>({
     );
     const caption = describe({ caption: long.caption.trim() ? long.caption : short.caption, tags }, language);
     const data: CaptionData = { altText, caption };
-    return { text: `Alt text: ${altText}\nCaption: ${caption}`, data };
+    return {
+      text: `Alt text: ${altText}\nCaption: ${caption}`,
+      describes: [{ name: image.name, altText }],
+      data,
+    };
   },
 });

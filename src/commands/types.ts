@@ -71,7 +71,8 @@ export interface StatusSnapshot {
   workers?: number;
 }
 
-export interface Command<I> {
+/** `I`: what parse() hands to run(); `D`: the reply's machine-readable `data`. */
+export interface Command<I, D = unknown> {
   name: string;
   description: string;
   options: readonly OptionSpec[];
@@ -92,13 +93,13 @@ export interface Command<I> {
   fromButton?(id: string): Record<string, unknown>;
   /** Builds the run's input before a queue slot is taken (downloads happen here, not on the GPU's time). */
   parse(ctx: ParseContext): Promise<I>;
-  run(input: I, ctx: CommandContext): Promise<Reply>;
+  run(input: I, ctx: CommandContext): Promise<Reply<D>>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a list of commands with different inputs.
-export type AnyCommand = Command<any>;
+export type AnyCommand = Command<any, any>;
 
 /** Identity helper so each command file gets its input type inferred. */
-export function defineCommand<I>(command: Command<I>): Command<I> {
+export function defineCommand<I, D = unknown>(command: Command<I, D>): Command<I, D> {
   return command;
 }

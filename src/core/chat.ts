@@ -1,7 +1,11 @@
+import { altTextWanted } from './alttext-channels.js';
+import type { SettingsStore } from './settings.js';
+import type { ConversationKey } from './types.js';
+
 /**
  * What a chat message (not a slash command) asks of iris: one policy for every platform, so a
  * conversation behaves the same on Discord, Slack and the playground. Adapters gather the facts in their
- * platform's terms (mentions, replies, threads), call `planChat`, and translate the plan back into
+ * platform's terms (mentions, replies, threads), call `planChatMessage`, and translate the plan back into
  * requests (`ask`, `caption`), automatic alt text, or the short `helpPointer`.
  */
 
@@ -18,6 +22,24 @@ export interface ChatFacts {
   direct: boolean;
   /** It answers iris: a reply to iris's message, or a message in a thread iris speaks in. */
   followsIris: boolean;
+  /** Own images that already carry a description (a Discord attachment's alt text); default 0. */
+  describedImages?: number;
+  /** It is a reply inside a thread (Slack): a conversation, not an upload to the channel; no automatic alt text. */
+  inThread?: boolean;
+}
+
+/** Who wrote the message and where: what the alt-text choices (/alttext) are looked up by. */
+export interface ChatSender {
+  platform: string;
+  userId: string;
+  conversation: ConversationKey;
+}
+
+export interface AltTextPolicy {
+  /** Config turns automatic alt text on in this message's channel (an admin's stored choice wins). */
+  configured: boolean;
+  /** Stored /alttext choices; absent: config alone decides. */
+  settings?: SettingsStore;
 }
 
 export type ChatPlan =
@@ -25,7 +47,7 @@ export type ChatPlan =
   | { kind: 'ask'; about: 'own' | 'replied' | 'conversation' }
   /** Describe these images (named iris with images and no words). */
   | { kind: 'caption'; about: 'own' | 'replied' }
-  /** Images and nothing asked: automatic alt text, where the channel and the uploader want it. */
+  /** Images without a description and nothing asked: automatic alt text (planChatMessage: where the channel and the uploader want it). */
   | { kind: 'alttext' }
   /** Words for iris that are not a question about an image: point at /help instead of guessing. */
   | { kind: 'help' }
@@ -57,7 +79,23 @@ export function planChat(f: ChatFacts): ChatPlan {
       return { kind: 'caption', about: f.ownImages > 0 ? 'own' : 'replied' };
     return { kind: 'help' };
   }
-  return f.ownImages > 0 ? { kind: 'alttext' } : { kind: 'none' };
+  const undescribed = f.ownImages - (f.describedImages ?? 0);
+  return undescribed > 0 && !f.inThread ? { kind: 'alttext' } : { kind: 'none' };
+}
+
+/**
+ * The plan for a chat message, with the alt-text choices applied: images alone get automatic alt text
+ * only where the channel has it on (config, else an admin's /alttext) and the uploader has not opted out.
+ */
+export async function planChatMessage(
+  f: ChatFacts,
+  who: { sender: ChatSender; altText: AltTextPolicy },
+): Promise<ChatPlan> {
+  const plan = planChat(f);
+  if (plan.kind !== 'alttext') return plan;
+  const { settings, configured } = who.altText;
+  const wanted = settings ? await altTextWanted(settings, { ...who.sender, configured }) : configured;
+  return wanted ? plan : { kind: 'none' };
 }
 
 /** The short answer to words that are not a question about an image; `commands` as the platform spells them. */

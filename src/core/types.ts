@@ -68,13 +68,26 @@ export interface ReplyError {
   ref: string;
 }
 
-export interface Reply {
+/** Alt text for one of the request's images, made under the alt-text policy (src/core/alttext.ts). */
+export interface ImageAltText {
+  /** The request image's name. */
+  name: string;
+  altText: string;
+}
+
+/** `D`: the command's machine-readable result (see `Command`'s second type parameter). */
+export interface Reply<D = unknown> {
   text?: string;
   images?: ReplyImage[];
   buttons?: Button[];
   ephemeral?: boolean;
-  /** Machine-readable result (the CLI's --json output). */
-  data?: unknown;
+  /**
+   * Alt text per request image this reply describes (/caption), in request order: what adapters attach
+   * or post as automatic alt text. Alt text of the reply's own images is in `images[].altText`.
+   */
+  describes?: ImageAltText[];
+  /** Machine-readable result (the CLI's output, --json). */
+  data?: D;
   /** Set when the reply renders a failure. */
   error?: ReplyError;
 }

@@ -38,6 +38,8 @@ test('caption replies with alt text (detailed caption, labelled) and the long ca
     altText: 'AI-generated: A red square.',
     caption: 'A red square on a red background.',
   });
+  // What adapters post as automatic alt text: typed, per described image.
+  assert.deepEqual(reply.describes, [{ name: 'r.png', altText: 'AI-generated: A red square.' }]);
   assert.equal(
     reply.text,
     'Alt text: AI-generated: A red square.\nCaption: A red square on a red background.',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ChatFacts, helpPointer, isQuestion, planChat } from '../../src/core/chat.js';
+import { type ChatFacts, helpPointer, isQuestion, planChat, planChatMessage } from '../../src/core/chat.js';
+import { MemorySettingsStore } from '../../src/core/settings.js';
 
 test('questions: a question mark, or a question or request word first; greetings and thanks are not', () => {
   for (const q of [
@@ -86,5 +87,35 @@ test('the pointer names the platform’s own commands', () => {
   assert.equal(
     helpPointer({ ask: '/iris ask', help: '/iris help' }),
     'I answer questions about images: reply to an image with your question, or use `/iris ask`. `/iris help` lists everything I can do.',
+  );
+});
+
+test('images with nothing asked: alt text only for undescribed images outside threads', () => {
+  assert.deepEqual(planChat(facts({ ownImages: 2, describedImages: 1 })), { kind: 'alttext' });
+  assert.deepEqual(planChat(facts({ ownImages: 2, describedImages: 2 })), { kind: 'none' });
+  assert.deepEqual(planChat(facts({ ownImages: 1, inThread: true })), { kind: 'none' });
+});
+
+test('the planner applies /alttext: channel config, an admin choice, the uploader opting out', async () => {
+  const settings = new MemorySettingsStore();
+  const upload = facts({ ownImages: 1 });
+  const sender = { platform: 'discord', userId: 'u1', conversation: 'discord:c1:t9' };
+  const plan = (configured: boolean, store: MemorySettingsStore | undefined = settings) =>
+    planChatMessage(upload, { sender, altText: { configured, settings: store } });
+  assert.deepEqual(await plan(true), { kind: 'alttext' });
+  assert.deepEqual(await plan(false), { kind: 'none' }, 'channel not configured');
+  assert.deepEqual(await plan(false, undefined), { kind: 'none' }, 'no settings: config decides');
+  assert.deepEqual(await plan(true, undefined), { kind: 'alttext' });
+  await settings.set('alttext:channel:discord:c1', 'on');
+  assert.deepEqual(await plan(false), { kind: 'alttext' }, "an admin's choice beats config, covers threads");
+  await settings.set('alttext:user:discord:u1', 'off');
+  assert.deepEqual(await plan(true), { kind: 'none' }, 'the uploader opted out');
+  // Questions are not alt text: the opt-out does not touch them.
+  assert.deepEqual(
+    await planChatMessage(facts({ text: 'what is it?', ownImages: 1, mentioned: true }), {
+      sender,
+      altText: { configured: true, settings },
+    }),
+    { kind: 'ask', about: 'own' },
   );
 });

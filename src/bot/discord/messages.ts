@@ -1,6 +1,5 @@
 import type { Attachment, Message } from 'discord.js';
-import { altTextWanted } from '../../commands/alttext.js';
-import { helpPointer, planChat } from '../../core/chat.js';
+import { helpPointer, planChatMessage } from '../../core/chat.js';
 import { newRequestId } from '../../core/dispatch.js';
 import type { Logger } from '../../core/log.js';
 import type { SettingsStore } from '../../core/settings.js';
@@ -53,14 +52,29 @@ async function plan(m: Message, ctx: MessageContext): Promise<Plan | undefined> 
   const own = imagesOf(m.attachments);
   const referenced = m.reference?.messageId ? await m.fetchReference().catch(() => undefined) : undefined;
   const replyImages = referenced ? imagesOf(referenced.attachments) : [];
-  const chat = planChat({
-    text: question,
-    ownImages: own.length,
-    repliedImages: replyImages.length,
-    mentioned: m.mentions.users.has(ctx.botId),
-    direct: false,
-    followsIris: referenced?.author.id === ctx.botId,
-  });
+  const undescribed = own.filter((a) => !a.description);
+  const chat = await planChatMessage(
+    {
+      text: question,
+      ownImages: own.length,
+      describedImages: own.length - undescribed.length,
+      repliedImages: replyImages.length,
+      mentioned: m.mentions.users.has(ctx.botId),
+      direct: false,
+      followsIris: referenced?.author.id === ctx.botId,
+    },
+    {
+      sender: {
+        platform: PLATFORM,
+        userId: m.author.id,
+        conversation: conversationOf(m.channelId, m.channel),
+      },
+      altText: {
+        configured: ctx.settings.altTextChannels.includes(settingsChannelOf(m.channelId, m.channel)),
+        settings: ctx.store,
+      },
+    },
+  );
   const from = (message: Message) => (a: Attachment) => imageRef(a, message.author.id);
   const ownRefs = own.map(from(m));
   const replyRefs = referenced ? replyImages.map(from(referenced)) : [];
@@ -83,12 +97,12 @@ async function plan(m: Message, ctx: MessageContext): Promise<Plan | undefined> 
       const [images, link] = chat.about === 'own' ? [ownRefs, m.url] : [replyRefs, replyLink];
       return { kind: 'request', command: 'caption', args: {}, images, link };
     }
+    case 'alttext':
+      if (!ctx.has('caption')) break;
+      return { kind: 'alttext', images: undescribed.map((a) => imageRef(a, m.author.id)), link: m.url };
     default:
       break;
   }
-  const undescribed = own.filter((a) => !a.description);
-  if (undescribed.length && ctx.has('caption'))
-    return { kind: 'alttext', images: undescribed.map((a) => imageRef(a, m.author.id)), link: m.url };
   return undefined;
 }
 
@@ -118,23 +132,14 @@ export async function onMessage(m: Message, ctx: MessageContext): Promise<void> 
   }
 
   if (refusal(ctx.settings, m.guildId, 'caption')) return;
-  const channel = settingsChannelOf(m.channelId, m.channel);
-  const wanted = await altTextWanted(ctx.store, {
-    platform: PLATFORM,
-    userId: m.author.id,
-    conversation,
-    configured: ctx.settings.altTextChannels.includes(channel),
-  });
-  if (!wanted) return;
   const texts: string[] = [];
   for (const image of p.images) {
     const res = new CollectingResponder();
     await ctx.handle({ ...base, id: newRequestId(), command: 'caption', args: {}, images: [image] }, res);
     if (res.reply?.error) log.info({ code: res.reply.error.code }, 'discord: no alt text for an upload');
     else {
-      // /caption's data.altText is the policy-made alt text (its text also carries the long caption).
-      const alt = (res.reply?.data as { altText?: unknown } | undefined)?.altText;
-      const text = typeof alt === 'string' ? alt : res.reply?.text;
+      // The policy-made alt text, not the reply's text (which also carries the long caption).
+      const text = res.reply?.describes?.[0]?.altText ?? res.reply?.text;
       if (text) texts.push(text);
     }
   }

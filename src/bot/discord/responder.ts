@@ -53,10 +53,10 @@ export interface InteractionResponderOptions {
   transform?: (reply: Reply) => Reply;
 }
 
-/** A reply reduced to the command's `data.altText`, when it has one and is not an error. */
+/** A reply reduced to the alt text of the image it describes, when it has one and is not an error. */
 export function altTextOnly(reply: Reply): Reply {
-  const alt = (reply.data as { altText?: unknown } | undefined)?.altText;
-  return !reply.error && typeof alt === 'string' ? { ...reply, text: alt } : reply;
+  const alt = reply.describes?.[0]?.altText;
+  return !reply.error && alt !== undefined ? { ...reply, text: alt } : reply;
 }
 
 /**

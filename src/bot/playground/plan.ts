@@ -1,7 +1,6 @@
-import { altTextWanted } from '../../commands/alttext.js';
 import { impliedImageCount } from '../../commands/context-images.js';
 import type { AnyCommand } from '../../commands/types.js';
-import { helpPointer, planChat } from '../../core/chat.js';
+import { helpPointer, planChatMessage } from '../../core/chat.js';
 import type { SettingsStore } from '../../core/settings.js';
 import type { BotRequest, ImageRef, Reply, Responder } from '../../core/types.js';
 import type { Channel } from './channel.js';
@@ -39,9 +38,8 @@ export interface MessageInput {
 /** /caption's answer as automatic alt text: only the policy-made alt text (errors pass unchanged). */
 export function altTextReply(reply: Reply): Reply {
   if (reply.error) return reply;
-  const alt = (reply.data as { altText?: unknown } | undefined)?.altText;
-  const text = typeof alt === 'string' ? alt : (reply.text ?? '');
-  return { text: `Alt text: ${text}`, data: reply.data };
+  const text = reply.describes?.[0]?.altText ?? reply.text ?? '';
+  return { text: `Alt text: ${text}`, describes: reply.describes, data: reply.data };
 }
 
 /**
@@ -79,14 +77,20 @@ export async function planMessage(input: MessageInput): Promise<Work[]> {
       { req: input.request({ command: typed.command, args: typed.args, images: chosen }), res: answer() },
     ];
   }
-  const plan = planChat({
-    text,
-    ownImages: images.length,
-    repliedImages: replied.length,
-    mentioned: false,
-    direct: true,
-    followsIris: false,
-  });
+  const plan = await planChatMessage(
+    {
+      text,
+      ownImages: images.length,
+      repliedImages: replied.length,
+      mentioned: false,
+      direct: true,
+      followsIris: false,
+    },
+    {
+      sender: { platform: PLATFORM, userId: 'local', conversation: CONVERSATION },
+      altText: { configured: true, settings: input.settings },
+    },
+  );
   if (plan.kind === 'ask' || plan.kind === 'help') {
     if (!has('ask')) return note('Questions need the /ask command, which this iris does not have.');
     if (plan.kind === 'help') return note(helpPointer({ ask: '/ask', help: '/help' }));
@@ -99,13 +103,6 @@ export async function planMessage(input: MessageInput): Promise<Work[]> {
   if (!has('caption')) {
     return note('Automatic alt text needs the /caption command, which this iris does not have.');
   }
-  const wanted = await altTextWanted(input.settings, {
-    platform: PLATFORM,
-    userId: 'local',
-    conversation: CONVERSATION,
-    configured: true,
-  });
-  if (!wanted) return [];
   return images.map((image) => ({
     req: input.request({ command: 'caption', args: {}, images: [image] }),
     res: answer({ transform: altTextReply }),

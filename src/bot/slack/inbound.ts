@@ -1,6 +1,5 @@
 import type { App } from '@slack/bolt';
-import { altTextWanted } from '../../commands/alttext.js';
-import { helpPointer, planChat } from '../../core/chat.js';
+import { helpPointer, planChatMessage } from '../../core/chat.js';
 import { slashRoutes } from './commands.js';
 import type { SeenKeys } from './dedupe.js';
 import {
@@ -33,16 +32,25 @@ function stripMention(text: string, botUserId: string): string {
     .trim();
 }
 
-/** Auto alt text for this upload: the channel is on (an admin's /alttext, else config) and the user did not opt out. */
-async function altTextOn(rt: SlackRuntime, channel: string, user: string): Promise<boolean> {
-  const configured = rt.slack.altText.channels.includes(channel);
-  if (!rt.settings) return configured;
-  return altTextWanted(rt.settings, {
-    platform: 'slack',
-    userId: user,
-    conversation: `slack:${channel}`,
-    configured,
-  });
+/** Who posted where, and the channel's configured alt text: what core's chat planner needs besides the facts. */
+function senderOf(rt: SlackRuntime, channel: string, user: string) {
+  return {
+    sender: { platform: 'slack', userId: user, conversation: `slack:${channel}` },
+    altText: { configured: rt.slack.altText.channels.includes(channel), settings: rt.settings },
+  };
+}
+
+/** An upload that is only images (a file_shared event): core's planner decides whether it gets alt text. */
+async function uploadWantsAltText(rt: SlackRuntime, channel: string, user: string): Promise<boolean> {
+  const upload = {
+    text: '',
+    ownImages: 1,
+    repliedImages: 0,
+    mentioned: false,
+    direct: false,
+    followsIris: false,
+  };
+  return (await planChatMessage(upload, senderOf(rt, channel, user))).kind === 'alttext';
 }
 
 /**
@@ -57,7 +65,6 @@ async function autoAltText(
   where: { channel: string; ts: string; threadTs?: string; user: string; images: SlackFile[] },
 ): Promise<void> {
   if (!rt.commands.some((c) => c.name === ALT_TEXT_COMMAND)) return;
-  if (!(await altTextOn(rt, where.channel, where.user))) return;
   const messageLink = permalink(rt.workspaceUrl, where);
   const fresh = where.images.filter((file) => files.seen.firstTime(`alt:${file.id ?? file.url_private}`));
   void (async () => {
@@ -123,14 +130,18 @@ async function onMessage(rt: SlackRuntime, files: { seen: SeenKeys }, event: Mes
       ? images.slice(0, 1).map((file) => ({ file, message: event }))
       : await latestImages(rt.client, { channel: event.channel, threadTs, count: 1 });
   }
-  const plan = planChat({
-    text: question,
-    ownImages: images.length,
-    repliedImages: threadImages.length,
-    mentioned,
-    direct,
-    followsIris: irisSpoke,
-  });
+  const plan = await planChatMessage(
+    {
+      text: question,
+      ownImages: images.length,
+      repliedImages: threadImages.length,
+      mentioned,
+      direct,
+      followsIris: irisSpoke,
+      inThread: Boolean(threadTs),
+    },
+    senderOf(rt, event.channel, user),
+  );
   // A thread is its own conversation; a message in the channel starts one under itself.
   const target = { channel: event.channel, threadTs: threadTs ?? event.ts, user };
   const linkOf = (m: SlackMessageLike) =>
@@ -171,8 +182,7 @@ async function onMessage(rt: SlackRuntime, files: { seen: SeenKeys }, event: Mes
       return;
     }
     case 'alttext':
-      // Alt text is for uploads to the channel; a thread is a conversation.
-      if (!threadTs) await autoAltText(rt, files, { channel: event.channel, ts: event.ts, user, images });
+      await autoAltText(rt, files, { channel: event.channel, ts: event.ts, user, images });
       return;
     default:
       return;
@@ -187,7 +197,8 @@ interface FileShared {
 
 /** file_shared carries only ids: files.info gives the file and the message it was shared in. */
 async function onFileShared(rt: SlackRuntime, files: { seen: SeenKeys }, event: FileShared): Promise<void> {
-  if (event.user_id === rt.botUserId || !(await altTextOn(rt, event.channel_id, event.user_id))) return;
+  if (event.user_id === rt.botUserId || !(await uploadWantsAltText(rt, event.channel_id, event.user_id)))
+    return;
   const info = await rt.client.files.info({ file: event.file_id });
   const file = info.file as
     | (SlackFile & { shares?: Record<string, Record<string, { ts: string; thread_ts?: string }[]>> })
