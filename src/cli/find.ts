@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import type { App } from '../app.js';
-import type { FindData } from '../commands/find.js';
+import { findCommand } from '../commands/find.js';
 import type { ImageCliOptions } from './caption.js';
-import { exitCodeOf, runOnImageFile } from './request.js';
+import { dataOf, exitCodeOf, runOnImageFile } from './request.js';
 
 export interface FindCliOptions extends ImageCliOptions {
   /** The PNG to write the boxes to (not written when nothing is found). */
@@ -20,12 +20,12 @@ export async function findCli(
   object: string,
   opts: FindCliOptions,
 ): Promise<number> {
-  const reply = await runOnImageFile(app, { command: 'find', file: image, args: { object } });
+  const reply = await runOnImageFile(app, { command: findCommand, file: image, args: { object } });
   if (reply.error) {
     opts.err(`error: ${reply.text ?? 'failed'}`);
     return exitCodeOf(reply);
   }
-  const data = reply.data as FindData;
+  const data = dataOf(reply);
   const png = reply.images?.[0]?.png;
   if (png) {
     try {

@@ -2,8 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { App } from '../app.js';
+import { imagineCommand } from '../commands/imagine.js';
 import type { ImageRef, Progress } from '../core/types.js';
-import { runCliRequest } from './request.js';
+import { dataOf, runCliRequest } from './request.js';
 
 export interface ImagineCliOptions {
   out: string;
@@ -23,10 +24,6 @@ export interface ImagineCliOptions {
   signal?: AbortSignal;
   print: (line: string) => void;
   err: (line: string) => void;
-}
-
-interface ImagineData {
-  images: { seed: number; altText: string }[];
 }
 
 /** out.png, out-2.png, out-3.png … for several images. */
@@ -79,7 +76,7 @@ export async function imagineCli(app: App, prompt: string, opts: ImagineCliOptio
   };
   const reply = await runCliRequest(
     app,
-    { command: 'imagine', args, images, signal: opts.signal },
+    { command: imagineCommand, args, images, signal: opts.signal },
     onProgress,
   ).finally(() => {
     if (started) bar?.stop();
@@ -88,7 +85,7 @@ export async function imagineCli(app: App, prompt: string, opts: ImagineCliOptio
     opts.err(`error: ${reply.text ?? 'failed'}`);
     return reply.error.internal ? 1 : 2;
   }
-  const data = reply.data as ImagineData;
+  const data = dataOf(reply);
   for (const [i, image] of (reply.images ?? []).entries()) {
     const file = outputFile(opts.out, i);
     await writeFile(file, image.png);

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { App } from '../app.js';
+import { similarCommand } from '../commands/similar.js';
 import type { ImageRef } from '../core/types.js';
-import { exitCodeOf, runCliRequest } from './request.js';
+import { dataOf, exitCodeOf, runCliRequest } from './request.js';
 
 export interface SimilarCliOptions {
   channel: string;
@@ -11,14 +12,6 @@ export interface SimilarCliOptions {
   json?: boolean;
   out: (line: string) => void;
   err: (line: string) => void;
-}
-
-interface Hit {
-  link: string;
-  name: string;
-  author: string;
-  at: number;
-  score: number;
 }
 
 /**
@@ -51,7 +44,7 @@ export async function similarCli(
   if (opts.text !== undefined) args.text = opts.text;
   if (opts.top !== undefined) args.top = opts.top;
   const reply = await runCliRequest(app, {
-    command: 'similar',
+    command: similarCommand,
     args,
     images,
     conversation: opts.channel,
@@ -61,7 +54,7 @@ export async function similarCli(
     opts.err(`error: ${reply.text ?? 'failed'}`);
     return exitCodeOf(reply);
   }
-  const { hits } = reply.data as { hits: Hit[] };
+  const { hits } = dataOf(reply);
   if (opts.json) opts.out(JSON.stringify({ hits }));
   else for (const h of hits) opts.out(`${h.score.toFixed(3)}\t${h.link || h.name}\t${h.author}`);
   return 0;

@@ -1,9 +1,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { App } from '../app.js';
-import { MAX_TAG_IMAGES } from '../commands/tags.js';
+import { MAX_TAG_IMAGES, tagsCommand } from '../commands/tags.js';
 import type { ImageRef, Reply } from '../core/types.js';
-import { runCliRequest } from './request.js';
+import { dataOf, runCliRequest } from './request.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif']);
 /** Chunks in flight: the next chunk's files are read and validated while the current one runs. */
@@ -54,7 +54,7 @@ async function tagChunk(app: App, files: string[], args: Record<string, unknown>
     }
   }
   if (images.length === 0) return outcomes;
-  const reply = await runCliRequest(app, { command: 'tags', args, images });
+  const reply = await runCliRequest(app, { command: tagsCommand, args, images });
   if (reply.error) {
     // One bad image fails its whole request: retry the others one by one so each gets its own answer.
     if (images.length > 1 && !reply.error.internal) {
@@ -63,7 +63,7 @@ async function tagChunk(app: App, files: string[], args: Record<string, unknown>
     }
     return [...outcomes, ...images.map((i) => ({ file: i.name, error: reply }))];
   }
-  const data = reply.data as { file: string; labels: unknown }[];
+  const data = dataOf(reply);
   const texts = (reply.text ?? '').split('\n');
   return [...outcomes, ...data.map((d, i) => ({ file: d.file, labels: d.labels, text: texts[i] }))];
 }

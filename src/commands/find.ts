@@ -53,7 +53,7 @@ export function describePlace(box: FoundBox['box'], size: { width: number; heigh
  * /find: boxes around what the user names (Florence-2 phrase grounding), drawn on the image, with alt
  * text saying what was found where. Nothing found is an answer, not an error (and carries no image).
  */
-export const findCommand = defineCommand<FindInput>({
+export const findCommand = defineCommand<FindInput, FindData>({
   name: 'find',
   description: 'Find something in an image: draws boxes around it.',
   options: [

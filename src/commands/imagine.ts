@@ -138,8 +138,20 @@ export interface ImagineCommandDeps {
   random?: () => number;
 }
 
-export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<ImagineInput> {
-  return defineCommand<ImagineInput>({
+/** /imagine's machine-readable result (the CLI's --json). */
+export interface ImagineData {
+  prompt: string;
+  negative: string | null;
+  model: string;
+  steps: number;
+  scheduler: string;
+  guidance: number;
+  images: { seed: number; width: number; height: number; name: string; altText: string }[];
+  notes: string[];
+}
+
+export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<ImagineInput, ImagineData> {
+  return defineCommand<ImagineInput, ImagineData>({
     name: 'imagine',
     description: 'Draw a picture from a text prompt (Stable Diffusion, on this server).',
     options: IMAGINE_OPTIONS,
@@ -336,7 +348,7 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
       const guidanceText = input.guidance > 1 ? `, guidance ${input.guidance}` : '';
       const varied = init ? `, variation (strength ${init.strength})` : '';
       const line = `"${input.prompt}" — seed ${seeds}, ${stepsText}, ${sampler}${guidanceText}, ${input.modelName}, ${input.width}x${input.height}${varied}`;
-      const reply: Reply = {
+      const reply: Reply<ImagineData> = {
         text: [line, ...notes].join('\n'),
         images,
         buttons,

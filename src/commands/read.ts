@@ -17,7 +17,7 @@ export interface ReadData {
 }
 
 /** /read: the text in an image (OCR). No text is an answer, not an error: "No text found in x.png." */
-export const readCommand = defineCommand<ReadInput>({
+export const readCommand = defineCommand<ReadInput, ReadData>({
   name: 'read',
   description: 'Read the text in an image (OCR).',
   options: [{ name: 'image', type: 'image', description: 'The image to read.', required: true }],

@@ -19,7 +19,13 @@ function line(hit: SimilarHit, i: number): string {
  * `/similar image:<img>` or `/similar text:<words>`: the earlier images of this channel closest to
  * it (CLIP cosine). An image asked about is remembered too, so the next search can find it.
  */
-export const similarCommand = defineCommand<SimilarInput>({
+export interface SimilarData {
+  hits: (SimilarHit['image'] & { score: number })[];
+  /** Where this image was posted before in the channel (its link, else its name). */
+  duplicateOf?: string;
+}
+
+export const similarCommand = defineCommand<SimilarInput, SimilarData>({
   name: 'similar',
   description: 'Find earlier images in this channel that look like an image or match a description.',
   options: [

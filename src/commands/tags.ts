@@ -43,7 +43,10 @@ function percent(s: Scored): string {
   return `${s.label} ${(s.score * 100).toFixed(s.score < 0.1 ? 1 : 0)}%`;
 }
 
-export const tagsCommand = defineCommand<TagsInput>({
+/** Per image, in request order: every label with its score, best first. */
+export type TagsData = { file: string; labels: { label: string; score: number }[] }[];
+
+export const tagsCommand = defineCommand<TagsInput, TagsData>({
   name: 'tags',
   description: 'Tag an image with the labels that fit it best (zero-shot, CLIP).',
   options: [
