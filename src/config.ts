@@ -55,6 +55,7 @@ const imagineSchema = taskSchema
     blocklist: z.array(z.string().min(1).max(100)),
     previewEvery: z.number().int().min(0),
     strength: z.number().min(0.05).max(1),
+    buttonTtlSeconds: z.number().int().min(60),
   })
   .refine((c) => Object.values(c.models).some((m) => m.id === c.model), {
     message: 'tasks.imagine.model must be the id of one of tasks.imagine.models',

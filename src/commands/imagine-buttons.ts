@@ -5,7 +5,7 @@
  *
  *   imagine:<action>:<payload>      action: reroll | vary;  payload: base64url of the bytes below
  *
- *   u8 version (1) · u8 flags (1 negative, 2 cut: full text kept in memory under the hash, 4 vary,
+ *   u8 version (1) · u8 flags (1 negative, 2 cut: full text kept in settings under the hash, 4 vary,
  *   8 scheduler) · u8 steps · u8 guidance×10 · u8 width/64 · u8 height/64 · u8 count ·
  *   [vary: u32 source seed, u8 strength×100] · [scheduler: u8 index in SCHEDULER_NAMES] ·
  *   u8 model length, model name (ASCII) · [cut: 6 bytes of sha256(prompt \0 negative)] ·
@@ -13,11 +13,12 @@
  *
  * Discord caps custom ids at 100 characters (Slack at 255), so ids are kept ≤ 100. When the prompt and
  * negative prompt do not fit, the id carries as much of the prompt as fits plus a hash; the command
- * stores the full texts in conversation memory under `imagine-prompt:<hash>` and looks them up on a
- * press (they last as long as memory keeps turns). If they are gone, the cut prompt is used and the reply
- * says so.
+ * keeps the full texts in the settings store under `imagine-prompt:<hash>` for
+ * `tasks.imagine.buttonTtlSeconds` and looks them up on a press. If they are gone, the cut prompt is used
+ * and the reply says so.
  */
 import { createHash } from 'node:crypto';
+import type { SettingsStore } from '../core/settings.js';
 import { UserError } from '../errors.js';
 import { SCHEDULER_NAMES } from '../models/imagine/schedulers.js';
 
@@ -45,7 +46,7 @@ export type ImagineButtonAction = { action: 'reroll' } | { action: 'vary'; seed:
 
 export interface EncodedButton {
   id: string;
-  /** Set when the texts were cut: store them under this memory key so a press can restore them. */
+  /** Set when the texts were cut: keep them under this settings key so a press can restore them. */
   store?: { key: string; prompt: string; negative: string };
 }
 
@@ -114,6 +115,41 @@ export function encodeImagineButton(p: ImagineButtonParams, a: ImagineButtonActi
   const roomBytes = Math.floor((MAX_BUTTON_ID - empty.length) / 4) * 3;
   const id = build(p, a, utf8Prefix(p.prompt, Math.max(0, roomBytes)), Buffer.alloc(0), hash);
   return { id, store: { key: promptStoreKey(hash), prompt: p.prompt, negative } };
+}
+
+/**
+ * Keeps the full texts behind this reply's buttons when their ids cut the prompt (the Reroll and Vary
+ * ids differ only in fixed-size fields, so one check of each covers every seed).
+ */
+export async function keepButtonPrompt(
+  settings: SettingsStore,
+  p: ImagineButtonParams,
+  keep: { strength: number; ttlSeconds: number },
+): Promise<void> {
+  const store =
+    encodeImagineButton(p, { action: 'reroll' }).store ??
+    encodeImagineButton(p, { action: 'vary', seed: 0, strength: keep.strength }).store;
+  if (!store) return;
+  const value = JSON.stringify({ prompt: store.prompt, negative: store.negative });
+  await settings.set(store.key, value, { ttlSeconds: keep.ttlSeconds });
+}
+
+/** The full texts a cut button's `prompt_hash` stands for, while they are kept and match the hash. */
+export async function keptButtonPrompt(
+  settings: SettingsStore,
+  hash: string,
+): Promise<{ prompt: string; negative: string } | undefined> {
+  const value = await settings.get(promptStoreKey(hash));
+  if (value === undefined) return undefined;
+  try {
+    const kept = JSON.parse(value) as { prompt?: unknown; negative?: unknown };
+    if (typeof kept.prompt !== 'string' || typeof kept.negative !== 'string') return undefined;
+    return promptHash(kept.prompt, kept.negative) === hash
+      ? { prompt: kept.prompt, negative: kept.negative }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function isImagineButton(id: string): boolean {

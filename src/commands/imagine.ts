@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import { validateArgs } from '../core/options.js';
 import type { Button, LoadedImage, Reply, ReplyImage } from '../core/types.js';
-import { isUserError, listChoices, UserError } from '../errors.js';
+import { listChoices, UserError } from '../errors.js';
 import { MAX_SEED, randomSeed } from '../models/imagine/rng.js';
 import { type ImageSafetyCheck, imageSafetyFromConfig } from '../models/imagine/safety.js';
 import { SCHEDULER_NAMES, SCHEDULERS, type SchedulerName } from '../models/imagine/schedulers.js';
@@ -11,8 +11,8 @@ import {
   encodeImagineButton,
   type ImagineButtonAction,
   type ImagineButtonParams,
-  promptHash,
-  promptStoreKey,
+  keepButtonPrompt,
+  keptButtonPrompt,
 } from './imagine-buttons.js';
 import {
   checkMemoryBudget,
@@ -131,6 +131,21 @@ function mergeInline(args: Args): { prompt: string; args: Args; ar?: string } {
   return { prompt: inline.prompt, args: { ...args, ...typed, negative: negative || undefined }, ar };
 }
 
+/** What a Reroll or Vary button of this request carries. */
+function buttonParamsOf(input: ImagineInput): ImagineButtonParams {
+  return {
+    prompt: input.prompt,
+    negative: input.negative,
+    steps: input.steps,
+    guidance: input.guidance,
+    width: input.width,
+    height: input.height,
+    count: input.count,
+    model: input.modelName,
+    scheduler: input.scheduler,
+  };
+}
+
 export interface ImagineCommandDeps {
   /** Runs on every generated image before it is sent; wins over config safety.imagine (default: from config). */
   safetyCheck?: ImageSafetyCheck;
@@ -160,7 +175,7 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
     // Adapters deliver a press as { button: id }; the id carries every option (see imagine-buttons.ts).
     fromButton: (id) => decodeImagineButton(id).args,
 
-    async parse({ args: rawArgs, config, memory, loadImages, request }) {
+    async parse({ args: rawArgs, config, settings, loadImages, request }) {
       const cfg = config.tasks.imagine;
       if (request.images.length > 1) {
         throw new UserError(
@@ -174,13 +189,10 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
       let prompt = merged.prompt;
       let negative = typeof args.negative === 'string' ? args.negative : undefined;
       if (typeof args.prompt_hash === 'string') {
-        const [stored] = await memory.recent(promptStoreKey(args.prompt_hash), 1);
-        if (
-          stored?.question.startsWith(prompt) &&
-          promptHash(stored.question, stored.answer) === args.prompt_hash
-        ) {
-          prompt = stored.question;
-          negative = stored.answer || undefined;
+        const kept = settings ? await keptButtonPrompt(settings, args.prompt_hash) : undefined;
+        if (kept?.prompt.startsWith(prompt)) {
+          prompt = kept.prompt;
+          negative = kept.negative || undefined;
         } else notes.push('The full prompt of that button has expired; used its first words.');
       }
       if (prompt === '') {
@@ -232,7 +244,7 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
             ? { seed: args.variation_of, strength }
             : undefined;
       checkMemoryBudget({ ...size, count: variation ? 1 : count, guidance }, cfg.limits.memoryMB);
-      return {
+      const input: ImagineInput = {
         modelName,
         modelId: profile.id,
         prompt,
@@ -248,6 +260,16 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
         variation,
         notes,
       };
+      // Kept here, not after the run: parse runs where the adapter's settings store is, and a worker
+      // (scale-out) runs the job elsewhere.
+      // A store that cannot be written costs only the full prompt: the buttons carry its first words.
+      if (settings) {
+        await keepButtonPrompt(settings, buttonParamsOf(input), {
+          strength: cfg.strength,
+          ttlSeconds: cfg.buttonTtlSeconds,
+        }).catch(() => {});
+      }
+      return input;
     },
 
     async run(input, ctx) {
@@ -309,17 +331,7 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
       }
       if (images.length === 0) throw new UserError('blocked', notes.join(' '));
 
-      const params: ImagineButtonParams = {
-        prompt: input.prompt,
-        negative: input.negative,
-        steps: input.steps,
-        guidance: input.guidance,
-        width: input.width,
-        height: input.height,
-        count: input.count,
-        model: input.modelName,
-        scheduler: input.scheduler,
-      };
+      const params = buttonParamsOf(input);
       const actions: [string, ImagineButtonAction][] = [['Reroll', { action: 'reroll' }]];
       kept.forEach((k, i) => {
         const label = kept.length > 1 ? `Vary ${i + 1}` : 'Vary';
@@ -328,17 +340,6 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
       const buttons: Button[] = [];
       for (const [label, action] of actions) {
         const encoded = encodeImagineButton(params, action);
-        if (encoded.store) {
-          const { key, prompt, negative } = encoded.store;
-          try {
-            if ((await ctx.memory.recent(key, 1)).length === 0) {
-              await ctx.memory.append(key, { question: prompt, answer: negative, at: Date.now() });
-            }
-          } catch (err) {
-            // Without memory the button still works, with the prompt's first words (imagine-buttons.ts).
-            if (!(isUserError(err) && err.code === 'not_available')) throw err;
-          }
-        }
         buttons.push({ id: encoded.id, label, style: action.action === 'reroll' ? 'primary' : 'secondary' });
       }
 

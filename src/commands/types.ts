@@ -39,6 +39,8 @@ export interface ParseContext {
   loadImages(): Promise<LoadedImage[]>;
   /** Conversation memory; read it here (e.g. the image a follow-up refers to) before a slot is taken. */
   memory: MemoryStore;
+  /** Per-user / per-channel preferences and short-lived lookups; absent where the caller keeps none. */
+  settings?: SettingsStore;
   /** Fetches and validates one more image (e.g. the one an earlier turn was about), same rules as loadImages. */
   fetchImage?(ref: ImageRef): Promise<LoadedImage>;
 }

@@ -296,6 +296,7 @@ export class Dispatcher {
       args,
       config,
       memory: this.#memory,
+      settings: this.#settings,
       loadImages: () => {
         images ??= Promise.all(
           req.images.map((ref) => resolveImage(ref, media.limits, media.policy, req.signal)),

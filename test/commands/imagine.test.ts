@@ -256,18 +256,26 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
     }
   });
 
-  it('a long prompt is kept in memory for its buttons (across a restart); when memory is lost the cut prompt is used', async () => {
+  it('a long prompt is kept in the settings store for its buttons (across a restart); when it is lost the cut prompt is used', async () => {
     const prompt = `a blue square ${'with very fine detail '.repeat(8)}`.trim();
     const first = await imagine({ prompt, seed: 3 });
     const reroll = first.reply.buttons?.[0];
     assert.ok(reroll && reroll.id.length <= 100);
+    const hash = String(decodeImagineButton(reroll.id).args.prompt_hash);
+    const kept = await app.settings.get(`imagine-prompt:${hash}`);
+    assert.deepEqual(JSON.parse(kept ?? '{}'), { prompt, negative: '' }, 'kept as a setting');
+    assert.deepEqual(
+      await app.memory.recent(`imagine-prompt:${hash}`, 1),
+      [],
+      'not a conversation turn in memory',
+    );
     const again = await imagine(decodeImagineButton(reroll.id).args);
     assert.equal((again.reply.data as Data).prompt, prompt);
     const restarted = newApp();
     const lost = newApp('other.sqlite');
     try {
       const after = await imagine(decodeImagineButton(reroll.id).args, restarted);
-      assert.equal((after.reply.data as Data).prompt, prompt, 'SQLite memory survives the restart');
+      assert.equal((after.reply.data as Data).prompt, prompt, 'the SQLite settings survive the restart');
       const cut = await imagine(decodeImagineButton(reroll.id).args, lost);
       const data = cut.reply.data as Data;
       assert.ok(prompt.startsWith(data.prompt) && data.prompt.length < prompt.length);

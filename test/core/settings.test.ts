@@ -48,3 +48,42 @@ test('alt text is wanted where the channel is on and the user has not opted out;
     'covers its threads',
   );
 });
+
+test('a value set with a TTL reads as absent once it is older; others stay (both stores, SQLite across a reopen)', async () => {
+  let now = 1_000_000;
+  const clock = () => now;
+  const path = join(await mkdtemp(join(tmpdir(), 'iris-settings-ttl-')), 'iris.sqlite');
+  for (const open of [
+    () => new MemorySettingsStore({ now: clock }),
+    () => new SqliteSettingsStore({ path, now: clock }),
+  ]) {
+    now = 1_000_000;
+    const store = open();
+    await store.set('imagine-prompt:abc', 'long prompt', { ttlSeconds: 60 });
+    await store.set('alttext:user:slack:u1', 'off');
+    now += 59_000;
+    assert.equal(await store.get('imagine-prompt:abc'), 'long prompt', 'still within its TTL');
+    now += 1_000;
+    assert.equal(await store.get('imagine-prompt:abc'), undefined, 'expired');
+    assert.equal(await store.get('alttext:user:slack:u1'), 'off', 'no TTL: kept');
+    await store.set('imagine-prompt:abc', 'again', { ttlSeconds: 60 });
+    await store.set('imagine-prompt:abc', 'for good');
+    now += 3_600_000;
+    assert.equal(await store.get('imagine-prompt:abc'), 'for good', 'setting without a TTL clears it');
+    await store.close();
+  }
+});
+
+test('a settings file from before TTLs opens and keeps its values', async () => {
+  const path = join(await mkdtemp(join(tmpdir(), 'iris-settings-old-')), 'iris.sqlite');
+  const { default: Database } = await import('better-sqlite3');
+  const old = new Database(path);
+  old.exec('CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  old.prepare('INSERT INTO settings (key, value) VALUES (?, ?)').run('alttext:channel:discord:c1', 'on');
+  old.close();
+  const store = new SqliteSettingsStore({ path });
+  assert.equal(await store.get('alttext:channel:discord:c1'), 'on');
+  await store.set('imagine-prompt:x', 'p', { ttlSeconds: 60 });
+  assert.equal(await store.get('imagine-prompt:x'), 'p');
+  await store.close();
+});
