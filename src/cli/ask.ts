@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { App } from '../app.js';
+import { askCommand } from '../commands/ask.js';
+import { compareCommand } from '../commands/compare.js';
 import type { ImageRef, Reply } from '../core/types.js';
 import { runCliRequest } from './request.js';
 
@@ -59,7 +61,7 @@ export async function askCli(
   const args: Record<string, unknown> = { question };
   if (opts.structured) args.format = 'json';
   try {
-    const reply = await runCliRequest(app, { command: 'ask', args, images, conversation });
+    const reply = await runCliRequest(app, { command: askCommand, args, images, conversation });
     return printReply(reply, opts.json, opts);
   } finally {
     if (opts.conversation === undefined) await app.memory.clear(conversation);
@@ -67,7 +69,8 @@ export async function askCli(
 }
 
 export interface CompareCliOptions extends CliIo {
-  question?: string;
+  /** The request's options (question), from the command's flags. */
+  args: Record<string, unknown>;
   json?: boolean;
 }
 
@@ -82,7 +85,6 @@ export async function compareCli(app: App, paths: string[], opts: CompareCliOpti
     opts.err(`error: ${images.error}`);
     return 2;
   }
-  const args: Record<string, unknown> = opts.question === undefined ? {} : { question: opts.question };
-  const reply = await runCliRequest(app, { command: 'compare', args, images });
+  const reply = await runCliRequest(app, { command: compareCommand, args: opts.args, images });
   return printReply(reply, opts.json, opts);
 }

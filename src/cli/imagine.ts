@@ -7,17 +7,11 @@ import type { ImageRef, Progress } from '../core/types.js';
 import { dataOf, runCliRequest } from './request.js';
 
 export interface ImagineCliOptions {
+  /** The request's options but the prompt (seed, steps, size …), from the command's flags. */
+  args: Record<string, unknown>;
   out: string;
-  seed?: number;
-  steps?: number;
-  size?: string;
-  negative?: string;
-  model?: string;
-  guidance?: number;
-  count?: number;
-  scheduler?: string;
+  /** Image file to start from (a variation). */
   image?: string;
-  strength?: number;
   json?: boolean;
   /** Draw a progress bar (stderr is a TTY). */
   progress?: boolean;
@@ -35,20 +29,7 @@ export function outputFile(out: string, index: number): string {
 
 /** `iris imagine PROMPT --out FILE`: writes the PNG(s); prints {"file","seed","altText"} per image with --json. Returns the exit code. */
 export async function imagineCli(app: App, prompt: string, opts: ImagineCliOptions): Promise<number> {
-  const args: Record<string, unknown> = { prompt };
-  for (const key of [
-    'seed',
-    'steps',
-    'size',
-    'negative',
-    'model',
-    'guidance',
-    'count',
-    'scheduler',
-    'strength',
-  ] as const) {
-    if (opts[key] !== undefined) args[key] = opts[key];
-  }
+  const args = { ...opts.args, prompt };
   const images: ImageRef[] = [];
   if (opts.image) {
     try {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { App } from '../app.js';
 import { similarCommand } from '../commands/similar.js';
 import type { ImageRef } from '../core/types.js';
+import { argsOf } from './flags.js';
 import { dataOf, exitCodeOf, runCliRequest } from './request.js';
 
 export interface SimilarCliOptions {
@@ -40,9 +41,7 @@ export async function similarCli(
       return 2;
     }
   }
-  const args: Record<string, unknown> = {};
-  if (opts.text !== undefined) args.text = opts.text;
-  if (opts.top !== undefined) args.top = opts.top;
+  const args = argsOf(similarCommand, { ...opts }, ['image']);
   const reply = await runCliRequest(app, {
     command: similarCommand,
     args,

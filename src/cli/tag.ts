@@ -10,8 +10,8 @@ const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif']);
 const IN_FLIGHT = 2;
 
 export interface TagCliOptions {
-  labels?: string;
-  top?: number;
+  /** The request's options (labels, top), from the command's flags. */
+  args: Record<string, unknown>;
   json?: boolean;
   out: (line: string) => void;
   err: (line: string) => void;
@@ -75,9 +75,7 @@ export async function tagCli(app: App, paths: string[], opts: TagCliOptions): Pr
     opts.err('error: no image files given');
     return 2;
   }
-  const args: Record<string, unknown> = {};
-  if (opts.labels !== undefined) args.labels = opts.labels;
-  if (opts.top !== undefined) args.top = opts.top;
+  const args = opts.args;
   const chunks: string[][] = [];
   for (let i = 0; i < files.length; i += MAX_TAG_IMAGES) chunks.push(files.slice(i, i + MAX_TAG_IMAGES));
 
