@@ -49,6 +49,7 @@ export const privacyCommand = defineCommand<Record<string, never>>({
         ? `• Image memory (/similar) is on here: for each image posted in this channel, a numeric fingerprint (not the image), the file name, who posted it and a link to the post, for ${formatDuration(config.imageIndex.ttlSeconds)} (at most ${config.imageIndex.maxPerChannel} images).`
         : '• Image memory (/similar) is off here: nothing is indexed in this channel.',
       `• Your settings (e.g. /alttext off), until you change them, in ${where}.`,
+      `• The full text of a long /imagine prompt, so its Reroll and Vary buttons keep working, for ${formatDuration(config.tasks.imagine.buttonTtlSeconds)}, in ${where}.`,
       '• Operational logs kept by whoever runs iris: request ids, commands, error codes — never tokens or keys.',
       'Images you send and images iris draws are not kept beyond the request (except the image memory above).',
       '/forget deletes this conversation’s memory, its image memory and your settings.',

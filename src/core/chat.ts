@@ -47,7 +47,10 @@ export type ChatPlan =
   | { kind: 'ask'; about: 'own' | 'replied' | 'conversation' }
   /** Describe these images (named iris with images and no words). */
   | { kind: 'caption'; about: 'own' | 'replied' }
-  /** Images without a description and nothing asked: automatic alt text (planChatMessage: where the channel and the uploader want it). */
+  /**
+   * Images without a description and nothing asked: automatic alt text (from planChatMessage only where
+   * the channel has it on and the uploader has not opted out).
+   */
   | { kind: 'alttext' }
   /** Words for iris that are not a question about an image: point at /help instead of guessing. */
   | { kind: 'help' }
