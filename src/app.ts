@@ -13,6 +13,7 @@ import {
   createRedisImageIndex,
   createRedisJobQueue,
   createRedisMemory,
+  createRedisSettings,
   usesRedisMemory,
   usesRedisQueue,
 } from './core/redis/index.js';
@@ -112,7 +113,7 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const registry = createModelRegistry(config);
   const scheduler = new Scheduler(config.scheduler);
   const memory = usesRedisMemory(config) ? createRedisMemory(config) : createMemoryStore(config.memory);
-  const settings = createSettingsStore(config.memory);
+  const settings = usesRedisMemory(config) ? createRedisSettings(config) : createSettingsStore(config.memory);
   const jobs = usesRedisQueue(config) ? createRedisJobQueue(config, log) : undefined;
   const imageIndex = createImageIndex(config);
   const dispatcher = new Dispatcher({

@@ -1,10 +1,11 @@
 /**
- * Scale-out on Redis (queue.kind: redis): one switch moves the job queue, the quotas, conversation memory
- * and image memory to the Redis at queue.url. docs/scaling.md describes the topology.
+ * Scale-out on Redis (queue.kind: redis): one switch moves the job queue, the quotas, conversation memory,
+ * settings and image memory to the Redis at queue.url. docs/scaling.md describes the topology.
  */
 import type { Config } from '../../config.js';
 import type { Logger } from '../log.js';
 import { RedisMemoryStore } from '../memory-redis.js';
+import { RedisSettingsStore } from '../settings-redis.js';
 import { redisClient } from './connection.js';
 import { RedisImageIndex } from './image-index.js';
 import { RedisJobQueue } from './job-queue.js';
@@ -29,6 +30,15 @@ export function createRedisMemory(config: Config): RedisMemoryStore {
     prefix: config.queue.prefix,
     ttlSeconds: config.memory.ttlSeconds,
     maxTurns: config.memory.maxTurns,
+    ownsClient: true,
+  });
+}
+
+/** Settings (/alttext choices, long /imagine prompts) beside conversation memory, shared by every adapter. */
+export function createRedisSettings(config: Config): RedisSettingsStore {
+  return new RedisSettingsStore({
+    client: redisClient({ url: config.queue.url, prefix: config.queue.prefix }, 'client'),
+    prefix: config.queue.prefix,
     ownsClient: true,
   });
 }
