@@ -1,6 +1,6 @@
 import type { App } from '../app.js';
 import { type Config, ConfigError } from '../config.js';
-import type { PlatformAdapter } from '../core/types.js';
+import type { PlatformAdapter } from '../contracts/adapter.js';
 import { discordEntry } from './discord/index.js';
 import { playgroundEntry } from './playground/index.js';
 

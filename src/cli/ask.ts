@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { App } from '../app.js';
-import type { ImageRef, Reply } from '../core/types.js';
+import type { ImageRef, Reply } from '../contracts/request.js';
 import { runCliRequest } from './request.js';
 
 export interface CliIo {

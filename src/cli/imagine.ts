@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { App } from '../app.js';
-import type { ImageRef, Progress } from '../core/types.js';
+import type { ImageRef, Progress } from '../contracts/request.js';
 import { runCliRequest } from './request.js';
 
 export interface ImagineCliOptions {

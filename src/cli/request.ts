@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import type { App } from '../app.js';
+import type { BotRequest, ImageRef, Progress, Reply, Responder } from '../contracts/request.js';
 import { newRequestId } from '../core/dispatch.js';
-import type { BotRequest, ImageRef, Progress, Reply, Responder } from '../core/types.js';
 
 /** The CLI is one more platform: it builds BotRequests and goes through the same dispatch funnel. */
 export async function runCliRequest(

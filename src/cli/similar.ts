@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { App } from '../app.js';
-import type { ImageRef } from '../core/types.js';
+import type { ImageRef } from '../contracts/request.js';
 import { exitCodeOf, runCliRequest } from './request.js';
 
 export interface SimilarCliOptions {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
+import { defineCommand } from '../contracts/command.js';
+import type { LoadedImage } from '../contracts/request.js';
 import type { Turn } from '../core/memory.js';
-import type { LoadedImage } from '../core/types.js';
 import { isUserError, UserError } from '../errors.js';
 import { queueOf } from '../models/registry.js';
-import { defineCommand } from './types.js';
 
 /** Longer questions are refused before any model runs (prompts stay small, answers stay fast). */
 export const MAX_QUESTION_LENGTH = 500;

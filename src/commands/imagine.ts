@@ -1,11 +1,12 @@
 import type { Config } from '../config.js';
+import { type AnyCommand, type Command, defineCommand, type OptionSpec } from '../contracts/command.js';
+import type { Button, LoadedImage, Reply, ReplyImage } from '../contracts/request.js';
+import type { ImagineIO } from '../contracts/tasks/imagine.js';
 import { validateArgs } from '../core/options.js';
-import type { Button, LoadedImage, Reply, ReplyImage } from '../core/types.js';
 import { isUserError, listChoices, UserError } from '../errors.js';
 import { MAX_SEED, randomSeed } from '../models/imagine/rng.js';
 import { type ImageSafetyCheck, imageSafetyFromConfig } from '../models/imagine/safety.js';
 import { SCHEDULER_NAMES, SCHEDULERS, type SchedulerName } from '../models/imagine/schedulers.js';
-import type { ImagineIO } from '../models/imagine/types.js';
 import {
   decodeImagineButton,
   encodeImagineButton,
@@ -22,7 +23,6 @@ import {
   parseSize,
   sizeForAspect,
 } from './imagine-params.js';
-import { type AnyCommand, type Command, defineCommand, type OptionSpec } from './types.js';
 
 const MAX_PROMPT = 1000;
 

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { ConversationKey } from './types.js';
+import type { ConversationKey } from '../contracts/request.js';
 
 /**
  * Whether config turns automatic alt text on for a conversation's channel before any admin's choice: the

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
-import type { AnyCommand, CommandContext, ParseContext, StatusSnapshot } from '../commands/types.js';
 import type { Config } from '../config.js';
+import type { AdapterHooks, MessageDeleted } from '../contracts/adapter.js';
+import type { BackendProvider } from '../contracts/backend.js';
+import type { AnyCommand, CommandContext, ParseContext, StatusSnapshot } from '../contracts/command.js';
+import type { BotRequest, LoadedImage, Reply, Responder } from '../contracts/request.js';
 import { isBackendError, isUserError, listChoices, shuttingDown, UserError } from '../errors.js';
-import type { BackendProvider } from '../models/registry.js';
 import { type ImageIndex, imageChannel } from './image-index.js';
 import { rememberPosted } from './image-memory.js';
 import type { JobQueue } from './jobs.js';
@@ -14,7 +16,6 @@ import { displayName, validateArgs } from './options.js';
 import { redactSecrets } from './redact.js';
 import type { Scheduler } from './scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './settings.js';
-import type { AdapterHooks, BotRequest, LoadedImage, MessageDeleted, Reply, Responder } from './types.js';
 
 /** A PNG iris made, as a LoadedImage (for image memory). */
 async function describePng(name: string, png: Buffer): Promise<LoadedImage> {

@@ -13,10 +13,10 @@
  */
 
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import type { ImageRef, LoadedImage } from '../contracts/request.js';
 import { UserError } from '../errors.js';
 import type { LookupAll } from './address-guard.js';
 import { fetchImageBytes, formatList, notAnImage, tooLarge } from './media-fetch.js';
-import type { ImageRef, LoadedImage } from './types.js';
 
 export { fetchImageBytes, formatMB } from './media-fetch.js';
 

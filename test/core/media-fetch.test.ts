@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
+import type { ImageRef } from '../../src/contracts/request.js';
 import {
   DEFAULT_MEDIA_LIMITS,
   type FetchPolicy,
@@ -11,7 +12,6 @@ import {
   resolveImage,
 } from '../../src/core/media.js';
 import { checkUrl } from '../../src/core/media-fetch.js';
-import type { ImageRef } from '../../src/core/types.js';
 import { UserError } from '../../src/errors.js';
 import { SECRETS } from '../fakes/secrets.js';
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
+import type { LoadedImage } from '../../src/contracts/request.js';
 import {
   DEFAULT_MEDIA_LIMITS,
   encodePng,
@@ -11,7 +12,6 @@ import {
   sniffFormat,
   toRgb,
 } from '../../src/core/media.js';
-import type { LoadedImage } from '../../src/core/types.js';
 import { UserError } from '../../src/errors.js';
 
 const LIMITS: MediaLimits = DEFAULT_MEDIA_LIMITS;

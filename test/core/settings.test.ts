@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { altTextWanted } from '../../src/commands/alttext.js';
+import { altTextWanted } from '../../src/core/alttext-settings.js';
 import { MemorySettingsStore, type SettingsStore } from '../../src/core/settings.js';
 import { SqliteSettingsStore } from '../../src/core/settings-sqlite.js';
 

@@ -1,5 +1,11 @@
-import type { BackendProvider, ModelStatus } from '../../src/models/registry.js';
-import type { Backend, RunOptions, TaskIO, TaskName } from '../../src/models/types.js';
+import type {
+  Backend,
+  BackendProvider,
+  ModelStatus,
+  RunOptions,
+  TaskIO,
+  TaskName,
+} from '../../src/contracts/backend.js';
 
 type Runners = { [T in TaskName]?: (input: TaskIO[T]['in'], opts: RunOptions) => Promise<TaskIO[T]['out']> };
 

@@ -1,10 +1,10 @@
 import type { Attachment, Message } from 'discord.js';
-import { altTextWanted } from '../../commands/alttext.js';
+import type { BotRequest, ImageRef, Responder } from '../../contracts/request.js';
+import { altTextWanted } from '../../core/alttext-settings.js';
 import { helpPointer, planChat } from '../../core/chat.js';
 import { newRequestId } from '../../core/dispatch.js';
 import type { Logger } from '../../core/log.js';
 import type { SettingsStore } from '../../core/settings.js';
-import type { BotRequest, ImageRef, Responder } from '../../core/types.js';
 import { CollectingResponder, isMissingPermission, MessageResponder } from './responder.js';
 import {
   conversationOf,

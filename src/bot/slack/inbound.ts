@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import { altTextWanted } from '../../commands/alttext.js';
+import { altTextWanted } from '../../core/alttext-settings.js';
 import { helpPointer, planChat } from '../../core/chat.js';
 import { slashRoutes } from './commands.js';
 import type { SeenKeys } from './dedupe.js';

@@ -18,12 +18,14 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import type { Backend, RunOptions } from '../../contracts/backend.js';
+import type { ImagineIO } from '../../contracts/tasks/imagine.js';
 import { toRgb } from '../../core/media.js';
 import { LATENT_RGB_FACTORS } from '../../demo/colourworld/sd.js';
 import { BackendError, UserError } from '../../errors.js';
 import type { SdHooks, SdOptions } from '../options.js';
 import { floatTensor, idsTensor, type SessionValueMeta, tensorToFloat32, valueMeta } from '../tensors.js';
-import type { Backend, BackendFactory, BackendLoadOptions, RunOptions } from '../types.js';
+import type { BackendFactory, BackendLoadOptions } from '../types.js';
 import { chwToRgbBytes, encodeGenerated, latentPreview } from './png.js';
 import { SeededRandom } from './rng.js';
 import {
@@ -36,7 +38,6 @@ import {
 } from './schedulers.js';
 import { timestepTensor } from './tensors.js';
 import { loadClipTokenizer } from './tokenizer.js';
-import type { ImagineIO } from './types.js';
 
 const cancelled = () => new UserError('cancelled', 'The request was cancelled.');
 

@@ -2,8 +2,8 @@ import type { Config } from '../config.js';
 import type { ImageIndex } from '../core/image-index.js';
 import type { MemoryStore } from '../core/memory.js';
 import type { SettingsStore } from '../core/settings.js';
-import type { BotRequest, ImageRef, LoadedImage, Progress, Reply } from '../core/types.js';
-import type { Backend, TaskName } from '../models/types.js';
+import type { Backend, TaskName } from './backend.js';
+import type { BotRequest, ImageRef, LoadedImage, Progress, Reply } from './request.js';
 
 export type OptionType = 'string' | 'integer' | 'number' | 'boolean' | 'image';
 

@@ -1,4 +1,4 @@
-import type { LoadedImage } from '../../core/types.js';
+import type { LoadedImage } from '../request.js';
 
 /** Text → image(s). Options are validated by the command; the backend trusts them. */
 export interface ImagineIO {
