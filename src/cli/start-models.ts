@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
-import type { PageBanner } from '../bot/index.js';
 import type { Config } from '../config.js';
+import type { PageBanner } from '../contracts/adapter.js';
 import type { TaskName } from '../contracts/backend.js';
 import { type ModelRegistry, queueOf } from '../models/registry.js';
 
