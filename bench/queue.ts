@@ -15,6 +15,7 @@ import { createLogger } from '../src/core/log.js';
 import { MemoryMapStore } from '../src/core/memory.js';
 import { RedisJobQueue } from '../src/core/redis/index.js';
 import { Scheduler } from '../src/core/scheduler.js';
+import { queueOf } from '../src/models/registry.js';
 import { redisServerBinary, startRedisServer } from '../test/fakes/redis-server.js';
 
 const instant = defineCommand<Record<string, never>>({
@@ -32,6 +33,7 @@ const instant = defineCommand<Record<string, never>>({
 
 const noBackends: BackendProvider = {
   get: () => Promise.reject(new Error('no backends in this bench')),
+  queueOf,
   status: () => [],
 };
 const log = createLogger({

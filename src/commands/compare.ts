@@ -1,7 +1,6 @@
 import { defineCommand } from '../contracts/command.js';
 import type { LoadedImage } from '../contracts/request.js';
 import { UserError } from '../errors.js';
-import { queueOf } from '../models/registry.js';
 import { imageKeyOf, MAX_QUESTION_LENGTH, NO_ANSWER, withConfidenceHint } from './ask.js';
 
 export const MAX_COMPARE_IMAGES = 4;
@@ -30,7 +29,7 @@ export const compareCommand = defineCommand<CompareInput>({
     },
   ],
   queue: 'gpu',
-  queueFor: (config) => queueOf('vqa', config.tasks.vqa.backend),
+  queueFor: (config, queueOf) => queueOf('vqa', config.tasks.vqa.backend),
   priority: 'normal',
   async parse({ args, request, loadImages }) {
     if (request.images.length > MAX_COMPARE_IMAGES) {

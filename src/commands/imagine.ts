@@ -1,12 +1,17 @@
 import type { Config } from '../config.js';
 import { type AnyCommand, type Command, defineCommand, type OptionSpec } from '../contracts/command.js';
 import type { Button, LoadedImage, Reply, ReplyImage } from '../contracts/request.js';
-import type { ImagineIO } from '../contracts/tasks/imagine.js';
+import {
+  type ImagineIO,
+  MAX_SEED,
+  randomSeed,
+  SCHEDULER_LABELS,
+  SCHEDULER_NAMES,
+  type SchedulerName,
+} from '../contracts/tasks/imagine.js';
+import { type ImageSafetyCheck, imageSafetyFromConfig } from '../core/image-safety.js';
 import { validateArgs } from '../core/options.js';
 import { isUserError, listChoices, UserError } from '../errors.js';
-import { MAX_SEED, randomSeed } from '../models/imagine/rng.js';
-import { type ImageSafetyCheck, imageSafetyFromConfig } from '../models/imagine/safety.js';
-import { SCHEDULER_NAMES, SCHEDULERS, type SchedulerName } from '../models/imagine/schedulers.js';
 import {
   decodeImagineButton,
   encodeImagineButton,
@@ -330,7 +335,7 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
         buttons.push({ id: encoded.id, label, style: action.action === 'reroll' ? 'primary' : 'secondary' });
       }
 
-      const sampler = SCHEDULERS[out.scheduler as SchedulerName]?.label ?? out.scheduler;
+      const sampler = SCHEDULER_LABELS[out.scheduler as SchedulerName] ?? out.scheduler;
       const seeds = kept.map((k) => k.seed).join(', ');
       const stepsText = `${out.steps} step${out.steps === 1 ? '' : 's'}`;
       const guidanceText = input.guidance > 1 ? `, guidance ${input.guidance}` : '';

@@ -70,8 +70,12 @@ export interface ModelStatus {
   dir?: string;
 }
 
+/** The queue a task's jobs run on with the named backend (the backend's own, else the task's). */
+export type QueueOf = (task: TaskName, backend: string) => string | undefined;
+
 /** What commands need from the registry; tests pass a fake. */
 export interface BackendProvider {
+  queueOf: QueueOf;
   get<T extends TaskName>(task: T, override?: Partial<TaskSelection>): Promise<Backend<T>>;
   status(): ModelStatus[];
 }

@@ -326,7 +326,7 @@ export class Dispatcher {
         ? this.#remember({ req, images: await images, reply, signal })
         : reply;
     };
-    const queue = command.queueFor?.(config) ?? command.queue;
+    const queue = command.queueFor?.(config, registry.queueOf) ?? command.queue;
     if (!queue) return run(req.signal);
     if (this.#deps.jobs) {
       return this.#deps.jobs.submit({

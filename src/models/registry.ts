@@ -5,6 +5,7 @@ import type {
   BackendProvider,
   ModelState,
   ModelStatus,
+  QueueOf,
   TaskName,
   TaskSelection,
 } from '../contracts/backend.js';
@@ -241,6 +242,9 @@ export class ModelRegistry implements BackendProvider {
   readonly #settled = new Set<string>();
   readonly #table: TaskTable;
   readonly #shared: SharedModels;
+
+  /** The queue of a task's jobs with that backend, from this registry's table. */
+  readonly queueOf: QueueOf = (task, backend) => queueOf(task, backend, this.#table);
 
   constructor(options: RegistryOptions) {
     this.#options = options;

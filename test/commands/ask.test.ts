@@ -154,12 +154,12 @@ test('forget clears this conversation only', async () => {
 test('ask runs on the gpu queue with a local backend and on the remote queue with groq', () => {
   const ask = COMMANDS.find((c) => c.name === 'ask');
   const config = loadConfig({ env: {} });
-  assert.equal(ask?.queueFor?.(config), 'gpu');
+  assert.equal(ask?.queueFor?.(config, queueOf), 'gpu');
   const groq = loadConfig({
     env: {},
     overrides: { 'tasks.vqa': { backend: 'groq', model: 'm', options: {} } },
   });
-  assert.equal(ask?.queueFor?.(groq), 'remote');
+  assert.equal(ask?.queueFor?.(groq, queueOf), 'remote');
   assert.equal(queueOf('vqa', 'blip2'), 'gpu');
 });
 

@@ -14,7 +14,7 @@ import { Dispatcher } from '../../src/core/dispatch.js';
 import { createLogger } from '../../src/core/log.js';
 import { Scheduler } from '../../src/core/scheduler.js';
 import { synthBlip2 } from '../../src/demo/colourworld/blip2.js';
-import { ModelRegistry } from '../../src/models/registry.js';
+import { ModelRegistry, queueOf } from '../../src/models/registry.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, startFakeOpenAI } from '../fakes/openai.js';
 import { RecordingResponder } from '../fakes/responder.js';
@@ -35,6 +35,7 @@ function backends(maxImages: number | undefined, seen: VqaIO['in'][]): BackendPr
     async dispose() {},
   };
   return {
+    queueOf,
     async get(task) {
       if (task !== 'vqa') throw new Error(`not implemented: ${task}`);
       return vqa as never;

@@ -270,7 +270,7 @@ describe('image safety check before posting (config safety.imagine)', () => {
     } finally {
       await h.stop();
     }
-    const { colourClassifier } = await import('../../src/models/imagine/safety.js');
+    const { colourClassifier } = await import('../../src/core/image-safety.js');
     assert.throws(() => colourClassifier({ colours: ['mauve'] }), /unknown colour "mauve"/);
   });
 });

@@ -23,11 +23,13 @@ import { synthFlorence2 } from './florence2.js';
 import { synthSd } from './sd.js';
 import { synthSmolVlm } from './smolvlm.js';
 
+export { COLOURS } from '../../core/colour-names.js';
+export { LATENT_RGB_FACTORS } from '../../models/imagine/latent-rgb.js';
 export { BLIP2_VOCAB, NOUNS, synthBlip2 } from './blip2.js';
-export { BENCH_LABELS, COLOURS, colourVector, synthClip, VOCAB } from './clip.js';
+export { BENCH_LABELS, colourVector, synthClip, VOCAB } from './clip.js';
 export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, synthFlorence2 } from './florence2.js';
 export { Graph } from './onnx.js';
-export { colourLatent, LATENT_RGB_FACTORS, synthSd } from './sd.js';
+export { colourLatent, synthSd } from './sd.js';
 export { SMOLVLM_VOCAB, type SmolVlmVariant, synthSmolVlm } from './smolvlm.js';
 
 /** Model id (as in the registry) → writer of its colour-world folder. */
