@@ -66,6 +66,13 @@ module.exports = {
       to: { path: [ADAPTERS, COMMANDS, DEMO, CLI, COMPOSITION, DISPATCHER] },
     },
     {
+      name: 'app-below-cli',
+      severity: 'error',
+      comment: 'src/app.ts composes the layers; the CLI starts it, never the other way round.',
+      from: { path: COMPOSITION },
+      to: { path: CLI },
+    },
+    {
       name: 'demo-only-for-cli-tests-benches',
       severity: 'error',
       comment: 'The colour-world demo models are no part of the product: only the CLI, tests and benches load them.',

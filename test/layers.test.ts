@@ -110,6 +110,7 @@ test('each bad import fails the cruise under its rule', async () => {
     ['contracts-are-shared', 'src/contracts/request.ts', 'src/core/dispatch.ts'],
     ['demo-only-for-cli-tests-benches', 'src/core/memory.ts', 'src/demo/colourworld/clip.ts'],
     ['demo-only-for-cli-tests-benches', 'src/app.ts', 'src/demo/colourworld/clip.ts'],
+    ['app-below-cli', 'src/app.ts', 'src/cli/start.ts'],
     ['product-never-imports-tests', 'src/commands/ask.ts', 'test/start.test.ts'],
   ];
   const tree: Tree = structuredClone(LAYERED);

@@ -4,8 +4,8 @@ import { discordEntry } from './discord/index.js';
 import { playgroundEntry } from './playground/index.js';
 
 /**
- * Every platform adapter `iris start` knows, in start order. Each adapter issue adds its row at its
- * placeholder. The console channel is the fallback when nothing else runs (see src/cli/start.ts).
+ * Every platform adapter `iris start` knows, in start order. The console channel is the fallback when
+ * nothing else runs (see src/cli/start.ts).
  */
 export const ADAPTERS: readonly AdapterEntry[] = [
   discordEntry,

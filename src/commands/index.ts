@@ -14,8 +14,8 @@ import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
 
 /**
- * Every command iris offers; adapters, /help and the CLI read this list. Each issue adds its commands at
- * its placeholder so parallel work merges cleanly.
+ * Every command iris offers: the app hands this list to the dispatcher and to the adapters
+ * (registration, forms); /help and the CLI read it.
  */
 export const COMMANDS: readonly AnyCommand[] = [
   tagsCommand,

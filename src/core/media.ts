@@ -2,7 +2,7 @@
  * Media: every image iris reads goes through here (fetch → validate → resize for a model), and every
  * image it sends is encoded here (PNG, metadata stripped).
  *
- * Choices (documented here; the lead copies them to the docs):
+ * Choices:
  * - Validation is cheap: magic bytes, then the header (our own parser for the pixel check, then sharp's
  *   metadata()). Pixels are decoded only by toRgb/encodePng, and every sharp call sets limitInputPixels.
  * - toRgb flattens transparency onto WHITE (as transformers' `convert_to_rgb` does before CLIP & co.);

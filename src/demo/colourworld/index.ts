@@ -7,7 +7,7 @@
  * `synthAll(dir)` writes every model under `dir/<model id>`, so the registry (which resolves a model id
  * X to `<modelsDir>/X`) finds them under the default ids.
  *
- * Adding a model (later issues: caption, vqa, read, imagine) — see docs/colour-world.md:
+ * Adding a model — see docs/colour-world.md:
  *   1. Write `src/demo/colourworld/<name>.ts` exporting `synth<Name>(outDir)` that lays out the folder
  *      exactly like the real export (config.json, tokenizer files, preprocessor/processor config,
  *      `onnx/*.onnx` with the real session names), building graphs with `Graph` from `./onnx.js`.
