@@ -22,7 +22,7 @@ import {
   type Tensor,
 } from '@huggingface/transformers';
 import sharp from 'sharp';
-import type { LoadedImage } from '../src/core/types.js';
+import type { LoadedImage } from '../src/contracts/request.js';
 import { synthFlorence2 } from '../src/demo/colourworld/florence2.js';
 import { createFlorence2Captioner } from '../src/models/caption/florence2.js';
 import { florence2Options } from '../src/models/options.js';

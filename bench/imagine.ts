@@ -15,9 +15,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ImagineIO } from '../src/contracts/tasks/imagine.js';
 import { synthSd } from '../src/demo/colourworld/sd.js';
 import { createSdBackend } from '../src/models/imagine/sd.js';
-import type { ImagineIO } from '../src/models/imagine/types.js';
 import { type SdHooks, sdOptions } from '../src/models/options.js';
 
 function flag(args: string[], name: string, fallback: number): number {

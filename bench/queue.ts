@@ -6,15 +6,16 @@
 import { Writable } from 'node:stream';
 import { mediaSettings } from '../src/app.js';
 import { startWorker } from '../src/cli/worker.js';
-import { defineCommand } from '../src/commands/types.js';
 import { type Config, loadConfig } from '../src/config.js';
+import type { BackendProvider } from '../src/contracts/backend.js';
+import { defineCommand } from '../src/contracts/command.js';
+import type { BotRequest, Reply, Responder } from '../src/contracts/request.js';
 import { Dispatcher } from '../src/core/dispatch.js';
 import { createLogger } from '../src/core/log.js';
 import { MemoryMapStore } from '../src/core/memory.js';
 import { RedisJobQueue } from '../src/core/redis/index.js';
 import { Scheduler } from '../src/core/scheduler.js';
-import type { BotRequest, Reply, Responder } from '../src/core/types.js';
-import type { BackendProvider } from '../src/models/registry.js';
+import { queueOf } from '../src/models/registry.js';
 import { redisServerBinary, startRedisServer } from '../test/fakes/redis-server.js';
 
 const instant = defineCommand<Record<string, never>>({
@@ -32,6 +33,7 @@ const instant = defineCommand<Record<string, never>>({
 
 const noBackends: BackendProvider = {
   get: () => Promise.reject(new Error('no backends in this bench')),
+  queueOf,
   status: () => [],
 };
 const log = createLogger({

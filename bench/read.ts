@@ -9,8 +9,8 @@
  * text. Rounds interleave the methods; the median round is reported.
  */
 import Tesseract from 'tesseract.js';
+import type { LoadedImage } from '../src/contracts/request.js';
 import { loadImage } from '../src/core/media.js';
-import type { LoadedImage } from '../src/core/types.js';
 import { tesseractOptions } from '../src/models/options.js';
 import { createTesseractReader, languageDataDir } from '../src/models/read/tesseract.js';
 import { textPng } from '../test/fakes/images.js';

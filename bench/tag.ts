@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { env, pipeline, RawImage } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import type { LoadedImage } from '../src/core/types.js';
+import type { LoadedImage } from '../src/contracts/request.js';
 import { BENCH_LABELS, synthClip } from '../src/demo/colourworld/clip.js';
 import { clipOptions } from '../src/models/options.js';
 import { createClipTagger } from '../src/models/tag/clip.js';

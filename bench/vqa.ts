@@ -15,11 +15,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { LoadedImage } from '../src/core/types.js';
+import type { Backend } from '../src/contracts/backend.js';
+import type { LoadedImage } from '../src/contracts/request.js';
 import { synthBlip2 } from '../src/demo/colourworld/blip2.js';
 import { synthSmolVlm } from '../src/demo/colourworld/smolvlm.js';
 import { blip2Options, smolVlmOptions } from '../src/models/options.js';
-import type { Backend, BackendLoadOptions } from '../src/models/types.js';
+import type { BackendLoadOptions } from '../src/models/types.js';
 import { createBlip2Vqa } from '../src/models/vqa/blip2.js';
 import { createSmolVlmVqa } from '../src/models/vqa/smolvlm.js';
 

@@ -1,12 +1,12 @@
 import { COMMANDS } from './commands/index.js';
 import type { Config } from './config.js';
 import { SECRET_PATHS } from './config.js';
+import type { FetchPolicy, MediaLimits } from './contracts/media.js';
 import { Dispatcher } from './core/dispatch.js';
 import type { ImageIndex } from './core/image-index.js';
 import { SqliteImageIndex } from './core/image-index-sqlite.js';
 import type { JobQueue } from './core/jobs.js';
 import { createLogger, type Logger } from './core/log.js';
-import type { FetchPolicy, MediaLimits } from './core/media.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
 import { SqliteMemoryStore } from './core/memory-sqlite.js';
 import {

@@ -3,10 +3,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { TaskName } from './contracts/backend.js';
 import { truncate } from './core/text.js';
 import { TASKS } from './models/registry.js';
 import { taskConfigIssues } from './models/table.js';
-import type { TaskName } from './models/types.js';
 
 /** Hosts that only this machine can reach. */
 export function isLoopbackHost(host: string): boolean {

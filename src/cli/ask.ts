@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { App } from '../app.js';
 import { askCommand } from '../commands/ask.js';
 import { compareCommand } from '../commands/compare.js';
-import type { ImageRef, Reply } from '../core/types.js';
+import type { ImageRef, Reply } from '../contracts/request.js';
 import { runCliRequest } from './request.js';
 
 export interface CliIo {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option } from 'commander';
-import type { AnyCommand, OptionSpec } from '../commands/types.js';
+import type { AnyCommand, OptionSpec } from '../contracts/command.js';
 
 /**
  * CLI flags made from a command's option spec, the way Discord and Slack registration are: one flag per

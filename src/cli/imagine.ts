@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { App } from '../app.js';
 import { imagineCommand } from '../commands/imagine.js';
-import type { ImageRef, Progress } from '../core/types.js';
+import type { ImageRef, Progress } from '../contracts/request.js';
 import { dataOf, runCliRequest } from './request.js';
 
 export interface ImagineCliOptions {

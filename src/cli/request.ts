@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import type { App } from '../app.js';
-import type { Command } from '../commands/types.js';
+import type { Command } from '../contracts/command.js';
+import type { BotRequest, ImageRef, Progress, Reply, Responder } from '../contracts/request.js';
 import { newRequestId } from '../core/dispatch.js';
-import type { BotRequest, ImageRef, Progress, Reply, Responder } from '../core/types.js';
 
 /** A command to run: its spec (the reply's `data` then has the command's data type) or its name. */
 // biome-ignore lint/suspicious/noExplicitAny: only the data type matters here, not the command's input.

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { App } from '../app.js';
 import { similarCommand } from '../commands/similar.js';
-import type { ImageRef } from '../core/types.js';
+import type { ImageRef } from '../contracts/request.js';
 import { argsOf } from './flags.js';
 import { dataOf, exitCodeOf, runCliRequest } from './request.js';
 

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, createModelRegistry, secretValues } from '../app.js';
 import { ConsoleAdapter } from '../bot/console/adapter.js';
-import { ADAPTERS, type PageBanner } from '../bot/index.js';
+import { ADAPTERS } from '../bot/index.js';
 import { type Config, configuredPlatforms, loadConfig } from '../config.js';
+import type { PageBanner, PlatformAdapter } from '../contracts/adapter.js';
 import { createLogger, logFormat } from '../core/log.js';
-import type { PlatformAdapter } from '../core/types.js';
 import { UserError } from '../errors.js';
 import {
   checkModels,

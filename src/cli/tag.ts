@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { App } from '../app.js';
 import { MAX_TAG_IMAGES, tagsCommand } from '../commands/tags.js';
-import type { ImageRef, Reply } from '../core/types.js';
+import type { ImageRef, Reply } from '../contracts/request.js';
 import { dataOf, runCliRequest } from './request.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif']);

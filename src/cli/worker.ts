@@ -1,7 +1,8 @@
 import { createModelRegistry, secretValues } from '../app.js';
 import { COMMANDS } from '../commands/index.js';
-import type { AnyCommand } from '../commands/types.js';
 import type { Config } from '../config.js';
+import type { BackendProvider } from '../contracts/backend.js';
+import type { AnyCommand } from '../contracts/command.js';
 import type { ImageIndex } from '../core/image-index.js';
 import { createLogger, type Logger } from '../core/log.js';
 import type { MemoryStore } from '../core/memory.js';
@@ -13,7 +14,6 @@ import {
   type TaskClass,
 } from '../core/redis/index.js';
 import { listChoices, UserError } from '../errors.js';
-import type { BackendProvider } from '../models/registry.js';
 
 /** `--tasks imagine,vision` → task classes; anything else is a user error listing the valid ones. */
 export function parseTaskClasses(text: string): TaskClass[] {

@@ -1,3 +1,4 @@
+import { defineCommand } from '../contracts/command.js';
 import {
   altTextChannelKey,
   altTextChannelOn,
@@ -6,18 +7,12 @@ import {
   channelOf,
 } from '../core/alttext-channels.js';
 import { UserError } from '../errors.js';
-import { defineCommand } from './types.js';
 
 /**
  * `/alttext on|off`: automatic alt text for uploaded images. Per user it is an opt-out (your uploads are
  * left alone everywhere on that platform); with `scope: channel` an admin turns it on or off for the
  * channel. The chat planner (src/core/chat.ts) reads these choices before an upload is described.
  */
-
-/** Every settings key that belongs to one user (what /forget deletes). */
-export function userSettingKeys(platform: string, userId: string): string[] {
-  return [altTextUserKey(platform, userId)];
-}
 
 export interface AltTextInput {
   mode: 'on' | 'off';

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
+import { defineCommand } from '../contracts/command.js';
+import type { LoadedImage } from '../contracts/request.js';
 import type { Turn } from '../core/memory.js';
-import type { LoadedImage } from '../core/types.js';
 import { isUserError, UserError } from '../errors.js';
-import { queueOf } from '../models/registry.js';
-import { defineCommand } from './types.js';
 
 /** Longer questions are refused before any model runs (prompts stay small, answers stay fast). */
 export const MAX_QUESTION_LENGTH = 500;
@@ -66,7 +65,7 @@ export const askCommand = defineCommand<AskInput>({
     },
   ],
   queue: 'gpu',
-  queueFor: (config) => queueOf('vqa', config.tasks.vqa.backend),
+  queueFor: (config, queueOf) => queueOf('vqa', config.tasks.vqa.backend),
   priority: 'interactive',
   async parse({ args, config, request, memory, loadImages, fetchImage }) {
     const question = String(args.question ?? '').trim();

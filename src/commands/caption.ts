@@ -1,8 +1,8 @@
+import type { CommandContext } from '../contracts/command.js';
+import { defineCommand } from '../contracts/command.js';
+import type { LoadedImage } from '../contracts/request.js';
 import { buildAltText, describe } from '../core/alttext.js';
-import type { LoadedImage } from '../core/types.js';
 import { isUserError, UserError } from '../errors.js';
-import type { CommandContext } from './types.js';
-import { defineCommand } from './types.js';
 
 export interface CaptionInput {
   image: LoadedImage;

@@ -1,8 +1,7 @@
-import type { LoadedImage } from '../core/types.js';
+import { defineCommand } from '../contracts/command.js';
+import type { LoadedImage } from '../contracts/request.js';
 import { UserError } from '../errors.js';
-import { queueOf } from '../models/registry.js';
 import { imageKeyOf, MAX_QUESTION_LENGTH, NO_ANSWER, withConfidenceHint } from './ask.js';
-import { defineCommand } from './types.js';
 
 export const MAX_COMPARE_IMAGES = 4;
 /** Asked of each image when the backend sees one image at a time and the user asked nothing. */
@@ -30,7 +29,7 @@ export const compareCommand = defineCommand<CompareInput>({
     },
   ],
   queue: 'gpu',
-  queueFor: (config) => queueOf('vqa', config.tasks.vqa.backend),
+  queueFor: (config, queueOf) => queueOf('vqa', config.tasks.vqa.backend),
   priority: 'normal',
   async parse({ args, request, loadImages }) {
     if (request.images.length > MAX_COMPARE_IMAGES) {

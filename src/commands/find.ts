@@ -1,9 +1,9 @@
+import { defineCommand } from '../contracts/command.js';
+import type { LoadedImage } from '../contracts/request.js';
+import type { FoundBox } from '../contracts/tasks/find.js';
 import { buildAltText, normaliseText } from '../core/alttext.js';
 import { drawBoxes } from '../core/draw-boxes.js';
-import type { LoadedImage } from '../core/types.js';
 import { UserError } from '../errors.js';
-import type { FoundBox } from '../models/find/types.js';
-import { defineCommand } from './types.js';
 
 /** Longest `object` text: a phrase, not a paragraph (Florence-2's prompt has room for little more). */
 export const MAX_OBJECT_LENGTH = 100;

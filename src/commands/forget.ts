@@ -1,6 +1,6 @@
+import { defineCommand } from '../contracts/command.js';
+import { userSettingKeys } from '../core/alttext-channels.js';
 import { imageChannel } from '../core/image-index.js';
-import { userSettingKeys } from './alttext.js';
-import { defineCommand } from './types.js';
 
 /**
  * /forget: deletes what /privacy lists — this conversation's memory (questions, answers, links to the

@@ -18,9 +18,9 @@
  * and the reply says so.
  */
 import { createHash } from 'node:crypto';
+import { SCHEDULER_NAMES } from '../contracts/tasks/imagine.js';
 import type { SettingsStore } from '../core/settings.js';
 import { UserError } from '../errors.js';
-import { SCHEDULER_NAMES } from '../models/imagine/schedulers.js';
 
 export const IMAGINE_BUTTON_PREFIX = 'imagine:';
 export const MAX_BUTTON_ID = 100;

@@ -1,11 +1,17 @@
 import type { Config } from '../config.js';
+import { type AnyCommand, type Command, defineCommand, type OptionSpec } from '../contracts/command.js';
+import type { Button, LoadedImage, Reply, ReplyImage } from '../contracts/request.js';
+import {
+  type ImagineIO,
+  MAX_SEED,
+  randomSeed,
+  SCHEDULER_LABELS,
+  SCHEDULER_NAMES,
+  type SchedulerName,
+} from '../contracts/tasks/imagine.js';
+import { type ImageSafetyCheck, imageSafetyFromConfig } from '../core/image-safety.js';
 import { validateArgs } from '../core/options.js';
-import type { Button, LoadedImage, Reply, ReplyImage } from '../core/types.js';
 import { listChoices, UserError } from '../errors.js';
-import { MAX_SEED, randomSeed } from '../models/imagine/rng.js';
-import { type ImageSafetyCheck, imageSafetyFromConfig } from '../models/imagine/safety.js';
-import { SCHEDULER_NAMES, SCHEDULERS, type SchedulerName } from '../models/imagine/schedulers.js';
-import type { ImagineIO } from '../models/imagine/types.js';
 import {
   decodeImagineButton,
   encodeImagineButton,
@@ -22,7 +28,6 @@ import {
   parseSize,
   sizeForAspect,
 } from './imagine-params.js';
-import { type AnyCommand, type Command, defineCommand, type OptionSpec } from './types.js';
 
 const MAX_PROMPT = 1000;
 
@@ -343,7 +348,7 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
         buttons.push({ id: encoded.id, label, style: action.action === 'reroll' ? 'primary' : 'secondary' });
       }
 
-      const sampler = SCHEDULERS[out.scheduler as SchedulerName]?.label ?? out.scheduler;
+      const sampler = SCHEDULER_LABELS[out.scheduler as SchedulerName] ?? out.scheduler;
       const seeds = kept.map((k) => k.seed).join(', ');
       const stepsText = `${out.steps} step${out.steps === 1 ? '' : 's'}`;
       const guidanceText = input.guidance > 1 ? `, guidance ${input.guidance}` : '';

@@ -1,3 +1,4 @@
+import type { AnyCommand } from '../contracts/command.js';
 import { alttextCommand } from './alttext.js';
 import { askCommand } from './ask.js';
 import { captionCommand } from './caption.js';
@@ -11,11 +12,10 @@ import { readCommand } from './read.js';
 import { similarCommand } from './similar.js';
 import { statusCommand } from './status.js';
 import { tagsCommand } from './tags.js';
-import type { AnyCommand } from './types.js';
 
 /**
- * Every command iris offers; adapters, /help and the CLI read this list. Each issue adds its commands at
- * its placeholder so parallel work merges cleanly.
+ * Every command iris offers: the app hands this list to the dispatcher and to the adapters
+ * (registration, forms); /help and the CLI read it.
  */
 export const COMMANDS: readonly AnyCommand[] = [
   tagsCommand,

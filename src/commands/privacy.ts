@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
+import { defineCommand } from '../contracts/command.js';
 import { imageChannel } from '../core/image-index.js';
-import { defineCommand } from './types.js';
 
 /** "24 hours", "30 days", "90 minutes" */
 export function formatDuration(seconds: number): string {

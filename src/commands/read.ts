@@ -1,7 +1,7 @@
+import { defineCommand } from '../contracts/command.js';
+import type { LoadedImage } from '../contracts/request.js';
 import { trimToLength } from '../core/alttext.js';
-import type { LoadedImage } from '../core/types.js';
 import { UserError } from '../errors.js';
-import { defineCommand } from './types.js';
 
 /** Longest text a chat reply carries; `data.text` always has all of it. */
 export const MAX_READ_REPLY = 3500;

@@ -1,8 +1,8 @@
+import { defineCommand } from '../contracts/command.js';
+import type { LoadedImage } from '../contracts/request.js';
 import { imageChannel, type SimilarHit } from '../core/image-index.js';
 import { rememberImage } from '../core/image-memory.js';
-import type { LoadedImage } from '../core/types.js';
 import { UserError } from '../errors.js';
-import { defineCommand } from './types.js';
 
 const MAX_TEXT_LENGTH = 200;
 const MAX_TOP = 20;

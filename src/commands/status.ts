@@ -1,4 +1,4 @@
-import { defineCommand } from './types.js';
+import { defineCommand } from '../contracts/command.js';
 
 export const statusCommand = defineCommand<Record<string, never>>({
   name: 'status',

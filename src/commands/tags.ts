@@ -1,8 +1,8 @@
+import type { Scored } from '../contracts/backend.js';
+import { defineCommand } from '../contracts/command.js';
+import type { LoadedImage } from '../contracts/request.js';
 import { truncate } from '../core/text.js';
-import type { LoadedImage } from '../core/types.js';
 import { UserError } from '../errors.js';
-import type { Scored } from '../models/types.js';
-import { defineCommand } from './types.js';
 
 /** More labels than this make replies unreadable and text embedding slow. */
 const MAX_LABELS = 50;

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
+import type { ConversationKey } from '../contracts/request.js';
 import type { SettingsStore } from './settings.js';
-import type { ConversationKey } from './types.js';
 
 /**
  * Where automatic alt text is on, and who opted out: config's channel lists, an admin's `/alttext
@@ -10,6 +10,11 @@ import type { ConversationKey } from './types.js';
 
 export const altTextUserKey = (platform: string, userId: string) => `alttext:user:${platform}:${userId}`;
 export const altTextChannelKey = (channel: string) => `alttext:channel:${channel}`;
+
+/** Every settings key that belongs to one user (what /forget deletes). */
+export function userSettingKeys(platform: string, userId: string): string[] {
+  return [altTextUserKey(platform, userId)];
+}
 
 /** `platform:channel[:thread]` → `platform:channel`: a channel setting covers its threads. */
 export function channelOf(conversation: ConversationKey): string {

@@ -1,6 +1,6 @@
+import type { ConversationKey } from '../contracts/request.js';
 import { altTextWanted } from './alttext-channels.js';
 import type { SettingsStore } from './settings.js';
-import type { ConversationKey } from './types.js';
 
 /**
  * What a chat message (not a slash command) asks of iris: one policy for every platform, so a

@@ -5,8 +5,8 @@
  * sharp, which does the decoding and resampling.
  */
 import sharp from 'sharp';
+import type { LoadedImage } from '../contracts/request.js';
 import { UserError } from '../errors.js';
-import type { LoadedImage } from './types.js';
 
 /** 64-bit dHash as 16 hex digits. */
 export async function dHash(image: LoadedImage): Promise<string> {

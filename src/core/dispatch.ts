@@ -1,20 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
-import type { AnyCommand, CommandContext, ParseContext, StatusSnapshot } from '../commands/types.js';
 import type { Config } from '../config.js';
+import type { AdapterHooks, MessageDeleted } from '../contracts/adapter.js';
+import type { BackendProvider } from '../contracts/backend.js';
+import type { AnyCommand, CommandContext, ParseContext, StatusSnapshot } from '../contracts/command.js';
+import type { FetchPolicy, MediaLimits } from '../contracts/media.js';
+import type { BotRequest, LoadedImage, Reply, Responder } from '../contracts/request.js';
 import { isBackendError, isUserError, listChoices, shuttingDown, UserError } from '../errors.js';
-import type { BackendProvider } from '../models/registry.js';
 import { type ImageIndex, imageChannel } from './image-index.js';
 import { rememberPosted } from './image-memory.js';
 import type { JobQueue } from './jobs.js';
 import type { Logger } from './log.js';
-import { type FetchPolicy, type MediaLimits, resolveImage } from './media.js';
+import { resolveImage } from './media.js';
 import { MemoryMapStore, type MemoryStore, type Turn } from './memory.js';
 import { displayName, validateArgs } from './options.js';
 import { redactSecrets } from './redact.js';
 import type { Scheduler } from './scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './settings.js';
-import type { AdapterHooks, BotRequest, LoadedImage, MessageDeleted, Reply, Responder } from './types.js';
 
 /** A PNG iris made, as a LoadedImage (for image memory). */
 async function describePng(name: string, png: Buffer): Promise<LoadedImage> {
@@ -325,7 +327,7 @@ export class Dispatcher {
         ? this.#remember({ req, images: await images, reply, signal })
         : reply;
     };
-    const queue = command.queueFor?.(config) ?? command.queue;
+    const queue = command.queueFor?.(config, registry.queueOf) ?? command.queue;
     if (!queue) return run(req.signal);
     if (this.#deps.jobs) {
       return this.#deps.jobs.submit({

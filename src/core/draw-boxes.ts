@@ -5,8 +5,8 @@
  * and an SVG overlay is composited onto it with sharp → PNG at the image's own size.
  */
 import sharp from 'sharp';
+import type { LoadedImage } from '../contracts/request.js';
 import { toRgb } from './media.js';
-import type { LoadedImage } from './types.js';
 
 export interface LabelledBox {
   label: string;

@@ -5,7 +5,7 @@
  * on Slack, and those images were still posted in the channel. Only channels that opted in
  * (config imageIndex.channels) are ever written.
  */
-import type { ConversationKey } from './types.js';
+import type { ConversationKey } from '../contracts/request.js';
 
 /** `platform:channel[:thread]` → `platform:channel`: the unit of image memory. */
 export function imageChannel(conversation: ConversationKey): string {

@@ -7,9 +7,9 @@
  * areas apart (every solid colour hashes to zero).
  */
 import { createHash } from 'node:crypto';
+import type { LoadedImage } from '../contracts/request.js';
 import { dHash, hammingDistance } from './dhash.js';
 import type { ImageIndex, IndexedImageInfo } from './image-index.js';
-import type { LoadedImage } from './types.js';
 
 export interface DuplicatePolicy {
   maxBits: number;

@@ -3,8 +3,8 @@
  * input goes to a job queue and a worker process runs the command's `run`. Without one, the dispatcher
  * runs commands in its own process through the in-memory Scheduler (the embedded default).
  */
-import type { AnyCommand } from '../commands/types.js';
-import type { BotRequest, Progress, Reply } from './types.js';
+import type { AnyCommand } from '../contracts/command.js';
+import type { BotRequest, Progress, Reply } from '../contracts/request.js';
 
 export interface JobSubmission {
   command: AnyCommand;

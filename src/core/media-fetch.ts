@@ -14,11 +14,11 @@
  */
 
 import { type Dispatcher, fetch as undiciFetch } from 'undici';
+import type { FetchPolicy, MediaLimits } from '../contracts/media.js';
+import type { ImageRef } from '../contracts/request.js';
 import { UserError } from '../errors.js';
 import { BlockedAddressError, privateAddressesOf, systemLookup } from './address-guard.js';
 import { createGuardedAgent } from './guarded-agent.js';
-import type { FetchPolicy, MediaLimits } from './media.js';
-import type { ImageRef } from './types.js';
 
 const MAX_REDIRECTS = 3;
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);

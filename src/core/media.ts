@@ -2,7 +2,7 @@
  * Media: every image iris reads goes through here (fetch → validate → resize for a model), and every
  * image it sends is encoded here (PNG, metadata stripped).
  *
- * Choices (documented here; the lead copies them to the docs):
+ * Choices:
  * - Validation is cheap: magic bytes, then the header (our own parser for the pixel check, then sharp's
  *   metadata()). Pixels are decoded only by toRgb/encodePng, and every sharp call sets limitInputPixels.
  * - toRgb flattens transparency onto WHITE (as transformers' `convert_to_rgb` does before CLIP & co.);
@@ -13,46 +13,17 @@
  */
 
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import {
+  DEFAULT_MEDIA_LIMITS,
+  type FetchPolicy,
+  type ImageFormat,
+  type MediaLimits,
+} from '../contracts/media.js';
+import type { ImageRef, LoadedImage } from '../contracts/request.js';
 import { UserError } from '../errors.js';
-import type { LookupAll } from './address-guard.js';
 import { fetchImageBytes, formatList, notAnImage, tooLarge } from './media-fetch.js';
-import type { ImageRef, LoadedImage } from './types.js';
 
 export { fetchImageBytes, formatMB } from './media-fetch.js';
-
-export type ImageFormat = LoadedImage['format'];
-
-export interface MediaLimits {
-  /** Largest encoded image, in bytes. */
-  maxBytes: number;
-  /** Largest image, width × height (sharp's limitInputPixels); larger ones are refused from the header. */
-  maxPixels: number;
-  /** Accepted formats; GIF is read as its first frame. */
-  formats: readonly ImageFormat[];
-}
-
-export const DEFAULT_MEDIA_LIMITS = {
-  maxBytes: 20 * 1024 * 1024,
-  maxPixels: 40_000_000,
-  formats: ['png', 'jpeg', 'webp', 'gif'],
-} as const satisfies MediaLimits;
-
-export interface FetchPolicy {
-  /** Exact `host` (any port) or `host:port` that attachments may be fetched from. */
-  allowHosts: string[];
-  /** One deadline for the whole download, redirects included. */
-  timeoutMs: number;
-  /** Injected transport (tests). */
-  fetch?: typeof fetch;
-  /**
-   * Allow-list entries that may resolve to private or loopback addresses (config media.allowHosts, i.e.
-   * IRIS_ALLOW_HOSTS: a deliberate exception for tests and local proxies). Every other host must resolve
-   * to public addresses only (SSRF guard, src/core/address-guard.ts).
-   */
-  privateHosts?: string[];
-  /** Injected resolver (tests); default dns.lookup with all: true. */
-  lookup?: LookupAll;
-}
 
 export type Fit = 'cover' | 'fill' | 'contain';
 

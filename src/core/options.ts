@@ -1,4 +1,4 @@
-import type { AnyCommand, OptionSpec } from '../commands/types.js';
+import type { AnyCommand, OptionSpec } from '../contracts/command.js';
 import { listChoices, UserError } from '../errors.js';
 import { truncate } from './text.js';
 

@@ -10,6 +10,7 @@
  * Caps and quotas are checked before anything is queued, so a refused job costs nothing.
  */
 import Bottleneck from 'bottleneck';
+import type { Priority } from '../contracts/command.js';
 import { listChoices, shuttingDown, UserError } from '../errors.js';
 import { type QuotaConfig, Quotas } from './quota.js';
 
@@ -32,8 +33,6 @@ export interface SchedulerConfig {
   /** Default per-job timeout (running time) → UserError('timeout'). */
   jobTimeoutSeconds: number;
 }
-
-export type Priority = 'interactive' | 'normal' | 'batch';
 
 export interface JobOptions {
   /** Unknown queue → throws an Error listing the valid ones (a programming error). */

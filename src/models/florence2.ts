@@ -27,13 +27,14 @@ import {
   StoppingCriteria,
   type Tensor,
 } from '@huggingface/transformers';
+import type { RunOptions } from '../contracts/backend.js';
+import type { LoadedImage } from '../contracts/request.js';
 import { toRgb } from '../core/media.js';
-import type { LoadedImage } from '../core/types.js';
 import { BackendError, UserError } from '../errors.js';
 import type { DtypeChoice } from './files.js';
 import type { Florence2Options } from './options.js';
 import { SharedModels } from './shared-models.js';
-import type { BackendLoadOptions, RunOptions } from './types.js';
+import type { BackendLoadOptions } from './types.js';
 import { specialTokensOf, tokenStripper, userTextFilter } from './user-text.js';
 
 /** The text task prompts iris uses. */

@@ -1,6 +1,14 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-
+import type {
+  Backend,
+  BackendProvider,
+  ModelState,
+  ModelStatus,
+  QueueOf,
+  TaskName,
+  TaskSelection,
+} from '../contracts/backend.js';
 import { listChoices, UserError } from '../errors.js';
 import { blip2Files, clipFiles, florence2Files, sdFiles, smolVlmFiles } from './files.js';
 import {
@@ -20,7 +28,7 @@ import {
   type TaskEntry,
   type TaskTable,
 } from './table.js';
-import type { Backend, BackendLoadOptions, TaskName } from './types.js';
+import type { BackendLoadOptions } from './types.js';
 
 /**
  * The one table of tasks → backends → default models and option schemas (options.ts). A task without a row
@@ -139,12 +147,6 @@ export const TASKS = {
   },
 } as const satisfies TaskTable;
 
-export interface TaskSelection {
-  backend: string;
-  model: string;
-  options: Record<string, unknown>;
-}
-
 export interface RegistryOptions {
   modelsDir: string;
   executionProviders: string[];
@@ -156,22 +158,6 @@ export interface RegistryOptions {
   providers?: BackendLoadOptions<unknown>['providers'];
   /** Where backends share loaded models; tests pass their own to count loads. */
   shared?: SharedModels;
-}
-
-export type ModelState = 'loaded' | 'loading' | 'ready' | 'missing';
-
-export interface ModelStatus {
-  task: TaskName;
-  backend: string;
-  model: string;
-  state: ModelState;
-  dir?: string;
-}
-
-/** What commands need from the registry; tests pass a fake. */
-export interface BackendProvider {
-  get<T extends TaskName>(task: T, override?: Partial<TaskSelection>): Promise<Backend<T>>;
-  status(): ModelStatus[];
 }
 
 /** Model ids (`org/name` or `name`) found in a models folder: any folder holding a config.json. */
@@ -256,6 +242,9 @@ export class ModelRegistry implements BackendProvider {
   readonly #settled = new Set<string>();
   readonly #table: TaskTable;
   readonly #shared: SharedModels;
+
+  /** The queue of a task's jobs with that backend, from this registry's table. */
+  readonly queueOf: QueueOf = (task, backend) => queueOf(task, backend, this.#table);
 
   constructor(options: RegistryOptions) {
     this.#options = options;

@@ -4,10 +4,11 @@
  * Also the checks of configured or requested options against a row, with the messages that name the key.
  */
 import type { z } from 'zod';
+import type { Backend, TaskName } from '../contracts/backend.js';
 import { listChoices } from '../errors.js';
 import type { ModelFiles } from './files.js';
 import type { OptionsSchema } from './options.js';
-import type { Backend, BackendFactory, BackendLoadOptions, TaskName } from './types.js';
+import type { BackendFactory, BackendLoadOptions } from './types.js';
 
 /** A backend row as written in the table: its options schema types its factory and its file list. */
 export interface BackendSpec<T extends TaskName, S extends OptionsSchema> {

@@ -5,7 +5,7 @@ import { argsOf, specFlags } from '../../src/cli/flags.js';
 import { addTaskCommands } from '../../src/cli/tasks.js';
 import { IMAGINE_OPTIONS } from '../../src/commands/imagine.js';
 import { tagsCommand } from '../../src/commands/tags.js';
-import { type AnyCommand, defineCommand } from '../../src/commands/types.js';
+import { type AnyCommand, defineCommand } from '../../src/contracts/command.js';
 
 function program(): Command {
   const p = new Command('iris').exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });

@@ -6,13 +6,13 @@ import { test } from 'node:test';
 import { mediaSettings } from '../../src/app.js';
 import { COMMANDS } from '../../src/commands/index.js';
 import { loadConfig } from '../../src/config.js';
+import type { BotRequest } from '../../src/contracts/request.js';
+import type { VqaIO } from '../../src/contracts/tasks/vqa.js';
 import { Dispatcher } from '../../src/core/dispatch.js';
 import { createLogger } from '../../src/core/log.js';
 import { MemoryMapStore } from '../../src/core/memory.js';
 import { Scheduler } from '../../src/core/scheduler.js';
-import type { BotRequest } from '../../src/core/types.js';
 import { ModelRegistry, queueOf } from '../../src/models/registry.js';
-import type { VqaIO } from '../../src/models/vqa/types.js';
 import { fakeBackends } from '../fakes/backends.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, startFakeOpenAI } from '../fakes/openai.js';
@@ -154,12 +154,12 @@ test('forget clears this conversation only', async () => {
 test('ask runs on the gpu queue with a local backend and on the remote queue with groq', () => {
   const ask = COMMANDS.find((c) => c.name === 'ask');
   const config = loadConfig({ env: {} });
-  assert.equal(ask?.queueFor?.(config), 'gpu');
+  assert.equal(ask?.queueFor?.(config, queueOf), 'gpu');
   const groq = loadConfig({
     env: {},
     overrides: { 'tasks.vqa': { backend: 'groq', model: 'm', options: {} } },
   });
-  assert.equal(ask?.queueFor?.(groq), 'remote');
+  assert.equal(ask?.queueFor?.(groq, queueOf), 'remote');
   assert.equal(queueOf('vqa', 'blip2'), 'gpu');
 });
 

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { BackendProvider, TaskIO } from '../../src/contracts/backend.js';
+import type { BotRequest } from '../../src/contracts/request.js';
 import { GENERIC_ALT_TEXT } from '../../src/core/alttext.js';
 import type { Dispatcher } from '../../src/core/dispatch.js';
-import type { BotRequest } from '../../src/core/types.js';
 import { BackendError } from '../../src/errors.js';
-import type { BackendProvider } from '../../src/models/registry.js';
-import type { TaskIO } from '../../src/models/types.js';
 import { fakeBackends } from '../fakes/backends.js';
 import { replyTo, testDispatcher, testRequest } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';

@@ -7,14 +7,14 @@ import { test } from 'node:test';
 import { mediaSettings } from '../../src/app.js';
 import { COMMANDS } from '../../src/commands/index.js';
 import { loadConfig } from '../../src/config.js';
+import type { Backend, BackendProvider } from '../../src/contracts/backend.js';
+import type { BotRequest } from '../../src/contracts/request.js';
+import type { VqaIO } from '../../src/contracts/tasks/vqa.js';
 import { Dispatcher } from '../../src/core/dispatch.js';
 import { createLogger } from '../../src/core/log.js';
 import { Scheduler } from '../../src/core/scheduler.js';
-import type { BotRequest } from '../../src/core/types.js';
 import { synthBlip2 } from '../../src/demo/colourworld/blip2.js';
-import { type BackendProvider, ModelRegistry } from '../../src/models/registry.js';
-import type { Backend } from '../../src/models/types.js';
-import type { VqaIO } from '../../src/models/vqa/types.js';
+import { ModelRegistry, queueOf } from '../../src/models/registry.js';
 import { solidPng } from '../fakes/images.js';
 import { completion, startFakeOpenAI } from '../fakes/openai.js';
 import { RecordingResponder } from '../fakes/responder.js';
@@ -35,6 +35,7 @@ function backends(maxImages: number | undefined, seen: VqaIO['in'][]): BackendPr
     async dispose() {},
   };
   return {
+    queueOf,
     async get(task) {
       if (task !== 'vqa') throw new Error(`not implemented: ${task}`);
       return vqa as never;

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
+import type { BackendProvider } from '../../src/contracts/backend.js';
+import type { BotRequest } from '../../src/contracts/request.js';
+import type { FoundBox } from '../../src/contracts/tasks/find.js';
 import type { Dispatcher } from '../../src/core/dispatch.js';
 import { BOX_COLOURS, MAX_DRAWN_SIDE } from '../../src/core/draw-boxes.js';
-import type { BotRequest } from '../../src/core/types.js';
-import type { FoundBox } from '../../src/models/find/types.js';
-import type { BackendProvider } from '../../src/models/registry.js';
 import { fakeBackends } from '../fakes/backends.js';
 import { replyTo, testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MAX_READ_REPLY } from '../../src/commands/read.js';
+import type { BackendProvider } from '../../src/contracts/backend.js';
+import type { BotRequest } from '../../src/contracts/request.js';
 import type { Dispatcher } from '../../src/core/dispatch.js';
-import type { BotRequest } from '../../src/core/types.js';
 import { BackendError } from '../../src/errors.js';
-import type { BackendProvider } from '../../src/models/registry.js';
 import { fakeBackends } from '../fakes/backends.js';
 import { replyTo, testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';

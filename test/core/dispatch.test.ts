@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { COMMANDS } from '../../src/commands/index.js';
-import type { BotRequest } from '../../src/core/types.js';
+import type { BackendProvider } from '../../src/contracts/backend.js';
+import type { BotRequest } from '../../src/contracts/request.js';
 import { BackendError } from '../../src/errors.js';
-import type { BackendProvider } from '../../src/models/registry.js';
 import { deferred, fakeBackends } from '../fakes/backends.js';
 import { testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
+import type { LoadedImage } from '../../src/contracts/request.js';
 import { dHash, hammingDistance } from '../../src/core/dhash.js';
 import { SqliteImageIndex } from '../../src/core/image-index-sqlite.js';
 import { rememberImage } from '../../src/core/image-memory.js';
-import type { LoadedImage } from '../../src/core/types.js';
 
 async function loaded(name: string, bytes: Buffer): Promise<LoadedImage> {
   const m = await sharp(bytes).metadata();

@@ -3,15 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import {
-  DEFAULT_MEDIA_LIMITS,
-  type FetchPolicy,
-  fetchImageBytes,
-  type MediaLimits,
-  resolveImage,
-} from '../../src/core/media.js';
+import { DEFAULT_MEDIA_LIMITS, type FetchPolicy, type MediaLimits } from '../../src/contracts/media.js';
+import type { ImageRef } from '../../src/contracts/request.js';
+import { fetchImageBytes, resolveImage } from '../../src/core/media.js';
 import { checkUrl } from '../../src/core/media-fetch.js';
-import type { ImageRef } from '../../src/core/types.js';
 import { UserError } from '../../src/errors.js';
 import { SECRETS } from '../fakes/secrets.js';
 

@@ -2,16 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
-import {
-  DEFAULT_MEDIA_LIMITS,
-  encodePng,
-  headerSize,
-  loadImage,
-  type MediaLimits,
-  sniffFormat,
-  toRgb,
-} from '../../src/core/media.js';
-import type { LoadedImage } from '../../src/core/types.js';
+import { DEFAULT_MEDIA_LIMITS, type MediaLimits } from '../../src/contracts/media.js';
+import type { LoadedImage } from '../../src/contracts/request.js';
+import { encodePng, headerSize, loadImage, sniffFormat, toRgb } from '../../src/core/media.js';
 import { UserError } from '../../src/errors.js';
 
 const LIMITS: MediaLimits = DEFAULT_MEDIA_LIMITS;

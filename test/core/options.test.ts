@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defineCommand } from '../../src/commands/types.js';
+import { defineCommand } from '../../src/contracts/command.js';
 import { validateArgs } from '../../src/core/options.js';
 
 const command = defineCommand({

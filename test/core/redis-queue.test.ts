@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
+import type { Progress } from '../../src/contracts/request.js';
 import { redisClient } from '../../src/core/redis/connection.js';
-import type { Progress } from '../../src/core/types.js';
 import { solidPng } from '../fakes/images.js';
 import { redisAdapter, redisConfig, startFakeWorker, tagRequest, workRequest } from '../fakes/redis-app.js';
 import { type RedisServer, SKIP_NO_REDIS, startRedisServer } from '../fakes/redis-server.js';

@@ -1,5 +1,12 @@
-import type { BackendProvider, ModelStatus } from '../../src/models/registry.js';
-import type { Backend, RunOptions, TaskIO, TaskName } from '../../src/models/types.js';
+import type {
+  Backend,
+  BackendProvider,
+  ModelStatus,
+  RunOptions,
+  TaskIO,
+  TaskName,
+} from '../../src/contracts/backend.js';
+import { queueOf } from '../../src/models/registry.js';
 
 type Runners = { [T in TaskName]?: (input: TaskIO[T]['in'], opts: RunOptions) => Promise<TaskIO[T]['out']> };
 
@@ -13,6 +20,7 @@ export function fakeBackends(
   const calls: { task: TaskName; input: unknown }[] = [];
   return {
     calls,
+    queueOf,
     async get<T extends TaskName>(task: T): Promise<Backend<T>> {
       const run = runners[task];
       if (!run) throw new Error(`fake backends: task ${task} is not implemented by this test`);

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { COLOURS } from '../../src/demo/colourworld/clip.js';
+import { COLOURS } from '../../src/core/colour-names.js';
 
 /** Share of each colour-world colour among a PNG's pixels (each pixel counted for its nearest RGB-cube corner). */
 export async function colourShares(png: Buffer): Promise<Record<string, number>> {

@@ -1,11 +1,11 @@
 import { mediaSettings } from '../../src/app.js';
 import { COMMANDS } from '../../src/commands/index.js';
-import type { AnyCommand } from '../../src/commands/types.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import type { BackendProvider } from '../../src/contracts/backend.js';
+import type { AnyCommand } from '../../src/contracts/command.js';
+import type { BotRequest, Reply } from '../../src/contracts/request.js';
 import { Dispatcher, type DispatcherDeps } from '../../src/core/dispatch.js';
 import { Scheduler } from '../../src/core/scheduler.js';
-import type { BotRequest, Reply } from '../../src/core/types.js';
-import type { BackendProvider } from '../../src/models/registry.js';
 import { capturingLogger } from './log.js';
 import { RecordingResponder } from './responder.js';
 

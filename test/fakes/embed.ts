@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { EmbedIO } from '../../src/models/embed/types.js';
+import type { EmbedIO } from '../../src/contracts/tasks/embed.js';
 import { COLOURS } from './images.js';
 
 /** [r, g, b, 0.1] normalised: a small constant keeps black from being the zero vector. */

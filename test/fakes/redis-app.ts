@@ -6,13 +6,13 @@ import { Writable } from 'node:stream';
 import { mediaSettings } from '../../src/app.js';
 import { startWorker } from '../../src/cli/worker.js';
 import { COMMANDS } from '../../src/commands/index.js';
-import { defineCommand } from '../../src/commands/types.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { defineCommand } from '../../src/contracts/command.js';
+import type { BotRequest } from '../../src/contracts/request.js';
 import { Dispatcher } from '../../src/core/dispatch.js';
 import { createLogger } from '../../src/core/log.js';
 import { createRedisMemory, RedisJobQueue, type TaskClass } from '../../src/core/redis/index.js';
 import { Scheduler } from '../../src/core/scheduler.js';
-import type { BotRequest } from '../../src/core/types.js';
 import { BackendError, UserError } from '../../src/errors.js';
 import { fakeBackends } from './backends.js';
 

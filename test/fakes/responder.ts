@@ -1,4 +1,4 @@
-import type { Progress, Reply, Responder } from '../../src/core/types.js';
+import type { Progress, Reply, Responder } from '../../src/contracts/request.js';
 
 /** Records everything a command says back, in order. */
 export class RecordingResponder implements Responder {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { MAX_SEED } from '../../src/models/imagine/rng.js';
+import { MAX_SEED } from '../../src/contracts/tasks/imagine.js';
 import { pngDeclaring } from '../fakes/images.js';
 import {
   assertAlive,

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { type AnyCommand, defineCommand } from '../../src/commands/types.js';
+import { type AnyCommand, defineCommand } from '../../src/contracts/command.js';
 import { type Harness, startHarness } from '../bot/slack/harness.js';
 
 const USERS = 50;

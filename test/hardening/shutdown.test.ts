@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { BotRequest } from '../../src/core/types.js';
-import type { RunOptions, TaskIO } from '../../src/models/types.js';
+import type { RunOptions, TaskIO } from '../../src/contracts/backend.js';
+import type { BotRequest } from '../../src/contracts/request.js';
 import { deferred, fakeBackends } from '../fakes/backends.js';
 import { testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';

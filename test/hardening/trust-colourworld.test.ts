@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { type App, createApp } from '../../src/app.js';
 import { LOW_CONFIDENCE_HINT } from '../../src/commands/ask.js';
 import { loadConfig } from '../../src/config.js';
-import type { BotRequest, Reply } from '../../src/core/types.js';
+import type { BotRequest, Reply } from '../../src/contracts/request.js';
 import { synthAll } from '../../src/demo/colourworld/index.js';
 import { dominant } from '../fakes/colours.js';
 import { solidPng } from '../fakes/images.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { LOW_CONFIDENCE_HINT } from '../../src/commands/ask.js';
 import { loadConfig } from '../../src/config.js';
-import type { Reply } from '../../src/core/types.js';
+import type { Reply } from '../../src/contracts/request.js';
 import { ModelRegistry } from '../../src/models/registry.js';
 import { meanTokenProbability } from '../../src/models/vqa/groq.js';
 import { testDispatcher } from '../fakes/dispatcher.js';

@@ -12,12 +12,12 @@ import { LOW_CONFIDENCE_HINT } from '../../src/commands/ask.js';
 import { imagineAltText } from '../../src/commands/imagine-params.js';
 import { COMMANDS } from '../../src/commands/index.js';
 import { loadConfig } from '../../src/config.js';
+import type { TaskIO } from '../../src/contracts/backend.js';
+import type { BotRequest, Reply } from '../../src/contracts/request.js';
 import { altTextLimit, buildAltText } from '../../src/core/alttext.js';
 import { SqliteImageIndex } from '../../src/core/image-index-sqlite.js';
 import { MemoryMapStore } from '../../src/core/memory.js';
 import { MemorySettingsStore } from '../../src/core/settings.js';
-import type { BotRequest, Reply } from '../../src/core/types.js';
-import type { TaskIO } from '../../src/models/types.js';
 import { fakeBackends } from '../fakes/backends.js';
 import { dominant } from '../fakes/colours.js';
 import { testDispatcher } from '../fakes/dispatcher.js';
@@ -270,7 +270,7 @@ describe('image safety check before posting (config safety.imagine)', () => {
     } finally {
       await h.stop();
     }
-    const { colourClassifier } = await import('../../src/models/imagine/safety.js');
+    const { colourClassifier } = await import('../../src/core/image-safety.js');
     assert.throws(() => colourClassifier({ colours: ['mauve'] }), /unknown colour "mauve"/);
   });
 });

@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import type { TaskName } from '../../src/contracts/backend.js';
 import { UserError } from '../../src/errors.js';
 import { resolveTargets } from '../../src/models/hub/manager.js';
 import { clipOptions, florence2Options, groqOptions, tesseractOptions } from '../../src/models/options.js';
 import { ModelRegistry, TASKS } from '../../src/models/registry.js';
 import { defineBackend, type TaskEntry, type TaskTable } from '../../src/models/table.js';
-import type { BackendLoadOptions, TaskName } from '../../src/models/types.js';
+import type { BackendLoadOptions } from '../../src/models/types.js';
 import { runIris } from '../fakes/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'iris-options-'));

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import type { LoadedImage } from '../../src/core/types.js';
+import type { Backend } from '../../src/contracts/backend.js';
+import type { LoadedImage } from '../../src/contracts/request.js';
 import { synthAll, synthClip } from '../../src/demo/colourworld/index.js';
 import { isUserError } from '../../src/errors.js';
 import { clipOptions } from '../../src/models/options.js';
 import { createClipTagger } from '../../src/models/tag/clip.js';
 import { parsePreprocessorConfig } from '../../src/models/tag/clip-preprocess.js';
-import type { Backend } from '../../src/models/types.js';
 
 const COLOURS: Record<string, [number, number, number]> = {
   red: [255, 0, 0],

@@ -11,12 +11,12 @@ import {
   RawImage,
   type Tensor,
 } from '@huggingface/transformers';
+import type { Backend } from '../../src/contracts/backend.js';
+import type { FoundBox } from '../../src/contracts/tasks/find.js';
 import { loadImage } from '../../src/core/media.js';
 import { synthFlorence2 } from '../../src/demo/colourworld/florence2.js';
 import { createFlorence2Finder } from '../../src/models/find/florence2.js';
-import type { FoundBox } from '../../src/models/find/types.js';
 import { florence2Options } from '../../src/models/options.js';
-import type { Backend } from '../../src/models/types.js';
 import { solidPng } from '../fakes/images.js';
 import { splitPng } from '../fakes/split.js';
 

@@ -5,16 +5,16 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import type { Backend } from '../../src/contracts/backend.js';
+import type { ImagineIO } from '../../src/contracts/tasks/imagine.js';
 import { synthAll } from '../../src/demo/colourworld/index.js';
 import { isUserError } from '../../src/errors.js';
 import { readPngText } from '../../src/models/imagine/png.js';
 import { createSdBackend } from '../../src/models/imagine/sd.js';
 import { timestepTensor } from '../../src/models/imagine/tensors.js';
 import { loadClipTokenizer } from '../../src/models/imagine/tokenizer.js';
-import type { ImagineIO } from '../../src/models/imagine/types.js';
 import { sdOptions } from '../../src/models/options.js';
 import { fromFloat16, toFloat16 } from '../../src/models/tensors.js';
-import type { Backend } from '../../src/models/types.js';
 import { dominant } from '../fakes/colours.js';
 
 const TURBO = 'onnxruntime/sd-turbo';

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { z } from 'zod';
+import type { Backend } from '../../src/contracts/backend.js';
 import { loadImage } from '../../src/core/media.js';
 import { tesseractOptions } from '../../src/models/options.js';
 import { checkTrainedData, createTesseractReader, tidyOcrText } from '../../src/models/read/tesseract.js';
-import type { Backend } from '../../src/models/types.js';
 import { solidPng, textPng } from '../fakes/images.js';
 
 const LIMITS = { maxBytes: 1 << 24, maxPixels: 1 << 24, formats: ['png', 'jpeg', 'webp', 'gif'] } as const;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { z } from 'zod';
-import { DEFAULT_MEDIA_LIMITS, loadImage } from '../../src/core/media.js';
+import { DEFAULT_MEDIA_LIMITS } from '../../src/contracts/media.js';
+import { loadImage } from '../../src/core/media.js';
 import { UserError } from '../../src/errors.js';
 import { groqOptions } from '../../src/models/options.js';
 import { createGroqVqa, retryAfterMs } from '../../src/models/vqa/groq.js';

@@ -13,9 +13,10 @@ import {
 } from '@huggingface/transformers';
 import sharp from 'sharp';
 import type { z } from 'zod';
-import { DEFAULT_MEDIA_LIMITS, loadImage } from '../../src/core/media.js';
+import { DEFAULT_MEDIA_LIMITS } from '../../src/contracts/media.js';
+import type { LoadedImage } from '../../src/contracts/request.js';
+import { loadImage } from '../../src/core/media.js';
 import type { Turn } from '../../src/core/memory.js';
-import type { LoadedImage } from '../../src/core/types.js';
 import { SMOLVLM_VOCAB, synthSmolVlm } from '../../src/demo/colourworld/index.js';
 import { smolVlmOptions } from '../../src/models/options.js';
 import { createSmolVlmVqa, smolVlmImage, smolVlmMessages } from '../../src/models/vqa/smolvlm.js';

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline';
+import type { PlatformAdapter } from '../../contracts/adapter.js';
+import type { BotRequest, ImageRef, Responder } from '../../contracts/request.js';
 import { newRequestId } from '../../core/dispatch.js';
-import type { BotRequest, ImageRef, PlatformAdapter, Responder } from '../../core/types.js';
 
 export interface ConsoleLine {
   command: string;

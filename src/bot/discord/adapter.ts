@@ -12,12 +12,13 @@ import {
   Partials,
   type RepliableInteraction,
 } from 'discord.js';
-import type { AnyCommand } from '../../commands/types.js';
 import { type Config, ConfigError } from '../../config.js';
+import type { AdapterHooks, PlatformAdapter } from '../../contracts/adapter.js';
+import type { AnyCommand } from '../../contracts/command.js';
+import type { BotRequest, ImageRef, Responder } from '../../contracts/request.js';
 import { newRequestId } from '../../core/dispatch.js';
 import type { Logger } from '../../core/log.js';
 import type { SettingsStore } from '../../core/settings.js';
-import type { AdapterHooks, BotRequest, ImageRef, PlatformAdapter, Responder } from '../../core/types.js';
 import { onMessage } from './messages.js';
 import { NO_MENTIONS } from './payload.js';
 import { MESSAGE_MENUS, syncCommands } from './registration.js';

@@ -1,4 +1,4 @@
-import type { AdapterEntry } from '../index.js';
+import type { AdapterEntry } from '../../contracts/adapter.js';
 
 /** The ADAPTERS row: Discord runs when a bot token is configured. */
 export const discordEntry: AdapterEntry = {

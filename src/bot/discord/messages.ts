@@ -1,9 +1,9 @@
 import type { Attachment, Message } from 'discord.js';
+import type { BotRequest, ImageRef, Responder } from '../../contracts/request.js';
 import { helpPointer, planChatMessage } from '../../core/chat.js';
 import { newRequestId } from '../../core/dispatch.js';
 import type { Logger } from '../../core/log.js';
 import type { SettingsStore } from '../../core/settings.js';
-import type { BotRequest, ImageRef, Responder } from '../../core/types.js';
 import { CollectingResponder, isMissingPermission, MessageResponder } from './responder.js';
 import {
   conversationOf,

@@ -6,8 +6,8 @@ import {
   type MessageMentionOptions,
 } from 'discord.js';
 import sharp from 'sharp';
+import type { Button, Reply, ReplyImage } from '../../contracts/request.js';
 import { truncate } from '../../core/text.js';
-import type { Button, Reply, ReplyImage } from '../../core/types.js';
 
 /** Discord's caps: message text, attachment description (alt text), buttons per row, rows. */
 export const CONTENT_MAX = 2000;

@@ -5,7 +5,7 @@ import {
   type REST,
   Routes,
 } from 'discord.js';
-import type { AnyCommand, OptionSpec } from '../../commands/types.js';
+import type { AnyCommand, OptionSpec } from '../../contracts/command.js';
 import type { Logger } from '../../core/log.js';
 import { truncate } from '../../core/text.js';
 

@@ -5,9 +5,9 @@ import {
   RESTJSONErrorCodes,
   type RepliableInteraction,
 } from 'discord.js';
+import type { Progress, Reply, Responder } from '../../contracts/request.js';
 import type { Logger } from '../../core/log.js';
 import { truncate } from '../../core/text.js';
-import type { Progress, Reply, Responder } from '../../core/types.js';
 import { CONTENT_MAX, type MessageOut, NO_MENTIONS, onlyMention, toMessage } from './payload.js';
 
 /** An interaction token lives 15 minutes; past 14.5 iris answers in the channel instead. */

@@ -9,9 +9,9 @@ import {
   PermissionFlagsBits,
   type PermissionsBitField,
 } from 'discord.js';
-import type { AnyCommand } from '../../commands/types.js';
 import type { Config } from '../../config.js';
-import type { ConversationKey, ImageRef, UserRef } from '../../core/types.js';
+import type { AnyCommand } from '../../contracts/command.js';
+import type { ConversationKey, ImageRef, UserRef } from '../../contracts/request.js';
 
 /** Discord ⇄ BotRequest pieces: conversation keys, users, images, options, policies. */
 

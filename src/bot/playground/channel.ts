@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import type { Button, Progress } from '../../contracts/request.js';
 import { sniffFormat } from '../../core/media.js';
-import type { Button, Progress } from '../../core/types.js';
 
 /** The playground's one channel: messages, the images they show, and who is listening (SSE). */
 

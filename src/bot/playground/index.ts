@@ -1,5 +1,5 @@
 import { configuredPlatforms } from '../../config.js';
-import type { AdapterEntry } from '../index.js';
+import type { AdapterEntry } from '../../contracts/adapter.js';
 
 /** The ADAPTERS row: the playground runs when enabled, or on 'auto' when no platform token is set. */
 export const playgroundEntry: AdapterEntry = {

@@ -1,8 +1,8 @@
-import { impliedImageCount } from '../../commands/context-images.js';
-import type { AnyCommand } from '../../commands/types.js';
+import type { AnyCommand } from '../../contracts/command.js';
+import type { BotRequest, ImageRef, Reply, Responder } from '../../contracts/request.js';
 import { helpPointer, planChatMessage } from '../../core/chat.js';
+import { impliedImageCount } from '../../core/context-images.js';
 import type { SettingsStore } from '../../core/settings.js';
-import type { BotRequest, ImageRef, Reply, Responder } from '../../core/types.js';
 import type { Channel } from './channel.js';
 import { PlaygroundResponder } from './responder.js';
 import { CONVERSATION, PLATFORM, parseTyped } from './translate.js';

@@ -1,4 +1,4 @@
-import type { Progress, Reply, Responder } from '../../core/types.js';
+import type { Progress, Reply, Responder } from '../../contracts/request.js';
 import { Channel, type ChatMessage } from './channel.js';
 
 /**

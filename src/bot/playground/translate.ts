@@ -1,4 +1,4 @@
-import type { AnyCommand } from '../../commands/types.js';
+import type { AnyCommand } from '../../contracts/command.js';
 
 /** Playground ⇄ BotRequest pieces: what a typed line means. */
 

@@ -1,5 +1,5 @@
-import type { AnyCommand } from '../../commands/types.js';
 import type { Config } from '../../config.js';
+import type { AnyCommand } from '../../contracts/command.js';
 import { listChoices, UserError } from '../../errors.js';
 
 export type SlackCommandsConfig = Config['platforms']['slack']['commands'];

@@ -2,8 +2,8 @@ import type { types } from '@slack/bolt';
 
 type KnownBlock = types.KnownBlock;
 
+import type { Button, Progress } from '../../contracts/request.js';
 import { truncate } from '../../core/text.js';
-import type { Button, Progress } from '../../core/types.js';
 
 /** Slack's caps: file alt text 1000 characters, a section block's text 3000, a button's value 2000. */
 export const SLACK_ALT_TEXT_MAX = 1000;

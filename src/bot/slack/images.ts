@@ -1,5 +1,5 @@
 import type { WebClient } from '@slack/web-api';
-import type { ImageRef } from '../../core/types.js';
+import type { ImageRef } from '../../contracts/request.js';
 
 /** The fields of a Slack file object iris reads. */
 export interface SlackFile {

@@ -1,5 +1,5 @@
 import type { App, BlockButtonAction, MessageShortcut, SlashCommand } from '@slack/bolt';
-import { impliedImageCount } from '../../commands/context-images.js';
+import { impliedImageCount } from '../../core/context-images.js';
 import { stripUnsafeChars } from '../../core/options.js';
 import { truncate } from '../../core/text.js';
 import { UserError } from '../../errors.js';

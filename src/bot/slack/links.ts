@@ -1,4 +1,4 @@
-import type { AdapterHooks } from '../../core/types.js';
+import type { AdapterHooks } from '../../contracts/adapter.js';
 import { conversationKey } from './runtime.js';
 
 /**

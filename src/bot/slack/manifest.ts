@@ -1,5 +1,5 @@
-import { imagesWanted } from '../../commands/context-images.js';
-import type { AnyCommand } from '../../commands/types.js';
+import type { AnyCommand } from '../../contracts/command.js';
+import { imagesWanted } from '../../core/context-images.js';
 import { truncate } from '../../core/text.js';
 import { type SlackCommandsConfig, slashRoutes } from './commands.js';
 import { MESSAGE_SHORTCUTS } from './interactions.js';

@@ -1,8 +1,8 @@
 import type { WebClient } from '@slack/web-api';
 import Bottleneck from 'bottleneck';
+import type { Progress, Reply, Responder } from '../../contracts/request.js';
 import type { Logger } from '../../core/log.js';
 import { truncate } from '../../core/text.js';
-import type { Progress, Reply, Responder } from '../../core/types.js';
 import { progressText, replyBlocks, SLACK_ALT_TEXT_MAX, toMrkdwn } from './format.js';
 
 /** Where a reply goes: a channel, optionally a thread in it, and the user it answers. */

@@ -1,9 +1,10 @@
 import type { WebClient } from '@slack/web-api';
-import type { AnyCommand } from '../../commands/types.js';
 import type { Config } from '../../config.js';
+import type { AdapterHooks } from '../../contracts/adapter.js';
+import type { AnyCommand } from '../../contracts/command.js';
+import type { ImageRef } from '../../contracts/request.js';
 import type { Logger } from '../../core/log.js';
 import type { SettingsStore } from '../../core/settings.js';
-import type { AdapterHooks, ImageRef } from '../../core/types.js';
 import type { SlackTarget } from './responder.js';
 
 export type SlackConfig = Config['platforms']['slack'];

@@ -10,10 +10,10 @@
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config.js';
+import type { Reply } from '../../contracts/request.js';
 import { shuttingDown, UserError } from '../../errors.js';
 import type { JobQueue, JobQueueStats, JobSubmission } from '../jobs.js';
 import type { Logger } from '../log.js';
-import type { Reply } from '../types.js';
 import { decodePayload, encodePayload } from './codec.js';
 import { type RedisSettings, redisClient, TASK_CLASSES, type TaskClass, userFacing } from './connection.js';
 import { ClusteredQuotas } from './limits.js';

@@ -2,7 +2,7 @@
  * The contract between adapter processes (which parse requests and own the conversation with the user) and
  * worker processes (which run backends): what a BullMQ job carries, what it returns, how failures travel.
  */
-import type { AnyCommand, Priority } from '../../commands/types.js';
+import type { AnyCommand, Priority } from '../../contracts/command.js';
 import { BackendError, isBackendError, isUserError, USER_ERROR_CODES, UserError } from '../../errors.js';
 import type { TaskClass } from './connection.js';
 

@@ -10,14 +10,14 @@
 import { randomBytes } from 'node:crypto';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { AnyCommand, CommandContext } from '../../commands/types.js';
 import type { Config } from '../../config.js';
+import type { BackendProvider } from '../../contracts/backend.js';
+import type { AnyCommand, CommandContext } from '../../contracts/command.js';
+import type { BotRequest } from '../../contracts/request.js';
 import { isBackendError, UserError } from '../../errors.js';
-import type { BackendProvider } from '../../models/registry.js';
 import type { ImageIndex } from '../image-index.js';
 import type { Logger } from '../log.js';
 import type { MemoryStore } from '../memory.js';
-import type { BotRequest } from '../types.js';
 import { decodePayload, encodePayload } from './codec.js';
 import { type RedisSettings, redisClient, type TaskClass } from './connection.js';
 import {

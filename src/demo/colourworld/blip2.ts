@@ -32,7 +32,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { blocks, COLOURS, colourVector, layerNorm, randn } from './clip.js';
+import { COLOURS } from '../../core/colour-names.js';
+import { blocks, colourVector, layerNorm, randn } from './clip.js';
 import { Graph } from './onnx.js';
 
 export type Blip2Variant = 'colour' | 'bench';

@@ -24,21 +24,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { COLOURS } from '../../core/colour-names.js';
 import { Graph } from './onnx.js';
 
 export type ClipVariant = 'colour' | 'bench';
-
-/** The colours the colour world knows: the corners of the RGB cube. */
-export const COLOURS: Record<string, [number, number, number]> = {
-  red: [1, 0, 0],
-  green: [0, 1, 0],
-  blue: [0, 0, 1],
-  yellow: [1, 1, 0],
-  cyan: [0, 1, 1],
-  magenta: [1, 0, 1],
-  black: [0, 0, 0],
-  white: [1, 1, 1],
-};
 
 /** Labels the bench uses (20); all are in the vocabulary. */
 export const BENCH_LABELS = [

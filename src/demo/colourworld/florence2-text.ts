@@ -4,7 +4,7 @@
  * The vocabulary has every byte, the words of the prompts and answers as whole tokens, and Florence-2's
  * added location tokens `<loc_0>` … `<loc_999>` (a box corner quantised to 1000 bins per axis).
  */
-import { COLOURS } from './clip.js';
+import { COLOURS } from '../../core/colour-names.js';
 
 export const COLOUR_NAMES = Object.keys(COLOURS);
 

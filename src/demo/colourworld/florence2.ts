@@ -39,7 +39,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { COLOURS } from './clip.js';
+import { COLOURS } from '../../core/colour-names.js';
 import {
   COLOUR_BASE,
   D,

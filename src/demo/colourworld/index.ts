@@ -7,7 +7,7 @@
  * `synthAll(dir)` writes every model under `dir/<model id>`, so the registry (which resolves a model id
  * X to `<modelsDir>/X`) finds them under the default ids.
  *
- * Adding a model (later issues: caption, vqa, read, imagine) — see docs/colour-world.md:
+ * Adding a model — see docs/colour-world.md:
  *   1. Write `src/demo/colourworld/<name>.ts` exporting `synth<Name>(outDir)` that lays out the folder
  *      exactly like the real export (config.json, tokenizer files, preprocessor/processor config,
  *      `onnx/*.onnx` with the real session names), building graphs with `Graph` from `./onnx.js`.
@@ -23,11 +23,13 @@ import { synthFlorence2 } from './florence2.js';
 import { synthSd } from './sd.js';
 import { synthSmolVlm } from './smolvlm.js';
 
+export { COLOURS } from '../../core/colour-names.js';
+export { LATENT_RGB_FACTORS } from '../../models/imagine/latent-rgb.js';
 export { BLIP2_VOCAB, NOUNS, synthBlip2 } from './blip2.js';
-export { BENCH_LABELS, COLOURS, colourVector, synthClip, VOCAB } from './clip.js';
+export { BENCH_LABELS, colourVector, synthClip, VOCAB } from './clip.js';
 export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, synthFlorence2 } from './florence2.js';
 export { Graph } from './onnx.js';
-export { colourLatent, LATENT_RGB_FACTORS, synthSd } from './sd.js';
+export { colourLatent, synthSd } from './sd.js';
 export { SMOLVLM_VOCAB, type SmolVlmVariant, synthSmolVlm } from './smolvlm.js';
 
 /** Model id (as in the registry) → writer of its colour-world folder. */

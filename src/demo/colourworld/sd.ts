@@ -35,9 +35,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { COLOURS } from '../../core/colour-names.js';
+import { LATENT_RGB_FACTORS } from '../../models/imagine/latent-rgb.js';
 import { alphasCumprod, SD_SCHEDULE } from '../../models/imagine/schedulers.js';
 import { BOS, bytesToUnicode, clipTokenizerJson, EOS } from '../../models/imagine/tokenizer.js';
-import { COLOURS } from './clip.js';
 import { type Dim, type ElemType, Graph } from './onnx.js';
 
 export type SdVariant = 'turbo' | 'v1-5';
@@ -46,13 +47,6 @@ export interface SdSynthOptions {
   cost?: 'colour' | 'bench';
 }
 
-/** SD 1.5 latent → RGB factors (rows: latent channels; columns: R, G, B), as used for previews. */
-export const LATENT_RGB_FACTORS: readonly (readonly [number, number, number])[] = [
-  [0.3512, 0.2297, 0.3227],
-  [0.325, 0.4974, 0.235],
-  [-0.2829, 0.1762, 0.2721],
-  [-0.212, -0.2616, -0.7177],
-];
 export const VAE_SCALING = 0.18215;
 const HIDDEN = 8;
 const TEXTURE = 0.1;

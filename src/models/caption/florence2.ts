@@ -4,10 +4,11 @@
  * offline loading are in ../florence2.ts. The alt-text policy is not applied here (the command does it).
  */
 
+import type { Backend } from '../../contracts/backend.js';
+import type { CaptionIO } from '../../contracts/tasks/caption.js';
 import { type Florence2Task, loadFlorence2 } from '../florence2.js';
 import type { Florence2Options } from '../options.js';
-import type { Backend, BackendFactory } from '../types.js';
-import type { CaptionIO } from './types.js';
+import type { BackendFactory } from '../types.js';
 
 export const CAPTION_TASKS: Record<NonNullable<CaptionIO['in']['detail']>, Florence2Task> = {
   short: '<CAPTION>',

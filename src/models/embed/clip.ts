@@ -3,10 +3,12 @@
  * (`Xenova/clip-vit-base-patch32` layout); texts go through the tag template ("a photo of {}") first,
  * since CLIP's text tower was trained on captions, not bare words.
  */
+
+import type { Backend, TaskIO } from '../../contracts/backend.js';
 import { UserError } from '../../errors.js';
 import type { ClipOptions } from '../options.js';
 import { createClipTagger } from '../tag/clip.js';
-import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
+import type { BackendFactory, BackendLoadOptions } from '../types.js';
 
 export const createClipEmbedder: BackendFactory<'embed', ClipOptions> = async (
   load: BackendLoadOptions<ClipOptions>,

@@ -3,9 +3,11 @@
  * → the boxes the model puts on it, in image pixels. The model, options and offline loading are in
  * ../florence2.ts (one loader for caption, read and find).
  */
+
+import type { Backend } from '../../contracts/backend.js';
 import { loadFlorence2 } from '../florence2.js';
 import type { Florence2Options } from '../options.js';
-import type { Backend, BackendFactory } from '../types.js';
+import type { BackendFactory } from '../types.js';
 
 export const createFlorence2Finder: BackendFactory<'find', Florence2Options> = async (
   load,

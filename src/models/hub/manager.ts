@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Config } from '../../config.js';
+import type { TaskName } from '../../contracts/backend.js';
 import { listChoices, UserError } from '../../errors.js';
 import type { DtypeProfile, ModelFiles } from '../files.js';
 import { ModelRegistry, TASKS, taskNames } from '../registry.js';
 import type { BackendEntry, TaskEntry, TaskTable } from '../table.js';
-import type { TaskName } from '../types.js';
 
 export interface ModelTarget {
   /** Tasks that use this model (one model may serve caption and read). */

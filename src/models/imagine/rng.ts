@@ -12,8 +12,6 @@
  * bytes on one machine" relies on.
  */
 
-export const MAX_SEED = 0xffffffff;
-
 function splitmix32(state: number): [number, number] {
   const s = (state + 0x9e3779b9) >>> 0;
   let z = s;
@@ -83,9 +81,4 @@ export class SeededRandom {
     for (let i = 0; i < n; i++) out[i] = this.normal();
     return out;
   }
-}
-
-/** A fresh random seed for requests that give none (crypto-free: the seed is shown to the user anyway). */
-export function randomSeed(random: () => number = Math.random): number {
-  return Math.floor(random() * (MAX_SEED + 1)) >>> 0;
 }

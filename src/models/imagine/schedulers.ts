@@ -17,9 +17,9 @@
  *
  * Every scheduler works on the whole batch as one flat Float32Array; scalars are computed in float64.
  */
+import { SCHEDULER_NAMES, type SchedulerName } from '../../contracts/tasks/imagine.js';
 import { listChoices, UserError } from '../../errors.js';
 
-export type SchedulerName = 'euler' | 'euler_a' | 'lms' | 'ddim' | 'pndm';
 export type Spacing = 'leading' | 'trailing' | 'linspace';
 export type Prediction = 'epsilon' | 'v_prediction';
 
@@ -316,14 +316,12 @@ function alphaFamily(name: SchedulerName, kind: 'ddim' | 'pndm'): Maker {
 
 /** The table: name → how to build a run. Adding a scheduler is one row. */
 export const SCHEDULERS = {
-  euler: { label: 'Euler', make: sigmaFamily('euler', 'euler') },
-  euler_a: { label: 'Euler ancestral', make: sigmaFamily('euler_a', 'euler_a') },
-  lms: { label: 'LMS', make: sigmaFamily('lms', 'lms') },
-  ddim: { label: 'DDIM', make: alphaFamily('ddim', 'ddim') },
-  pndm: { label: 'PNDM', make: alphaFamily('pndm', 'pndm') },
-} as const satisfies Record<SchedulerName, { label: string; make: Maker }>;
-
-export const SCHEDULER_NAMES = Object.keys(SCHEDULERS) as SchedulerName[];
+  euler: sigmaFamily('euler', 'euler'),
+  euler_a: sigmaFamily('euler_a', 'euler_a'),
+  lms: sigmaFamily('lms', 'lms'),
+  ddim: alphaFamily('ddim', 'ddim'),
+  pndm: alphaFamily('pndm', 'pndm'),
+} as const satisfies Record<SchedulerName, Maker>;
 
 export function isSchedulerName(name: string): name is SchedulerName {
   return Object.hasOwn(SCHEDULERS, name);
@@ -357,5 +355,5 @@ export function createScheduler(
   if (!Number.isInteger(steps) || steps < 1 || steps > schedule.trainTimesteps) {
     throw new UserError('bad_option', `steps must be a whole number from 1 to ${schedule.trainTimesteps}.`);
   }
-  return SCHEDULERS[name].make(schedule, ac, steps);
+  return SCHEDULERS[name](schedule, ac, steps);
 }

@@ -18,25 +18,19 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import type { Backend, RunOptions } from '../../contracts/backend.js';
+import { type ImagineIO, SCHEDULER_LABELS, type SchedulerName } from '../../contracts/tasks/imagine.js';
 import { toRgb } from '../../core/media.js';
-import { LATENT_RGB_FACTORS } from '../../demo/colourworld/sd.js';
 import { BackendError, UserError } from '../../errors.js';
 import type { SdHooks, SdOptions } from '../options.js';
 import { floatTensor, idsTensor, type SessionValueMeta, tensorToFloat32, valueMeta } from '../tensors.js';
-import type { Backend, BackendFactory, BackendLoadOptions, RunOptions } from '../types.js';
+import type { BackendFactory, BackendLoadOptions } from '../types.js';
+import { LATENT_RGB_FACTORS } from './latent-rgb.js';
 import { chwToRgbBytes, encodeGenerated, latentPreview } from './png.js';
 import { SeededRandom } from './rng.js';
-import {
-  alphasCumprod,
-  createScheduler,
-  parseSchedulerConfig,
-  SCHEDULERS,
-  type SchedulerName,
-  schedulerFromClass,
-} from './schedulers.js';
+import { alphasCumprod, createScheduler, parseSchedulerConfig, schedulerFromClass } from './schedulers.js';
 import { timestepTensor } from './tensors.js';
 import { loadClipTokenizer } from './tokenizer.js';
-import type { ImagineIO } from './types.js';
 
 const cancelled = () => new UserError('cancelled', 'The request was cancelled.');
 
@@ -318,7 +312,7 @@ export const createSdBackend: BackendFactory<'imagine', SdOptions> = async (
           prompt,
           negative: cfg ? input.negative : undefined,
           steps,
-          sampler: SCHEDULERS[sched.name].label,
+          sampler: SCHEDULER_LABELS[sched.name],
           guidance: cfg ? guidance : 0,
           seed,
           width,

@@ -3,9 +3,11 @@
  * for captions and text, and better on photos of signs than on scanned pages. The model, options and
  * offline loading are in ../florence2.ts.
  */
+
+import type { Backend } from '../../contracts/backend.js';
 import { loadFlorence2 } from '../florence2.js';
 import type { Florence2Options } from '../options.js';
-import type { Backend, BackendFactory } from '../types.js';
+import type { BackendFactory } from '../types.js';
 
 export const createFlorence2Reader: BackendFactory<'read', Florence2Options> = async (
   load,

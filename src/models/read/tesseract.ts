@@ -26,11 +26,12 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { createWorker, OEM, type Worker } from 'tesseract.js';
+import type { Backend, RunOptions } from '../../contracts/backend.js';
+import type { LoadedImage } from '../../contracts/request.js';
 import { encodePng, toRgb } from '../../core/media.js';
-import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
 import type { TesseractOptions } from '../options.js';
-import type { Backend, BackendFactory, RunOptions } from '../types.js';
+import type { BackendFactory } from '../types.js';
 
 const WHO = 'read/tesseract';
 const require = createRequire(import.meta.url);

@@ -3,8 +3,9 @@
  * rescale, normalise), written straight into the batch tensor: decoding and resizing run in sharp (libuv
  * threads, shrink-on-load), the per-pixel normalisation is a lookup table.
  */
+
+import type { LoadedImage } from '../../contracts/request.js';
 import { toRgb } from '../../core/media.js';
-import type { LoadedImage } from '../../core/types.js';
 
 export interface ClipPreprocess {
   /** Resize target: shortest edge, or an exact size. */

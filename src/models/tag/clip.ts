@@ -31,12 +31,13 @@
  * The schema (../options.ts, `clipOptions`) checks them and fills in the defaults.
  */
 import * as ort from 'onnxruntime-node';
-import type { LoadedImage } from '../../core/types.js';
+import type { Backend, Scored, TaskIO } from '../../contracts/backend.js';
+import type { LoadedImage } from '../../contracts/request.js';
 import { BackendError, UserError } from '../../errors.js';
 import type { ClipOptions } from '../options.js';
 import { SharedModels } from '../shared-models.js';
 import { floatTensor, tensorToFloat32 } from '../tensors.js';
-import type { Backend, BackendLoadOptions, Scored, TaskIO } from '../types.js';
+import type { BackendLoadOptions } from '../types.js';
 import { openClip } from './clip-model.js';
 import { outputSize, preprocessInto } from './clip-preprocess.js';
 

@@ -29,12 +29,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
+import type { Backend, TaskIO } from '../../contracts/backend.js';
+import type { LoadedImage } from '../../contracts/request.js';
 import { toRgb } from '../../core/media.js';
 import type { Turn } from '../../core/memory.js';
-import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
 import type { Blip2Options } from '../options.js';
-import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
+import type { BackendFactory, BackendLoadOptions } from '../types.js';
 import { specialTokensOf, userTextFilter } from '../user-text.js';
 import { PrefixCache } from './prefix-cache.js';
 

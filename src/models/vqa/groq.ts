@@ -33,11 +33,12 @@ import type {
 } from 'groq-sdk/resources/chat/completions';
 import sharp from 'sharp';
 import { z } from 'zod';
+import type { Backend, TaskIO } from '../../contracts/backend.js';
+import type { LoadedImage } from '../../contracts/request.js';
 import { redactSecrets } from '../../core/redact.js';
-import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
 import type { GroqOptions } from '../options.js';
-import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
+import type { BackendFactory, BackendLoadOptions } from '../types.js';
 import { userTextFilter } from '../user-text.js';
 
 /** Groq accepts up to 5 images per request. */

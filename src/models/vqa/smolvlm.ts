@@ -43,12 +43,13 @@ import {
   RawImage,
 } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
+import type { Backend, TaskIO } from '../../contracts/backend.js';
+import type { LoadedImage } from '../../contracts/request.js';
 import { toRgb } from '../../core/media.js';
-import type { LoadedImage } from '../../core/types.js';
 import { BackendError, UserError } from '../../errors.js';
 import { onnxFiles, SMOLVLM_SESSIONS } from '../files.js';
 import type { SmolVlmOptions } from '../options.js';
-import type { Backend, BackendFactory, BackendLoadOptions, TaskIO } from '../types.js';
+import type { BackendFactory, BackendLoadOptions } from '../types.js';
 import { specialTokensOf, userTextFilter } from '../user-text.js';
 import { PrefixCache } from './prefix-cache.js';
 import { DecoderRunner, type Past } from './smolvlm-decoder.js';

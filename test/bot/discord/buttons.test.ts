@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defineCommand } from '../../../src/commands/types.js';
+import { defineCommand } from '../../../src/contracts/command.js';
 import { UserError } from '../../../src/errors.js';
 import { alice, bob, finalEdit, startDiscord } from './harness.js';
 

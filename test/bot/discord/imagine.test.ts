@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { imagineCommand } from '../../../src/commands/imagine.js';
-import type { TaskIO } from '../../../src/models/types.js';
+import type { TaskIO } from '../../../src/contracts/backend.js';
 import { fakeBackends } from '../../fakes/backends.js';
 import { solidPng } from '../../fakes/images.js';
 import { alice, finalEdit, startDiscord } from './harness.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PERMISSION_NOTE } from '../../../src/bot/discord/responder.js';
-import { defineCommand } from '../../../src/commands/types.js';
+import { defineCommand } from '../../../src/contracts/command.js';
 import { FakeDiscord } from '../../fakes/discord/server.js';
 import { solidPng } from '../../fakes/images.js';
 import { SECRETS } from '../../fakes/secrets.js';

@@ -11,8 +11,8 @@ import { askCommand } from '../../../src/commands/ask.js';
 import { imagineCommand } from '../../../src/commands/imagine.js';
 import { tagsCommand } from '../../../src/commands/tags.js';
 import { loadConfig } from '../../../src/config.js';
-import type { BackendProvider } from '../../../src/models/registry.js';
-import type { TaskName } from '../../../src/models/types.js';
+import type { BackendProvider, TaskName } from '../../../src/contracts/backend.js';
+import { queueOf } from '../../../src/models/registry.js';
 import { fakeBackends } from '../../fakes/backends.js';
 import type { RecordedRequest } from '../../fakes/discord/server.js';
 import { solidPng } from '../../fakes/images.js';
@@ -44,7 +44,7 @@ before(async () => {
   // Questions go to the real groq backend; tagging and drawing to fakes.
   const pick = (task: TaskName): BackendProvider =>
     task === 'vqa' ? groq : task === 'imagine' ? painter : fakeModels;
-  registry = { get: (task, o) => pick(task).get(task, o), status: () => [] };
+  registry = { get: (task, o) => pick(task).get(task, o), status: () => [], queueOf };
 });
 after(() => openai.close());
 

@@ -2,13 +2,13 @@ import { Writable } from 'node:stream';
 import { mediaSettings } from '../../../src/app.js';
 import { PlaygroundAdapter } from '../../../src/bot/playground/adapter.js';
 import type { ChatMessage } from '../../../src/bot/playground/channel.js';
-import type { AnyCommand } from '../../../src/commands/types.js';
 import { loadConfig } from '../../../src/config.js';
+import type { BackendProvider } from '../../../src/contracts/backend.js';
+import type { AnyCommand } from '../../../src/contracts/command.js';
 import { Dispatcher } from '../../../src/core/dispatch.js';
 import { createLogger } from '../../../src/core/log.js';
 import { Scheduler } from '../../../src/core/scheduler.js';
 import { MemorySettingsStore } from '../../../src/core/settings.js';
-import type { BackendProvider } from '../../../src/models/registry.js';
 import { fakeModels, TEST_COMMANDS } from '../discord/harness.js';
 
 /** Reads a text/event-stream body: every `message` event, kept by id (later versions replace earlier). */

@@ -7,9 +7,9 @@ import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import { PlaygroundAdapter } from '../../../src/bot/playground/adapter.js';
 import { loadConfig } from '../../../src/config.js';
+import type { BotRequest } from '../../../src/contracts/request.js';
 import { createLogger } from '../../../src/core/log.js';
 import { MemorySettingsStore } from '../../../src/core/settings.js';
-import type { BotRequest } from '../../../src/core/types.js';
 import { TEST_COMMANDS } from '../discord/harness.js';
 
 export interface RawResponse {

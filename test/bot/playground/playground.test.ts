@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import { parseTyped } from '../../../src/bot/playground/translate.js';
 import { tagsCommand } from '../../../src/commands/tags.js';
-import { type AnyCommand, defineCommand } from '../../../src/commands/types.js';
+import { type AnyCommand, defineCommand } from '../../../src/contracts/command.js';
 import { deferred } from '../../fakes/backends.js';
 import { solidPng } from '../../fakes/images.js';
 import { drawCommand, TEST_COMMANDS } from '../discord/harness.js';

@@ -103,7 +103,7 @@ test('renamed slash commands are the ones the adapter answers', async () => {
 
 test('slash commands take the channel’s latest image only for required images and "the image we are talking about"', async () => {
   const { COMMANDS } = await import('../../../src/commands/index.js');
-  const { imagesWanted } = await import('../../../src/commands/context-images.js');
+  const { imagesWanted } = await import('../../../src/core/context-images.js');
   const wanted = Object.fromEntries(COMMANDS.map((c) => [c.name, imagesWanted(c)]));
   assert.deepEqual(
     {

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import type { WebClient } from '@slack/web-api';
 import { SlackResponder } from '../../../src/bot/slack/responder.js';
-import { defineCommand } from '../../../src/commands/types.js';
+import { defineCommand } from '../../../src/contracts/command.js';
 import { createLogger } from '../../../src/core/log.js';
 import { deferred } from '../../fakes/backends.js';
 import { startHarness } from './harness.js';

@@ -1,4 +1,4 @@
-import type { LoadedImage } from '../../core/types.js';
+import type { LoadedImage } from '../request.js';
 
 /** A found object: what it is and where, in the image's pixels (x1,y1 top left, x2,y2 bottom right). */
 export interface FoundBox {

@@ -1,4 +1,25 @@
-import type { LoadedImage } from '../../core/types.js';
+import type { LoadedImage } from '../request.js';
+
+/** Seeds are whole numbers 0 … MAX_SEED (2³²−1). */
+export const MAX_SEED = 0xffffffff;
+
+/** A fresh random seed for requests that give none (crypto-free: the seed is shown to the user anyway). */
+export function randomSeed(random: () => number = Math.random): number {
+  return Math.floor(random() * (MAX_SEED + 1)) >>> 0;
+}
+
+/** The samplers an imagine backend offers, with the name replies show; button ids store the index. */
+export const SCHEDULER_LABELS = {
+  euler: 'Euler',
+  euler_a: 'Euler ancestral',
+  lms: 'LMS',
+  ddim: 'DDIM',
+  pndm: 'PNDM',
+} as const;
+
+export type SchedulerName = keyof typeof SCHEDULER_LABELS;
+
+export const SCHEDULER_NAMES = Object.keys(SCHEDULER_LABELS) as SchedulerName[];
 
 /** Text → image(s). Options are validated by the command; the backend trusts them. */
 export interface ImagineIO {

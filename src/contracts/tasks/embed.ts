@@ -1,4 +1,4 @@
-import type { LoadedImage } from '../../core/types.js';
+import type { LoadedImage } from '../request.js';
 
 /**
  * Embeddings in one shared space (CLIP): images through the vision tower, texts through the text tower,

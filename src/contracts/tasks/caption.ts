@@ -1,4 +1,4 @@
-import type { LoadedImage } from '../../core/types.js';
+import type { LoadedImage } from '../request.js';
 
 /** Image → text. The alt-text policy (length caps, AI label) is applied by the command, not the backend. */
 export interface CaptionIO {

@@ -1,5 +1,5 @@
 import type { Turn } from '../../core/memory.js';
-import type { LoadedImage } from '../../core/types.js';
+import type { LoadedImage } from '../request.js';
 
 /** Image(s) + question + earlier turns → answer. Each backend renders `history` its own way. */
 export interface VqaIO {

@@ -1,4 +1,4 @@
-import type { AnyCommand } from './types.js';
+import type { AnyCommand } from '../contracts/command.js';
 
 /**
  * How many of the conversation's latest images a command takes when it is given none: one per required

@@ -1,4 +1,4 @@
-import type { LoadedImage } from '../../core/types.js';
+import type { LoadedImage } from '../request.js';
 
 /** OCR: image → the text in it. */
 export interface ReadIO {

@@ -2,8 +2,8 @@ import type { Config } from '../config.js';
 import type { ImageIndex } from '../core/image-index.js';
 import type { MemoryStore } from '../core/memory.js';
 import type { SettingsStore } from '../core/settings.js';
-import type { BotRequest, ImageRef, LoadedImage, Progress, Reply } from '../core/types.js';
-import type { Backend, TaskName } from '../models/types.js';
+import type { Backend, QueueOf, TaskName } from './backend.js';
+import type { BotRequest, ImageRef, LoadedImage, Progress, Reply } from './request.js';
 
 export type OptionType = 'string' | 'integer' | 'number' | 'boolean' | 'image';
 
@@ -80,8 +80,11 @@ export interface Command<I, D = unknown> {
   options: readonly OptionSpec[];
   /** Queue the run occupies ('gpu' for local models, 'remote' for APIs); absent: runs at once, unqueued. */
   queue?: string;
-  /** When the queue depends on config (e.g. /ask on a local model or a remote API); wins over `queue`. */
-  queueFor?(config: Config): string | undefined;
+  /**
+   * When the queue depends on config (e.g. /ask on a local model or a remote API); wins over `queue`.
+   * `queueOf` answers from the registry's task table.
+   */
+  queueFor?(config: Config, queueOf: QueueOf): string | undefined;
   priority?: Priority;
   /** Reply only to the requester. */
   ephemeral?: boolean;

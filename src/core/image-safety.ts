@@ -13,8 +13,8 @@
  * (an NSFW model on onnxruntime, a moderation API) — that injected check wins over the config.
  */
 import sharp from 'sharp';
-import type { Config } from '../../config.js';
-import { COLOURS } from '../../demo/colourworld/clip.js';
+import type { Config } from '../config.js';
+import { COLOURS } from './colour-names.js';
 
 export interface SafetyVerdict {
   allowed: boolean;
