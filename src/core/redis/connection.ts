@@ -18,6 +18,9 @@ export interface RedisSettings {
   prefix: string;
 }
 
+/** How often a request waiting for a (re)connect looks at the client's status. */
+const READY_POLL_MS = 20;
+
 /** Reconnect quickly at first, then every 2 s at most: a restarted Redis is found within seconds. */
 const retryStrategy = (times: number) => Math.min(100 * times, 2000);
 
@@ -29,25 +32,20 @@ export function redisClient(settings: RedisSettings, kind: 'client' | 'blocking'
   const client = new Redis(settings.url, { ...options, lazyConnect: false });
   // Errors surface on the commands that fail; the event itself would crash the process if unhandled.
   client.on('error', () => {});
-  // Many requests may wait for the same reconnect at once (whenReady adds one listener each).
-  client.setMaxListeners(0);
   return client;
 }
 
-/** Waits until a client is connected, or throws the "temporarily unavailable" UserError after `timeoutMs`. */
+/**
+ * Waits until a client is connected, or throws the "temporarily unavailable" UserError after `timeoutMs`.
+ * It polls the status instead of listening for 'ready': many requests wait for the same reconnect, and
+ * BullMQ resets the client's listener limit, so one listener each would trip MaxListenersExceeded.
+ */
 export async function whenReady(client: Redis, timeoutMs = 3000): Promise<void> {
-  if (client.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.off('ready', onReady);
-      reject(unavailable());
-    }, timeoutMs);
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    client.once('ready', onReady);
-  });
+  const deadline = Date.now() + timeoutMs;
+  while (client.status !== 'ready') {
+    if (Date.now() >= deadline) throw unavailable();
+    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+  }
 }
 
 export function unavailable(cause?: unknown): UserError {
