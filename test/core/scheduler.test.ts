@@ -55,7 +55,7 @@ function manual<T = string>() {
   };
 }
 
-/** Lets bottleneck's internal ticks (setTimeout 0) run. */
+/** Lets queued microtasks and zero-delay timers run (room for a job that should not start). */
 async function settle(rounds = 20) {
   for (let i = 0; i < rounds; i++) {
     await tick();
