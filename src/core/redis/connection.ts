@@ -18,9 +18,6 @@ export interface RedisSettings {
   prefix: string;
 }
 
-/** How often a request waiting for a (re)connect looks at the client's status. */
-const READY_POLL_MS = 20;
-
 /** Reconnect quickly at first, then every 2 s at most: a restarted Redis is found within seconds. */
 const retryStrategy = (times: number) => Math.min(100 * times, 2000);
 
@@ -37,14 +34,28 @@ export function redisClient(settings: RedisSettings, kind: 'client' | 'blocking'
 
 /**
  * Waits until a client is connected, or throws the "temporarily unavailable" UserError after `timeoutMs`.
- * It polls the status instead of listening for 'ready': many requests wait for the same reconnect, and
- * BullMQ resets the client's listener limit, so one listener each would trip MaxListenersExceeded.
+ * Many requests may wait for the same reconnect, each with its own 'ready' listener: the client's listener
+ * limit is raised by one per waiter and lowered again after, the way BullMQ does on a shared client (it
+ * adjusts that limit itself, so a fixed setting would not hold).
  */
 export async function whenReady(client: Redis, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (client.status !== 'ready') {
-    if (Date.now() >= deadline) throw unavailable();
-    await new Promise((resolve) => setTimeout(resolve, READY_POLL_MS));
+  if (client.status === 'ready') return;
+  const limited = client.getMaxListeners() !== 0;
+  if (limited) client.setMaxListeners(client.getMaxListeners() + 1);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('ready', onReady);
+        reject(unavailable());
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once('ready', onReady);
+    });
+  } finally {
+    if (limited) client.setMaxListeners(Math.max(1, client.getMaxListeners() - 1));
   }
 }
 
