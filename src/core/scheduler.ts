@@ -77,6 +77,8 @@ interface Lane {
   runningBy: Map<string, number>;
   /** Lowest 0-based place in line whose job may have moved since positions were last told. */
   dirtyFrom: number;
+  /** A refill is due (see #refillSoon). */
+  refill?: NodeJS.Immediate;
 }
 
 interface Job {
@@ -280,6 +282,20 @@ export class Scheduler implements Executor {
     return full && quotaRefusal(full);
   }
 
+  /**
+   * After a job finishes: fills the freed slots once the jobs finishing in the same turn of the event loop
+   * have all finished, so a burst of them moves the line once (one position message per waiting job,
+   * not one per finished job).
+   */
+  #refillSoon(lane: Lane): void {
+    if (lane.refill) return;
+    lane.refill = setImmediate(() => {
+      lane.refill = undefined;
+      this.#fill(lane);
+      this.#tellPositions(lane);
+    });
+  }
+
   /** Starts waiting jobs while the queue has free slots and someone in line may use one. */
   #fill(lane: Lane): void {
     while (lane.running.size < lane.maxConcurrent) {
@@ -328,8 +344,7 @@ export class Scheduler implements Executor {
       if (mine > 0) lane.runningBy.set(job.user, mine);
       else lane.runningBy.delete(job.user);
       this.#forget(job);
-      this.#fill(lane);
-      this.#tellPositions(lane);
+      this.#refillSoon(lane);
       this.#onJobFinished?.();
     }
   }

@@ -566,3 +566,17 @@ test('submit(): the request names the user, channel and priority; the operator i
     ['ask', 'op1', 'op2', 'op3', 'batch'],
   );
 });
+
+test('jobs that finish together move the line once: each waiting job hears its new place once', async (t) => {
+  const scheduler = make(t, { queues: { gpu: { maxConcurrent: 2, perUserSlots: 1 } } });
+  const running = [manual(), manual()];
+  const all: Promise<unknown>[] = running.map((job, i) => scheduler.schedule(gpu(`r${i}`), job.fn));
+  await Promise.all(running.map((job) => job.started));
+  const heard: number[][] = [[], [], []];
+  for (const [i, list] of heard.entries()) {
+    all.push(scheduler.schedule(gpu(`w${i}`, { onPosition: (p) => list.push(p) }), async () => i));
+  }
+  for (const job of running) job.release('done');
+  await Promise.all(all);
+  assert.deepEqual(heard, [[1], [2], [3, 1]]);
+});
