@@ -18,6 +18,11 @@ const BENCHES: Record<
     description: 'jobs/s through the in-memory scheduler vs the Redis (BullMQ) queue, instant backend',
     load: () => import('./queue.js'),
   },
+  dispatch: {
+    description:
+      'dispatch funnel overhead (p50/p99 ms) and jobs/s: 1,000 playground requests from 50 users, instant backend',
+    load: () => import('./dispatch.js'),
+  },
   read: {
     description: 'OCR: tesseract.js one-call API (worker per image) vs iris (one kept worker)',
     load: () => import('./read.js'),

@@ -3,9 +3,9 @@ import type { Config } from './config.js';
 import { SECRET_PATHS } from './config.js';
 import type { FetchPolicy, MediaLimits } from './contracts/media.js';
 import { Dispatcher } from './core/dispatch.js';
+import type { Executor } from './core/executor.js';
 import type { ImageIndex } from './core/image-index.js';
 import { SqliteImageIndex } from './core/image-index-sqlite.js';
-import type { JobQueue } from './core/jobs.js';
 import { createLogger, type Logger } from './core/log.js';
 import { MemoryMapStore, type MemoryStore } from './core/memory.js';
 import { SqliteMemoryStore } from './core/memory-sqlite.js';
@@ -26,11 +26,10 @@ export interface App {
   config: Config;
   log: Logger;
   registry: ModelRegistry;
-  scheduler: Scheduler;
+  /** Runs queued commands: the in-process Scheduler, or with queue.kind redis the Redis job queue, whose jobs run on `iris worker` processes (docs/scaling.md). */
+  executor: Executor;
   dispatcher: Dispatcher;
   memory: MemoryStore;
-  /** Set when queue.kind is redis: requests run on `iris worker` processes (docs/scaling.md). */
-  jobs?: JobQueue;
   /** Preferences (/alttext), in the memory store's SQLite file or in-process. */
   settings: SettingsStore;
   /** Image memory (/similar): beside conversation memory (Redis, its SQLite file, or in-process). */
@@ -111,20 +110,19 @@ export function createModelRegistry(config: Config): ModelRegistry {
 export function createApp(config: Config, deps: { log?: Logger } = {}): App {
   const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
   const registry = createModelRegistry(config);
-  const scheduler = new Scheduler(config.scheduler);
+  const jobs = usesRedisQueue(config) ? createRedisJobQueue(config, log) : undefined;
+  const executor: Executor = jobs ?? new Scheduler(config.scheduler);
   const memory = usesRedisMemory(config) ? createRedisMemory(config) : createMemoryStore(config.memory);
   const settings = usesRedisMemory(config) ? createRedisSettings(config) : createSettingsStore(config.memory);
-  const jobs = usesRedisQueue(config) ? createRedisJobQueue(config, log) : undefined;
   const imageIndex = createImageIndex(config);
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
-    scheduler,
+    executor,
     registry,
     config,
     log,
     media: mediaSettings(config),
     memory,
-    jobs,
     settings,
     imageIndex,
   });
@@ -132,10 +130,9 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     config,
     log,
     registry,
-    scheduler,
+    executor,
     dispatcher,
     memory,
-    jobs,
     settings,
     imageIndex,
     drain(graceMs = config.scheduler.shutdownGraceSeconds * 1000) {
@@ -144,7 +141,6 @@ export function createApp(config: Config, deps: { log?: Logger } = {}): App {
     async stop() {
       await dispatcher.drain({ graceMs: 5000 });
       await jobs?.close();
-      await scheduler.stop({ graceMs: 5000 });
       await registry.release();
       await memory.close();
       await settings.close();

@@ -132,7 +132,7 @@ async function serve(config: Config, { io, checks, demo }: ServeOptions): Promis
 
   // Scale-out: adapters submit to Redis; queue.localWorkers also runs workers for those classes here.
   let stopLocalWorkers: (() => Promise<void>) | undefined;
-  if (app.jobs && config.queue.localWorkers.length > 0) {
+  if (config.queue.kind === 'redis' && config.queue.localWorkers.length > 0) {
     const { startWorker } = await import('./worker.js');
     const tasks = config.queue.localWorkers;
     stopLocalWorkers = await startWorker({

@@ -7,15 +7,14 @@ import type { AnyCommand, CommandContext, ParseContext, StatusSnapshot } from '.
 import type { FetchPolicy, MediaLimits } from '../contracts/media.js';
 import type { BotRequest, LoadedImage, Reply, Responder } from '../contracts/request.js';
 import { isBackendError, isUserError, listChoices, shuttingDown, UserError } from '../errors.js';
+import type { Executor } from './executor.js';
 import { type ImageIndex, imageChannel } from './image-index.js';
 import { rememberPosted } from './image-memory.js';
-import type { JobQueue } from './jobs.js';
 import type { Logger } from './log.js';
 import { resolveImage } from './media.js';
 import { MemoryMapStore, type MemoryStore, type Turn } from './memory.js';
 import { displayName, validateArgs } from './options.js';
 import { redactSecrets } from './redact.js';
-import type { Scheduler } from './scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './settings.js';
 
 /** A PNG iris made, as a LoadedImage (for image memory). */
@@ -61,15 +60,14 @@ export function newRequestId(): string {
 
 export interface DispatcherDeps {
   commands: readonly AnyCommand[];
-  scheduler: Scheduler;
+  /** Runs queued commands: the in-process Scheduler, or the Redis job queue when scaled out. */
+  executor: Executor;
   registry: BackendProvider;
   config: Config;
   log: Logger;
   media: { limits: MediaLimits; policy: FetchPolicy };
   /** Conversation memory; default: an in-process store with config.memory's limits. */
   memory?: MemoryStore;
-  /** Scale-out: queued commands run on worker processes through this queue instead of the scheduler. */
-  jobs?: JobQueue;
   /** Preferences for commands like /alttext; default: an in-process store. */
   settings?: SettingsStore;
   /** Image memory for /similar; absent: commands that need it say it is not available. */
@@ -138,14 +136,14 @@ export class Dispatcher {
     return command;
   }
 
-  status(): StatusSnapshot | Promise<StatusSnapshot> {
-    const snapshot = {
-      queues: this.#deps.scheduler.stats().queues,
+  async status(): Promise<StatusSnapshot> {
+    const { queues, workers } = await this.#deps.executor.stats();
+    return {
+      queues,
+      ...(workers !== undefined && { workers }),
       models: this.#deps.registry.status(),
       uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
     };
-    const jobs = this.#deps.jobs;
-    return jobs ? jobs.stats().then((s) => ({ ...snapshot, ...s })) : snapshot;
   }
 
   /** Handles one request end to end; never throws (adapters may call it without a catch). */
@@ -186,22 +184,17 @@ export class Dispatcher {
    */
   drain(options: { graceMs: number }): Promise<void> {
     this.#draining ??= (async () => {
-      const { scheduler, jobs, log } = this.#deps;
-      const busy = { inFlight: this.#inFlight.size, queues: scheduler.stats().queues };
-      if (busy.inFlight > 0) log.info(busy, 'draining');
-      const finished = Promise.allSettled([...this.#inFlight]);
-      let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, options.graceMs);
-      });
-      // The embedded scheduler answers its waiting jobs now and its running ones after the grace period;
-      // with the Redis queue, requests get the grace period, then their callers are answered.
-      await Promise.all([
-        scheduler.stop({ graceMs: options.graceMs }),
-        jobs ? Promise.race([finished, graceOver]).then(() => jobs.close()) : undefined,
-      ]);
-      clearTimeout(timer);
+      const { executor, log } = this.#deps;
+      if (this.#inFlight.size > 0) {
+        // The in-process figures are at hand; a remote queue's are not worth a round trip here.
+        const stats = executor.stats();
+        const queues = stats instanceof Promise ? void stats.catch(() => {}) : stats.queues;
+        log.info({ inFlight: this.#inFlight.size, ...(queues && { queues }) }, 'draining');
+      }
+      // Waiting jobs are answered now, running ones once they finish or the grace period ends.
+      await executor.drain({ graceMs: options.graceMs });
       // Replies are being sent now: wait for them, but a platform that hangs must not hold the exit.
+      let timer: NodeJS.Timeout | undefined;
       const sent = Promise.allSettled([...this.#inFlight]);
       const gaveUp = new Promise<'gave up'>((resolve) => {
         timer = setTimeout(() => resolve('gave up'), REPLY_DELIVERY_MS);
@@ -284,7 +277,7 @@ export class Dispatcher {
   }
 
   async #run(req: BotRequest, res: Responder): Promise<Reply> {
-    const { config, scheduler, registry, media } = this.#deps;
+    const { config, executor, registry, media, log } = this.#deps;
     const command = this.command(req.command);
     // A button press arrives as { button: id }; a command that encodes its options in ids decodes them.
     const pressed = req.args.button;
@@ -329,32 +322,15 @@ export class Dispatcher {
     };
     const queue = command.queueFor?.(config, registry.queueOf) ?? command.queue;
     if (!queue) return run(req.signal);
-    if (this.#deps.jobs) {
-      return this.#deps.jobs.submit({
-        command,
-        queue,
-        input,
-        request: req,
-        progress: (p) => {
-          res.progress(p).catch((err) => this.#deps.log.warn({ err, req: req.id }, 'progress failed'));
-        },
-      });
-    }
-    return scheduler.schedule(
-      {
-        queue,
-        user: `${req.platform}:${req.user.id}`,
-        channel: req.conversation,
-        metered: !req.user.isOperator,
-        priority: command.priority,
-        signal: req.signal,
-        onPosition: (position: number) => {
-          res
-            .progress({ kind: 'queued', position })
-            .catch((err) => this.#deps.log.warn({ err, req: req.id }, 'progress failed'));
-        },
-      },
+    return executor.submit({
+      command,
+      queue,
+      input,
+      request: req,
       run,
-    );
+      progress: (p) => {
+        res.progress(p).catch((err) => log.warn({ err, req: req.id }, 'progress failed'));
+      },
+    });
   }
 }

@@ -1,3 +1,13 @@
+/**
+ * Per-user and per-channel quotas: at most `jobs` accepted jobs in any `windowSeconds` span (a sliding
+ * window). One policy, two stores with the same semantics: in process (MemoryQuotaStore, for the embedded
+ * scheduler) and on Redis (src/core/redis/quota-store.ts, shared by every adapter process). Only accepted
+ * jobs are counted: a store takes a hit in every window or in none.
+ *
+ * Why not rate-limiter-flexible or bottleneck's reservoirs: both count in fixed windows that refill at once,
+ * which lets a user spend twice the limit across a refill, and they count refused attempts unless undone.
+ * A sorted list of timestamps per key (an array here, a sorted set on Redis) is small and exact.
+ */
 import { UserError } from '../errors.js';
 
 export interface QuotaConfig {
@@ -6,45 +16,80 @@ export interface QuotaConfig {
   windowSeconds: number;
 }
 
-/** The per-user and per-channel quotas of one Scheduler. Only accepted jobs are recorded. */
-export class Quotas {
-  readonly #user: SlidingWindow;
-  readonly #channel: SlidingWindow;
-
-  constructor(perUser: QuotaConfig, perChannel: QuotaConfig) {
-    this.#user = new SlidingWindow(perUser.jobs, perUser.windowSeconds);
-    this.#channel = new SlidingWindow(perChannel.jobs, perChannel.windowSeconds);
-  }
-
-  /** UserError('quota') saying when to try again, or undefined when the job may go ahead. */
-  check(user: string, channel: string | undefined, now: number): UserError | undefined {
-    const userWait = this.#user.retryAfter(user, now);
-    if (userWait > 0) return refusal("You've reached your", this.#user, userWait);
-    const channelWait = channel === undefined ? 0 : this.#channel.retryAfter(channel, now);
-    if (channelWait > 0) return refusal('This channel has reached its', this.#channel, channelWait);
-    return undefined;
-  }
-
-  record(user: string, channel: string | undefined, now: number): void {
-    this.#user.record(user, now);
-    if (channel !== undefined) this.#channel.record(channel, now);
-  }
+export interface QuotaWindow {
+  kind: 'user' | 'channel';
+  /** The user or conversation key. */
+  key: string;
+  limit: number;
+  windowMs: number;
 }
 
-function refusal(who: string, window: SlidingWindow, waitMs: number): UserError {
-  const minutes = Math.max(1, Math.ceil(waitMs / 60_000));
-  const per = describeWindow(window.windowMs / 1000);
+/** Which window is full, and how long until it has room. */
+export interface QuotaFull {
+  window: QuotaWindow;
+  retryAfterMs: number;
+}
+
+export interface QuotaStore {
+  /**
+   * If every window has room, records one hit at `now` in each and returns undefined; otherwise records
+   * nothing and returns the first full one (in the order given). Atomic per call.
+   */
+  take(windows: readonly QuotaWindow[], now: number): QuotaFull | undefined | Promise<QuotaFull | undefined>;
+}
+
+/** The windows a job counts against, user first; unlimited ones and a missing channel are left out. */
+export function quotaWindows(
+  config: { perUser: QuotaConfig; perChannel: QuotaConfig },
+  user: string,
+  channel: string | undefined,
+): QuotaWindow[] {
+  const windows: QuotaWindow[] = [];
+  const add = (kind: QuotaWindow['kind'], key: string, q: QuotaConfig) => {
+    if (q.jobs > 0) windows.push({ kind, key, limit: q.jobs, windowMs: q.windowSeconds * 1000 });
+  };
+  add('user', user, config.perUser);
+  if (channel !== undefined) add('channel', channel, config.perChannel);
+  return windows;
+}
+
+/** UserError('quota') naming the limit, the window and the minutes to wait. */
+export function quotaRefusal(full: QuotaFull): UserError {
+  const { window, retryAfterMs } = full;
+  const who = window.kind === 'user' ? "You've reached your" : 'This channel has reached its';
+  const minutes = Math.max(1, Math.ceil(retryAfterMs / 60_000));
   return new UserError(
     'quota',
-    `${who} limit of ${window.limit} jobs per ${per} — try again in ${minutes} min.`,
+    `${who} limit of ${window.limit} jobs per ${describeWindow(window.windowMs / 1000)} — try again in ${minutes} min.`,
   );
 }
 
-/**
- * Sliding-window quotas: at most `limit` jobs in any `windowSeconds` span, per key (a user or a channel).
- * bottleneck's reservoir refills on a fixed clock, which lets a user spend twice the limit across a
- * refill; a list of timestamps per key is small and exact.
- */
+/** Quotas of one process: a sliding window per window kind. */
+export class MemoryQuotaStore implements QuotaStore {
+  readonly #windows = new Map<string, SlidingWindow>();
+
+  take(windows: readonly QuotaWindow[], now: number): QuotaFull | undefined {
+    const sliding = windows.map((w) => this.#sliding(w));
+    for (const [i, window] of windows.entries()) {
+      const retryAfterMs = (sliding[i] as SlidingWindow).retryAfter(window.key, now);
+      if (retryAfterMs > 0) return { window, retryAfterMs };
+    }
+    for (const [i, window] of windows.entries()) (sliding[i] as SlidingWindow).record(window.key, now);
+    return undefined;
+  }
+
+  #sliding(w: QuotaWindow): SlidingWindow {
+    const id = `${w.kind}:${w.limit}:${w.windowMs}`;
+    let sliding = this.#windows.get(id);
+    if (!sliding) {
+      sliding = new SlidingWindow(w.limit, w.windowMs / 1000);
+      this.#windows.set(id, sliding);
+    }
+    return sliding;
+  }
+}
+
+/** At most `limit` hits in any `windowSeconds` span, per key (a user or a channel). */
 export class SlidingWindow {
   readonly limit: number;
   readonly windowMs: number;

@@ -1,22 +1,26 @@
 /**
- * The one gate in front of every model backend.
+ * The in-process executor: the one gate in front of every model backend when iris runs as one process.
  *
- * Each queue class ('gpu', 'remote', …) is a bottleneck limiter with `maxConcurrent` slots, ordered by
- * priority then arrival. In front of it, every user gets a small limiter of their own (`perUserSlots`,
- * default 1) whose jobs are passed on to the shared one, as bottleneck's `chain()` does: a user has at most
- * that many jobs in the shared line, and their next one joins the back of the line when one finishes. So a
- * user who floods the queue takes turns with everybody else instead of pushing them behind the flood.
+ * Each queue class ('gpu', 'remote', …) has `maxConcurrent` slots and a fair line (fair-queue.ts): priority
+ * first, then per-user round robin, then arrival. A user runs at most `perUserSlots` jobs of a queue at once
+ * (default 1); their other jobs keep their place in line and the next user's job goes first. Places in line
+ * are read from that line, so a change costs a binary search plus one call per job whose place moved.
  *
  * Caps and quotas are checked before anything is queued, so a refused job costs nothing.
  */
-import Bottleneck from 'bottleneck';
 import type { Priority } from '../contracts/command.js';
+import type { Reply } from '../contracts/request.js';
 import { listChoices, shuttingDown, UserError } from '../errors.js';
-import { type QuotaConfig, Quotas } from './quota.js';
+import type { Executor, ExecutorStats, QueueStats, Submission } from './executor.js';
+import { submitter } from './executor.js';
+import { type FairEntry, FairQueue } from './fair-queue.js';
+import { MemoryQuotaStore, type QuotaConfig, quotaRefusal, quotaWindows } from './quota.js';
+
+export type { QueueStats } from './executor.js';
 
 export interface QueueConfig {
   maxConcurrent: number;
-  /** Jobs one user may have in this queue's shared line (waiting or running) at once. Default 1. */
+  /** Jobs one user may run in this queue at once. Default 1. */
   perUserSlots?: number;
 }
 
@@ -50,94 +54,110 @@ export interface JobOptions {
   timeoutSeconds?: number;
   /** Called while waiting whenever this job's place in line changes (1 = next); never after it starts. */
   onPosition?: (position: number) => void;
+  /** Request id, for position(id) and cancel(id). */
+  id?: string;
 }
 
-export interface QueueStats {
-  /** Jobs whose fn is executing, including cancelled ones that have not stopped yet (they hold their slot). */
-  running: number;
-  queued: number;
-  maxConcurrent: number;
-}
-
-export interface SchedulerStats {
-  queues: Record<string, QueueStats>;
-  /** fn resolved. */
-  done: number;
-  /** fn threw. */
-  failed: number;
-  timedOut: number;
-  /** Aborted by the caller or by stop(). */
-  cancelled: number;
-  /** Refused before queueing: busy, too many jobs, quota, shutting down. */
-  refused: number;
-}
+export type SchedulerStats = ExecutorStats;
 
 /** setTimeout fires at once for longer delays. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** bottleneck priorities run 0 (first) to 9. */
-const PRIORITIES: Record<Priority, number> = { interactive: 2, normal: 5, batch: 8 };
+/** Priority levels of the fair line, first to last. */
+const LEVELS: Record<Priority, number> = { interactive: 0, normal: 1, batch: 2 };
 
 interface Lane {
   name: string;
   maxConcurrent: number;
   perUserSlots: number;
-  shared: Bottleneck;
-  users: Map<string, Bottleneck>;
-  /** Every job still inside bottleneck, including settled ones passing through. */
-  jobs: Set<Job>;
+  line: FairQueue<Job>;
+  /** Jobs holding a slot (a cancelled one keeps it until its fn settles). */
+  running: Set<Job>;
+  runningBy: Map<string, number>;
+  /** Lowest 0-based place in line whose job may have moved since positions were last told. */
+  dirtyFrom: number;
+  /** A refill is due (see #refillSoon). */
+  refill?: NodeJS.Immediate;
 }
 
 interface Job {
-  seq: number;
+  id?: string;
   lane: Lane;
   user: string;
-  priority: number;
   timeoutSeconds: number;
   fn: (signal: AbortSignal) => Promise<unknown>;
   onPosition?: (position: number) => void;
   controller: AbortController;
-  /** gated: waiting in its user's limiter; shared: in the queue's line; then running, finished. */
-  stage: 'gated' | 'shared' | 'running' | 'finished';
-  enteredLine: number;
-  started: number;
-  /**
-   * The caller has its answer (result, error, cancel, timeout). bottleneck cannot remove one queued job,
-   * so a job settled while waiting stays there and passes through as a no-op when its turn comes.
-   */
+  stage: 'waiting' | 'running' | 'finished';
+  entry?: FairEntry<Job>;
+  /** The caller has its answer (result, error, cancel, timeout). */
   settled: boolean;
+  /** Last place in line told to onPosition. */
   position: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
   detach: () => void;
 }
 
-export class Scheduler {
+export class Scheduler implements Executor {
   readonly #config: SchedulerConfig;
   readonly #now: () => number;
   readonly #lanes = new Map<string, Lane>();
-  readonly #quotas: Quotas;
+  readonly #quotas = new MemoryQuotaStore();
   /** Jobs per user whose caller is still waiting, across queues. */
   readonly #live = new Map<string, number>();
+  readonly #byId = new Map<string, Job>();
   readonly #totals = { done: 0, failed: 0, timedOut: 0, cancelled: 0, refused: 0 };
-  #tick = 0;
   #stopping?: Promise<void>;
+  /** Set as soon as stop() begins: no new jobs, no more places in line to tell. */
+  #closing = false;
   #onJobFinished?: () => void;
 
   constructor(config: SchedulerConfig, deps: { now?: () => number } = {}) {
     this.#config = config;
     this.#now = deps.now ?? Date.now;
-    this.#quotas = new Quotas(config.perUser, config.perChannel);
     for (const [name, q] of Object.entries(config.queues)) {
       this.#lanes.set(name, {
         name,
         maxConcurrent: q.maxConcurrent,
         perUserSlots: Math.max(1, q.perUserSlots ?? 1),
-        shared: new Bottleneck({ maxConcurrent: q.maxConcurrent, id: `iris-${name}` }),
-        users: new Map(),
-        jobs: new Set(),
+        line: new FairQueue(Object.keys(LEVELS).length),
+        running: new Set(),
+        runningBy: new Map(),
+        dirtyFrom: Number.POSITIVE_INFINITY,
       });
     }
+  }
+
+  submit(job: Submission): Promise<Reply> {
+    const { request, command } = job;
+    return this.schedule(
+      {
+        ...submitter(request),
+        id: request.id,
+        queue: job.queue,
+        priority: command.priority,
+        signal: request.signal,
+        onPosition: (position) => job.progress({ kind: 'queued', position }),
+      },
+      (signal) => job.run(signal),
+    );
+  }
+
+  position(requestId: string): number | undefined {
+    const job = this.#byId.get(requestId);
+    return job?.entry && !job.settled ? job.lane.line.position(job.entry) : undefined;
+  }
+
+  cancel(requestId: string): boolean {
+    const job = this.#byId.get(requestId);
+    if (!job || job.settled) return false;
+    this.#abort(job, cancelled());
+    return true;
+  }
+
+  drain(options: { graceMs: number }): Promise<void> {
+    return this.stop(options);
   }
 
   /** Checks caps and quotas, queues, runs fn(signal) when a slot is free. Rejects with UserError on refusal, cancel, timeout. */
@@ -157,22 +177,18 @@ export class Scheduler {
       this.#totals.refused++;
       return Promise.reject(refusal);
     }
-    if (opts.metered !== false) this.#quotas.record(opts.user, opts.channel, this.#now());
     this.#live.set(opts.user, (this.#live.get(opts.user) ?? 0) + 1);
 
     return new Promise<T>((resolve, reject) => {
       const job: Job = {
-        seq: ++this.#tick,
+        id: opts.id,
         lane,
         user: opts.user,
-        priority: PRIORITIES[opts.priority ?? 'normal'],
         timeoutSeconds: opts.timeoutSeconds ?? this.#config.jobTimeoutSeconds,
         fn,
         onPosition: opts.onPosition,
         controller: new AbortController(),
-        stage: 'gated',
-        enteredLine: 0,
-        started: 0,
+        stage: 'waiting',
         settled: false,
         position: 0,
         resolve: resolve as (value: unknown) => void,
@@ -185,19 +201,21 @@ export class Scheduler {
         signal.addEventListener('abort', onAbort, { once: true });
         job.detach = () => signal.removeEventListener('abort', onAbort);
       }
-      lane.jobs.add(job);
-      this.#enqueue(job);
-      this.#refreshPositions(lane);
+      if (job.id !== undefined && !this.#byId.has(job.id)) this.#byId.set(job.id, job);
+      const { entry, index } = lane.line.push(job, job.user, LEVELS[opts.priority ?? 'normal']);
+      job.entry = entry;
+      this.#moved(lane, index);
+      this.#fill(lane);
+      this.#tellPositions(lane);
     });
   }
 
   stats(): SchedulerStats {
     const queues: Record<string, QueueStats> = {};
     for (const lane of this.#lanes.values()) {
-      const jobs = [...lane.jobs];
       queues[lane.name] = {
-        running: jobs.filter((j) => j.stage === 'running').length,
-        queued: jobs.filter(isWaiting).length,
+        running: lane.running.size,
+        queued: lane.line.size,
         maxConcurrent: lane.maxConcurrent,
       };
     }
@@ -206,7 +224,7 @@ export class Scheduler {
 
   /**
    * Stops accepting jobs, cancels the queued ones, and waits up to `graceMs` for running ones. Past the
-   * deadline their signals are aborted and their callers get 'cancelled'; stop() does not wait further.
+   * deadline their signals are aborted and their callers get 'shutting_down'; stop() does not wait further.
    */
   stop(options: { graceMs?: number } = {}): Promise<void> {
     this.#stopping ??= this.#shutdown(options.graceMs ?? 10_000);
@@ -214,9 +232,14 @@ export class Scheduler {
   }
 
   async #shutdown(graceMs: number): Promise<void> {
-    const all = () => [...this.#lanes.values()].flatMap((lane) => [...lane.jobs]);
-    for (const job of all()) if (isWaiting(job)) this.#abort(job, shuttingDown('waiting'));
-    const busy = () => all().some((j) => j.stage === 'running');
+    this.#closing = true;
+    const lanes = [...this.#lanes.values()];
+    for (const lane of lanes) {
+      const waiting: Job[] = [];
+      lane.line.forEachFrom(0, (entry) => void waiting.push(entry.value));
+      for (const job of waiting) this.#abort(job, shuttingDown('waiting'));
+    }
+    const busy = () => lanes.some((lane) => lane.running.size > 0);
     if (busy()) {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -230,12 +253,12 @@ export class Scheduler {
         };
       });
     }
-    for (const job of all()) if (job.stage === 'running') this.#abort(job, shuttingDown('running'));
+    for (const lane of lanes) for (const job of [...lane.running]) this.#abort(job, shuttingDown('running'));
   }
 
   #refusal(lane: Lane, opts: JobOptions): UserError | undefined {
     const { perUserConcurrent, highWater } = this.#config;
-    if (this.#stopping) return shuttingDown('new');
+    if (this.#closing) return shuttingDown('new');
     const live = this.#live.get(opts.user) ?? 0;
     if (live >= perUserConcurrent) {
       return new UserError(
@@ -243,53 +266,52 @@ export class Scheduler {
         `You already have ${live} jobs running or queued — wait for one to finish.`,
       );
     }
-    // Waiting = will have to wait for a slot; a job bottleneck is about to start is not waiting.
-    const waiting = predictPositions(lane).size;
-    const inSlots = [...lane.jobs].filter((j) => j.stage === 'running' || isWaiting(j)).length - waiting;
+    const waiting = lane.line.size;
+    const startsNow =
+      waiting === 0 &&
+      lane.running.size < lane.maxConcurrent &&
+      (lane.runningBy.get(opts.user) ?? 0) < lane.perUserSlots;
     // highWater 0 still admits a job that gets a free slot at once.
-    if (waiting >= highWater && (waiting > 0 || inSlots >= lane.maxConcurrent)) {
+    if (waiting >= highWater && !startsNow) {
       return new UserError('busy', `iris is busy — ${waiting} jobs ahead. Try again in a minute.`);
     }
-    return opts.metered === false ? undefined : this.#quotas.check(opts.user, opts.channel, this.#now());
+    if (opts.metered === false) return undefined;
+    const windows = quotaWindows(this.#config, opts.user, opts.channel);
+    const full = windows.length > 0 ? this.#quotas.take(windows, this.#now()) : undefined;
+    return full && quotaRefusal(full);
   }
 
-  /** user limiter → shared limiter → #run. Neither promise rejects: #run reports to the caller itself. */
-  #enqueue(job: Job): void {
-    const { lane, user } = job;
-    const gate =
-      lane.users.get(user) ??
-      new Bottleneck({ maxConcurrent: lane.perUserSlots, id: `iris-${lane.name}-${user}` });
-    lane.users.set(user, gate);
-    const options = { priority: job.priority, id: `${lane.name}-${job.seq}` };
-    gate
-      .schedule(options, () => {
-        if (job.settled) {
-          lane.jobs.delete(job); // cancelled while waiting for its user's turn
-          return Promise.resolve();
-        }
-        job.stage = 'shared';
-        job.enteredLine = ++this.#tick;
-        this.#refreshPositions(lane);
-        return lane.shared.schedule(options, () => this.#run(job));
-      })
-      .catch(() => {})
-      .finally(() => {
-        // Idle user limiters are dropped (no timers to clear: they have no reservoir).
-        if (lane.users.get(user) === gate && ![...lane.jobs].some((j) => j.user === user))
-          lane.users.delete(user);
-      });
+  /**
+   * After a job finishes: fills the freed slots once the jobs finishing in the same turn of the event loop
+   * have all finished, so a burst of them moves the line once (one position message per waiting job,
+   * not one per finished job).
+   */
+  #refillSoon(lane: Lane): void {
+    if (lane.refill) return;
+    lane.refill = setImmediate(() => {
+      lane.refill = undefined;
+      this.#fill(lane);
+      this.#tellPositions(lane);
+    });
+  }
+
+  /** Starts waiting jobs while the queue has free slots and someone in line may use one. */
+  #fill(lane: Lane): void {
+    while (lane.running.size < lane.maxConcurrent) {
+      const next = lane.line.take((e) => (lane.runningBy.get(e.user) ?? 0) < lane.perUserSlots);
+      if (!next) return;
+      this.#moved(lane, next.index);
+      const job = next.entry.value;
+      job.entry = undefined;
+      job.stage = 'running';
+      lane.running.add(job);
+      lane.runningBy.set(job.user, (lane.runningBy.get(job.user) ?? 0) + 1);
+      void this.#run(job);
+    }
   }
 
   async #run(job: Job): Promise<void> {
     const { lane } = job;
-    if (job.settled) {
-      lane.jobs.delete(job); // cancelled while in line: give the slot straight back
-      this.#refreshPositions(lane);
-      return;
-    }
-    job.stage = 'running';
-    job.started = ++this.#tick;
-    this.#refreshPositions(lane);
     const timer = setTimeout(
       () =>
         this.#abort(
@@ -299,6 +321,8 @@ export class Scheduler {
       Math.min(job.timeoutSeconds * 1000, MAX_TIMER_MS),
     );
     try {
+      // fn starts on the next microtask: a fn that throws at once must not re-enter #fill.
+      await null;
       const value = await job.fn(job.controller.signal);
       if (this.#settle(job)) {
         this.#totals.done++;
@@ -314,8 +338,12 @@ export class Scheduler {
       // signal is still using the GPU, and starting the next one beside it would break maxConcurrent.
       clearTimeout(timer);
       job.stage = 'finished';
-      lane.jobs.delete(job);
-      this.#refreshPositions(lane);
+      lane.running.delete(job);
+      const mine = (lane.runningBy.get(job.user) ?? 1) - 1;
+      if (mine > 0) lane.runningBy.set(job.user, mine);
+      else lane.runningBy.delete(job.user);
+      this.#forget(job);
+      this.#refillSoon(lane);
       this.#onJobFinished?.();
     }
   }
@@ -325,9 +353,17 @@ export class Scheduler {
     if (!this.#settle(job)) return;
     if (reason.code === 'timeout') this.#totals.timedOut++;
     else this.#totals.cancelled++;
-    if (job.stage === 'running') job.controller.abort(reason);
+    if (job.stage === 'running') {
+      job.controller.abort(reason);
+    } else if (job.entry) {
+      const index = job.lane.line.remove(job.entry);
+      job.entry = undefined;
+      job.stage = 'finished';
+      this.#forget(job);
+      if (index !== undefined) this.#moved(job.lane, index);
+    }
     job.reject(reason);
-    this.#refreshPositions(job.lane);
+    this.#tellPositions(job.lane);
   }
 
   /** Marks the caller answered; false if it already was. */
@@ -341,21 +377,35 @@ export class Scheduler {
     return true;
   }
 
-  #refreshPositions(lane: Lane): void {
-    const predicted = predictPositions(lane);
-    const changed: Job[] = [];
-    for (const job of lane.jobs) {
-      const position = predicted.get(job) ?? 0;
-      if (isWaiting(job) && position > 0 && position !== job.position) {
-        job.position = position;
-        changed.push(job);
-      }
-    }
-    // Callbacks last: one may cancel a job or schedule another, which refreshes again.
-    for (const job of changed) {
-      if (!isWaiting(job)) continue;
+  #forget(job: Job): void {
+    if (job.id !== undefined && this.#byId.get(job.id) === job) this.#byId.delete(job.id);
+  }
+
+  #moved(lane: Lane, index: number): void {
+    lane.dirtyFrom = Math.min(lane.dirtyFrom, index);
+  }
+
+  /** Tells every waiting job from the first place that moved on its new place (1 = next). */
+  #tellPositions(lane: Lane): void {
+    const from = lane.dirtyFrom;
+    if (from === Number.POSITIVE_INFINITY) return;
+    lane.dirtyFrom = Number.POSITIVE_INFINITY;
+    const jobs: Job[] = [];
+    const positions: number[] = [];
+    lane.line.forEachFrom(from, ({ value: job }, position) => {
+      if (job.position === position) return;
+      job.position = position;
+      if (!job.onPosition) return;
+      jobs.push(job);
+      positions.push(position);
+    });
+    // Callbacks last: one may cancel a job or schedule another, which tells positions again.
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i] as Job;
+      const position = positions[i] as number;
+      if (job.stage !== 'waiting' || job.settled || job.position !== position || this.#closing) continue;
       try {
-        job.onPosition?.(job.position);
+        job.onPosition?.(position);
       } catch {
         // A failed progress message must not break the queue.
       }
@@ -363,66 +413,6 @@ export class Scheduler {
   }
 }
 
-function isWaiting(job: Job): boolean {
-  return !job.settled && (job.stage === 'gated' || job.stage === 'shared');
-}
-
 function cancelled(): UserError {
   return new UserError('cancelled', 'Cancelled.');
-}
-
-/**
- * Each waiting job's place in line (1 = next), found by replaying what the two bottleneck levels will do
- * if nothing new arrives and running jobs finish oldest first: the line runs by priority then arrival; a
- * freed slot goes to the head of the line, then the finished job's user may send their next job to the back.
- * Jobs that will start without waiting get no position.
- */
-function predictPositions(lane: Lane): Map<Job, number> {
-  const jobs = [...lane.jobs].sort((a, b) => a.seq - b.seq);
-  const running = jobs.filter((j) => j.stage === 'running').sort((a, b) => a.started - b.started);
-  const line = jobs.filter((j) => j.stage === 'shared').sort((a, b) => a.enteredLine - b.enteredLine);
-  line.sort((a, b) => a.priority - b.priority); // stable: arrival order within a priority
-  const gated = new Map<string, Job[]>();
-  for (const job of jobs)
-    if (job.stage === 'gated' && !job.settled) gated.set(job.user, [...(gated.get(job.user) ?? []), job]);
-  for (const queue of gated.values()) queue.sort((a, b) => a.priority - b.priority);
-  const inLine = new Map<string, number>();
-  for (const job of [...running, ...line]) inLine.set(job.user, (inLine.get(job.user) ?? 0) + 1);
-
-  const join = (user: string) => {
-    const queue = gated.get(user);
-    while (queue?.length && (inLine.get(user) ?? 0) < lane.perUserSlots) {
-      const next = queue.shift() as Job;
-      const at = line.findIndex((j) => j.priority > next.priority);
-      line.splice(at === -1 ? line.length : at, 0, next);
-      inLine.set(user, (inLine.get(user) ?? 0) + 1);
-    }
-  };
-  const leave = (user: string) => {
-    inLine.set(user, (inLine.get(user) ?? 1) - 1);
-    join(user);
-  };
-
-  const positions = new Map<Job, number>();
-  let free = lane.maxConcurrent - running.length;
-  let waited = false;
-  let ahead = 0;
-  const start = (job: Job) => {
-    if (job.settled) return leave(job.user); // a cancelled job passes through without using the slot
-    free--;
-    running.push(job);
-    if (waited) positions.set(job, ++ahead);
-  };
-  for (const user of gated.keys()) join(user);
-  for (;;) {
-    while (free > 0 && line.length > 0) start(line.shift() as Job);
-    const finished = running.shift();
-    if (!finished) break;
-    waited = true;
-    free++;
-    const next = line.shift();
-    if (next) start(next);
-    leave(finished.user);
-  }
-  return positions;
 }

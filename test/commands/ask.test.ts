@@ -33,7 +33,7 @@ function setup(overrides: Record<string, unknown> = {}) {
   const scheduler = new Scheduler(config.scheduler);
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
-    scheduler,
+    executor: scheduler,
     registry: backends,
     config,
     log: createLogger({ level: 'info', secrets: [], destination: sink }),
@@ -182,7 +182,7 @@ test('through the real registry and groq-sdk: missing key, malformed answer, the
     });
     const dispatcher = new Dispatcher({
       commands: COMMANDS,
-      scheduler,
+      executor: scheduler,
       registry,
       config,
       log: createLogger({

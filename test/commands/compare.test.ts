@@ -49,7 +49,7 @@ async function compare(provider: BackendProvider, fields: Partial<BotRequest>) {
   const scheduler = new Scheduler(config.scheduler);
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
-    scheduler,
+    executor: scheduler,
     registry: provider,
     config,
     log: createLogger({

@@ -177,11 +177,11 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
   ];
   for (const [what, args, code, message] of refusals) {
     it(`${what} gets a clear message before anything is queued`, async () => {
-      const before = app.scheduler.stats();
+      const before = await app.executor.stats();
       const { reply } = await imagine(args);
       assert.equal(reply.error?.code, code);
       assert.match(reply.text ?? '', message);
-      const after = app.scheduler.stats();
+      const after = await app.executor.stats();
       assert.equal(after.done + after.failed, before.done + before.failed, 'nothing ran');
     });
   }
@@ -214,7 +214,7 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
       e.type === 'progress' && e.p.kind === 'running' ? [e.p.step] : [],
     );
     assert.deepEqual(steps, [1, 2, 3]);
-    assert.equal(app.scheduler.stats().queues.gpu?.running, 0);
+    assert.equal((await app.executor.stats()).queues.gpu?.running, 0);
     const { reply } = await imagine({ prompt: 'a blue square', seed: 1 });
     assert.equal(reply.error, undefined, 'the next job gets the slot');
   });
@@ -294,7 +294,7 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
           safetyCheck: { check: async ({ seed }) => ({ allowed: seed % 2 === 0, reason: 'odd seed' }) },
         }),
       ],
-      scheduler: app.scheduler,
+      executor: app.executor,
       registry: app.registry,
       config,
       log: app.log,

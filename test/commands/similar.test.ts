@@ -47,7 +47,7 @@ before(async () => {
   index = new SqliteImageIndex({ path: ':memory:', ttlSeconds: 3600, maxPerChannel: 100 });
   dispatcher = new Dispatcher({
     commands: COMMANDS,
-    scheduler: new Scheduler(config.scheduler),
+    executor: new Scheduler(config.scheduler),
     registry,
     config,
     log: createLogger({

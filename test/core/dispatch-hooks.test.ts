@@ -26,7 +26,7 @@ function setup(imageIndex?: ImageIndex) {
   });
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
-    scheduler: new Scheduler(config.scheduler),
+    executor: new Scheduler(config.scheduler),
     registry: fakeBackends({}),
     config,
     log,

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { describeWindow, Quotas, SlidingWindow } from '../../src/core/quota.js';
+import {
+  describeWindow,
+  MemoryQuotaStore,
+  quotaRefusal,
+  quotaWindows,
+  SlidingWindow,
+} from '../../src/core/quota.js';
 import { UserError } from '../../src/errors.js';
+import { quotaStoreCases } from './quota-cases.js';
 
 test('a sliding window allows `limit` hits in any window and says when the next one fits', () => {
   const w = new SlidingWindow(3, 10);
@@ -23,21 +30,36 @@ test('a limit of 0 is unlimited', () => {
 });
 
 test('quota refusals name the limit, the window and the minutes to wait', () => {
-  const quotas = new Quotas({ jobs: 1, windowSeconds: 3600 }, { jobs: 2, windowSeconds: 90 });
-  quotas.record('u', 'c', 0);
-  const user = quotas.check('u', 'c', 60_000);
+  const config = { perUser: { jobs: 1, windowSeconds: 3600 }, perChannel: { jobs: 2, windowSeconds: 90 } };
+  const store = new MemoryQuotaStore();
+  const take = (user: string, channel: string | undefined, now: number) => {
+    const full = store.take(quotaWindows(config, user, channel), now);
+    return full && quotaRefusal(full);
+  };
+  assert.equal(take('u', 'c', 0), undefined);
+  const user = take('u', 'c', 60_000);
   assert.ok(user instanceof UserError);
   assert.equal(user.code, 'quota');
   assert.equal(user.message, "You've reached your limit of 1 jobs per hour — try again in 59 min.");
-  quotas.record('v', 'c', 1_000);
-  const channel = quotas.check('w', 'c', 2_000);
+  assert.equal(take('v', 'c', 1_000), undefined);
+  const channel = take('w', 'c', 2_000);
   assert.equal(
     channel?.message,
     'This channel has reached its limit of 2 jobs per 90 s — try again in 2 min.',
   );
-  assert.equal(quotas.check('w', undefined, 2_000), undefined, 'no channel, no channel quota');
-  assert.equal(quotas.check('w', 'c', 91_000), undefined);
+  assert.equal(take('w', undefined, 2_000), undefined, 'no channel, no channel quota');
+  assert.equal(take('x', 'c', 91_000), undefined);
 });
+
+test('unlimited windows are left out', () => {
+  const config = { perUser: { jobs: 0, windowSeconds: 60 }, perChannel: { jobs: 5, windowSeconds: 60 } };
+  assert.deepEqual(quotaWindows(config, 'u', 'c'), [
+    { kind: 'channel', key: 'c', limit: 5, windowMs: 60_000 },
+  ]);
+  assert.deepEqual(quotaWindows(config, 'u', undefined), []);
+});
+
+quotaStoreCases('memory', () => new MemoryQuotaStore());
 
 test('describeWindow', () => {
   assert.deepEqual([60, 3600, 86400, 600, 45].map(describeWindow), [

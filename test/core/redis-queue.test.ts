@@ -116,6 +116,32 @@ describe('the Redis job queue (adapter and worker in one process)', { skip: SKIP
     await stopWorker();
   });
 
+  test('position(id) and cancel(id) read and change the real queue', async () => {
+    const config = redisConfig(server.url, { 'queue.prefix': 'q3b' });
+    const adapter = adapterFor(config);
+    // No worker: both jobs wait.
+    const requests = [workRequest({ label: 'a' }), workRequest({ label: 'b' }, { user: { id: 'bob' } })];
+    const answers = requests.map((req) => {
+      const res = new RecordingResponder();
+      return adapter.dispatcher.handle(req, res).then(() => res.reply);
+    });
+    const [a, b] = requests.map((r) => r.id) as [string, string];
+    for (let i = 0; i < 100 && (await adapter.jobs.position(b)) !== 2; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual([await adapter.jobs.position(a), await adapter.jobs.position(b)], [1, 2]);
+    assert.equal(await adapter.jobs.cancel(a), true);
+    assert.equal(await adapter.jobs.cancel(a), false, 'already answered');
+    assert.equal(await adapter.jobs.position(b), 1);
+    assert.equal(await adapter.jobs.position('nope'), undefined);
+    assert.equal((await answers[0])?.text, 'Cancelled.');
+    await adapter.jobs.cancel(b);
+    assert.equal((await answers[1])?.error?.code, 'cancelled');
+    const stats = await adapter.jobs.stats();
+    assert.equal(stats.cancelled, 2);
+    await adapter.close();
+  });
+
   test('errors from the worker reach the user once: user error verbatim, retryable retried then "unavailable", internal with a ref', async () => {
     const config = redisConfig(server.url, { 'queue.prefix': 'q4', 'queue.attempts': 2 });
     const stopWorker = await workerFor(config);

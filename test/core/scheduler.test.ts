@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
+import type { AnyCommand, Priority } from '../../src/contracts/command.js';
+import type { BotRequest } from '../../src/contracts/request.js';
 import { type JobOptions, Scheduler, type SchedulerConfig } from '../../src/core/scheduler.js';
 import { UserError } from '../../src/errors.js';
 
@@ -53,7 +55,7 @@ function manual<T = string>() {
   };
 }
 
-/** Lets bottleneck's internal ticks (setTimeout 0) run. */
+/** Lets queued microtasks and zero-delay timers run (room for a job that should not start). */
 async function settle(rounds = 20) {
   for (let i = 0; i < rounds; i++) {
     await tick();
@@ -475,4 +477,106 @@ test('stop() gives up on a running job after graceMs and leaves no timers behind
     process.getActiveResourcesInfo().filter((r) => r === 'Timeout'),
     [],
   );
+});
+
+test('a user at their slot limit keeps their place while another user takes the free slot', async (t) => {
+  const scheduler = make(t, { queues: { gpu: { maxConcurrent: 2, perUserSlots: 1 } } });
+  const a1 = manual();
+  const a2 = manual();
+  const b1 = manual();
+  const positions: number[] = [];
+  const all = [
+    scheduler.schedule(gpu('a', { id: 'a1' }), a1.fn),
+    scheduler.schedule(gpu('a', { id: 'a2', onPosition: (p) => positions.push(p) }), a2.fn),
+  ];
+  await a1.started;
+  assert.equal(scheduler.position('a2'), 1, 'next, though a slot is free: a already runs one');
+  all.push(scheduler.schedule(gpu('b', { id: 'b1' }), b1.fn));
+  await b1.started;
+  assert.equal(scheduler.position('a2'), 1);
+  assert.deepEqual(scheduler.stats().queues.gpu, { running: 2, queued: 1, maxConcurrent: 2 });
+  a1.release('a1');
+  await a2.started;
+  assert.equal(scheduler.position('a2'), undefined, 'running: no place in line');
+  a2.release('a2');
+  b1.release('b1');
+  assert.deepEqual(await Promise.all(all), ['a1', 'a2', 'b1']);
+  assert.deepEqual(positions, [1]);
+});
+
+test('position(id) and cancel(id): the executor contract by request id', async (t) => {
+  const scheduler = make(t);
+  const blocker = manual();
+  const first = scheduler.schedule(gpu('x', { id: 'r0' }), blocker.fn);
+  const waiting = ['r1', 'r2', 'r3'].map((id, i) => scheduler.schedule(gpu(`u${i}`, { id }), async () => id));
+  await blocker.started;
+  assert.deepEqual(
+    ['r0', 'r1', 'r2', 'r3', 'nope'].map((id) => scheduler.position(id)),
+    [undefined, 1, 2, 3, undefined],
+  );
+  assert.equal(scheduler.cancel('r2'), true);
+  assert.equal(scheduler.cancel('r2'), false, 'already answered');
+  assert.equal(scheduler.cancel('nope'), false);
+  await assert.rejects(waiting[1] as Promise<string>, isCode('cancelled', 'Cancelled.'));
+  assert.equal(scheduler.position('r3'), 2);
+  assert.equal(scheduler.cancel('r0'), true, 'a running job is aborted through its signal');
+  await assert.rejects(first, isCode('cancelled'));
+  blocker.release('late');
+  assert.deepEqual(await Promise.all([waiting[0], waiting[2]]), ['r1', 'r3']);
+});
+
+test('submit(): the request names the user, channel and priority; the operator is not metered', async (t) => {
+  const scheduler = make(t, { perUser: { jobs: 1, windowSeconds: 3600 } }, () => 0);
+  const blocker = manual();
+  const held = scheduler.schedule(gpu('x'), blocker.fn);
+  await blocker.started;
+  const progress: unknown[] = [];
+  const submission = (id: string, user: BotRequest['user'], priority?: Priority) => ({
+    command: { name: 'work', description: '', options: [], priority } as unknown as AnyCommand,
+    queue: 'gpu',
+    input: {},
+    request: {
+      id,
+      platform: 'test',
+      command: 'work',
+      args: {},
+      images: [],
+      conversation: 'test:chan',
+      user,
+      signal: new AbortController().signal,
+    },
+    run: async () => ({ text: id }),
+    progress: (p: unknown) => progress.push([id, p]),
+  });
+  const batch = scheduler.submit(submission('batch', { id: 'bob' }, 'batch'));
+  const ask = scheduler.submit(submission('ask', { id: 'carol' }, 'interactive'));
+  const operator = [1, 2, 3].map((i) =>
+    scheduler.submit(submission(`op${i}`, { id: 'me', isOperator: true })),
+  );
+  await assert.rejects(scheduler.submit(submission('again', { id: 'bob' })), isCode('quota'));
+  assert.deepEqual(progress.slice(0, 2), [
+    ['batch', { kind: 'queued', position: 1 }],
+    ['ask', { kind: 'queued', position: 1 }],
+  ]);
+  assert.equal(scheduler.position('batch'), 5, 'interactive first, then normal, then batch');
+  blocker.release('done');
+  await held;
+  assert.deepEqual(
+    (await Promise.all([ask, ...operator, batch])).map((r) => r.text),
+    ['ask', 'op1', 'op2', 'op3', 'batch'],
+  );
+});
+
+test('jobs that finish together move the line once: each waiting job hears its new place once', async (t) => {
+  const scheduler = make(t, { queues: { gpu: { maxConcurrent: 2, perUserSlots: 1 } } });
+  const running = [manual(), manual()];
+  const all: Promise<unknown>[] = running.map((job, i) => scheduler.schedule(gpu(`r${i}`), job.fn));
+  await Promise.all(running.map((job) => job.started));
+  const heard: number[][] = [[], [], []];
+  for (const [i, list] of heard.entries()) {
+    all.push(scheduler.schedule(gpu(`w${i}`, { onPosition: (p) => list.push(p) }), async () => i));
+  }
+  for (const job of running) job.release('done');
+  await Promise.all(all);
+  assert.deepEqual(heard, [[1], [2], [3, 1]]);
 });

@@ -24,7 +24,7 @@ export interface TestDispatcherOptions {
   level?: string;
   commands?: readonly AnyCommand[];
   /** Stores and the rest, as the Dispatcher takes them. */
-  deps?: Partial<Omit<DispatcherDeps, 'registry' | 'commands' | 'config' | 'log' | 'scheduler'>>;
+  deps?: Partial<Omit<DispatcherDeps, 'registry' | 'commands' | 'config' | 'log' | 'executor'>>;
 }
 
 /** The real dispatch funnel (commands, scheduler, media) on the given models, with its log lines captured. */
@@ -34,7 +34,7 @@ export function testDispatcher(o: TestDispatcherOptions) {
   const scheduler = new Scheduler(config.scheduler);
   const dispatcher = new Dispatcher({
     commands: o.commands ?? COMMANDS,
-    scheduler,
+    executor: scheduler,
     registry: o.registry,
     config,
     log,

@@ -12,7 +12,6 @@ import type { BotRequest } from '../../src/contracts/request.js';
 import { Dispatcher } from '../../src/core/dispatch.js';
 import { createLogger } from '../../src/core/log.js';
 import { createRedisMemory, RedisJobQueue, type TaskClass } from '../../src/core/redis/index.js';
-import { Scheduler } from '../../src/core/scheduler.js';
 import { BackendError, UserError } from '../../src/errors.js';
 import { fakeBackends } from './backends.js';
 
@@ -72,16 +71,14 @@ export function redisAdapter(config: Config) {
   const log = quietLog();
   const jobs = new RedisJobQueue({ config, log, pollMs: 200 });
   const memory = createRedisMemory(config);
-  const scheduler = new Scheduler(config.scheduler);
   const dispatcher = new Dispatcher({
     commands: TEST_COMMANDS,
-    scheduler,
+    executor: jobs,
     registry: fakeBackends({}),
     config,
     log,
     media: mediaSettings(config),
     memory,
-    jobs,
   });
   return {
     dispatcher,
@@ -90,7 +87,6 @@ export function redisAdapter(config: Config) {
     async close() {
       await jobs.close();
       await memory.close();
-      await scheduler.stop();
     },
   };
 }

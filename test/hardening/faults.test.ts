@@ -55,7 +55,7 @@ function setup(
   const scheduler = new Scheduler(config.scheduler);
   const dispatcher = new Dispatcher({
     commands: COMMANDS,
-    scheduler,
+    executor: scheduler,
     registry,
     config,
     log,
@@ -324,8 +324,9 @@ describe('out-of-memory guard (tasks.imagine.limits.memoryMB)', () => {
         guided.text ?? '',
         /^That needs about 1\.1 GB of memory \(1 image at 512x512 with guidance\)/,
       );
-      assert.equal(world.app.scheduler.stats().refused, 0, 'refused in parse: nothing was queued');
-      assert.equal(world.app.scheduler.stats().done, 0);
+      const stats = await world.app.executor.stats();
+      assert.equal(stats.refused, 0, 'refused in parse: nothing was queued');
+      assert.equal(stats.done, 0);
       const small = await send({ size: '128x128', count: 4, seed: 2 });
       assert.equal(small.error, undefined, small.text);
       assert.equal(small.images?.length, 4);

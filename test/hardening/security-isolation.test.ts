@@ -170,7 +170,7 @@ describe('LLM context (Groq backend, fake OpenAI-compatible server)', () => {
     scheduler = new Scheduler(config.scheduler);
     dispatcher = new Dispatcher({
       commands: COMMANDS,
-      scheduler,
+      executor: scheduler,
       registry: new ModelRegistry({
         modelsDir: config.models.dir,
         executionProviders: ['cpu'],

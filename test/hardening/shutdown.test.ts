@@ -51,6 +51,17 @@ async function tags(user: string, labels: string): Promise<BotRequest> {
   };
 }
 
+/** Resolves once the responder was told a place in line. */
+function queued(res: RecordingResponder): Promise<void> {
+  return new Promise((resolve) => {
+    const poll = () =>
+      res.events.some((e) => e.type === 'progress' && e.p.kind === 'queued')
+        ? resolve()
+        : setTimeout(poll, 5);
+    poll();
+  });
+}
+
 /** Resolves once the responder has a final reply. */
 function replied(res: RecordingResponder): Promise<void> {
   return new Promise((resolve) => {
@@ -70,6 +81,9 @@ test('drain: new requests are refused, waiting users told at once, the running j
     dispatcher.handle(await tags('carol', 'red,white'), waiting[1] as RecordingResponder),
   ];
   await held.callCount(1);
+  // Bob and Carol are in line (their images fetched, their jobs queued) before the drain begins: a
+  // request still being parsed when it begins is a new one, and gets the other wording.
+  for (const res of waiting) await queued(res);
   assert.equal(dispatcher.inFlight, 3);
 
   let drained = false;

@@ -29,25 +29,34 @@ export function redisClient(settings: RedisSettings, kind: 'client' | 'blocking'
   const client = new Redis(settings.url, { ...options, lazyConnect: false });
   // Errors surface on the commands that fail; the event itself would crash the process if unhandled.
   client.on('error', () => {});
-  // Many requests may wait for the same reconnect at once (whenReady adds one listener each).
-  client.setMaxListeners(0);
   return client;
 }
 
-/** Waits until a client is connected, or throws the "temporarily unavailable" UserError after `timeoutMs`. */
+/**
+ * Waits until a client is connected, or throws the "temporarily unavailable" UserError after `timeoutMs`.
+ * Many requests may wait for the same reconnect, each with its own 'ready' listener: the client's listener
+ * limit is raised by one per waiter and lowered again after, the way BullMQ does on a shared client (it
+ * adjusts that limit itself, so a fixed setting would not hold).
+ */
 export async function whenReady(client: Redis, timeoutMs = 3000): Promise<void> {
   if (client.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.off('ready', onReady);
-      reject(unavailable());
-    }, timeoutMs);
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    client.once('ready', onReady);
-  });
+  const limited = client.getMaxListeners() !== 0;
+  if (limited) client.setMaxListeners(client.getMaxListeners() + 1);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('ready', onReady);
+        reject(unavailable());
+      }, timeoutMs);
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once('ready', onReady);
+    });
+  } finally {
+    if (limited) client.setMaxListeners(Math.max(1, client.getMaxListeners() - 1));
+  }
 }
 
 export function unavailable(cause?: unknown): UserError {

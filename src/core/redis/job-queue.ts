@@ -1,7 +1,7 @@
 /**
  * The adapter side of scale-out: each queued request becomes a BullMQ job on the queue of its task class;
  * this process (the one that owns the user's interaction) waits for the result and relays queue position,
- * ETA and worker progress. Quotas are taken in Redis (limits.ts), so every adapter process shares them.
+ * ETA and worker progress. Quotas are taken in Redis (quota-store.ts), so every adapter process shares them.
  *
  * Results arrive through BullMQ's event stream (QueueEvents); a slow poll of each waiting job's state backs
  * it up, so an event missed during a Redis reconnect never leaves a user waiting, and each request is
@@ -11,12 +11,12 @@ import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config.js';
 import type { Reply } from '../../contracts/request.js';
-import { shuttingDown, UserError } from '../../errors.js';
-import type { JobQueue, JobQueueStats, JobSubmission } from '../jobs.js';
+import { isUserError, shuttingDown, UserError } from '../../errors.js';
+import { type Executor, type ExecutorStats, type Submission, submitter } from '../executor.js';
 import type { Logger } from '../log.js';
+import { quotaRefusal, quotaWindows } from '../quota.js';
 import { decodePayload, encodePayload } from './codec.js';
 import { type RedisSettings, redisClient, TASK_CLASSES, type TaskClass, userFacing } from './connection.js';
-import { ClusteredQuotas } from './limits.js';
 import {
   BULL_PRIORITY,
   CANCEL_CHANNEL,
@@ -28,6 +28,7 @@ import {
   taskClassOf,
 } from './protocol.js';
 import { QueueWatch } from './queue-stats.js';
+import { RedisQuotaStore } from './quota-store.js';
 
 export interface RedisJobQueueOptions {
   config: Config;
@@ -39,7 +40,7 @@ export interface RedisJobQueueOptions {
 interface Waiter {
   jobId: string;
   taskClass: TaskClass;
-  submission: JobSubmission;
+  submission: Submission;
   position?: number;
   /** queue.add has returned: before that the job does not exist yet, which is not "lost". */
   added: boolean;
@@ -53,7 +54,7 @@ interface Waiter {
 /** A request whose job cannot be read for this long is answered "temporarily unavailable". */
 const LOST_AFTER_MS = 30_000;
 
-export class RedisJobQueue implements JobQueue {
+export class RedisJobQueue implements Executor {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #settings: RedisSettings;
@@ -63,10 +64,12 @@ export class RedisJobQueue implements JobQueue {
   readonly #eventClients: Redis[] = [];
   readonly #waiters = new Map<string, Waiter>();
   readonly #live = new Map<string, number>();
-  readonly #quotas: ClusteredQuotas;
+  readonly #quotas: RedisQuotaStore;
+  readonly #totals = { done: 0, failed: 0, timedOut: 0, cancelled: 0, refused: 0 };
   readonly #watch: QueueWatch;
   readonly #timer: NodeJS.Timeout;
   #closing = false;
+  #closed = false;
 
   constructor(options: RedisJobQueueOptions) {
     this.#config = options.config;
@@ -87,25 +90,27 @@ export class RedisJobQueue implements JobQueue {
       this.#events.push(events);
       this.#eventClients.push(eventClient);
     }
-    const { scheduler } = options.config;
-    this.#quotas = new ClusteredQuotas({
-      client: this.#client,
-      prefix,
-      perUser: scheduler.perUser,
-      perChannel: scheduler.perChannel,
-    });
+    this.#quotas = new RedisQuotaStore({ client: this.#client, prefix });
     this.#watch = new QueueWatch({ client: this.#client, prefix, queues: this.#queues });
     this.#timer = setInterval(() => this.#poll(), options.pollMs ?? 500);
     this.#timer.unref();
   }
 
-  async submit(submission: JobSubmission): Promise<Reply> {
+  async submit(submission: Submission): Promise<Reply> {
     const { command, request } = submission;
-    const taskClass = taskClassOf({ name: command.name, queue: submission.queue ?? command.queue });
+    const taskClass = taskClassOf({ name: command.name, queue: submission.queue });
     const queue = this.#queues.get(taskClass) as Queue;
-    if (request.signal.aborted) throw cancelled();
-    const user = `${request.platform}:${request.user.id}`;
-    await this.#admit(taskClass, user, request.conversation, !request.user.isOperator);
+    if (request.signal.aborted) {
+      this.#totals.cancelled++;
+      throw cancelled();
+    }
+    const { user, channel, metered } = submitter(request);
+    try {
+      await this.#admit(taskClass, user, channel, metered);
+    } catch (err) {
+      this.#totals.refused++;
+      throw err;
+    }
     this.#live.set(user, (this.#live.get(user) ?? 0) + 1);
     try {
       const prefix = this.#config.queue.prefix;
@@ -132,8 +137,7 @@ export class RedisJobQueue implements JobQueue {
         },
         timeoutSeconds,
       };
-      // The request id is the job id: a request submitted twice (a platform retry) is one job.
-      const jobId = `r-${request.id}`;
+      const jobId = jobIdOf(request.id);
       const result = new Promise<Reply>((resolve, reject) => {
         this.#waiters.set(jobId, {
           jobId,
@@ -194,12 +198,14 @@ export class RedisJobQueue implements JobQueue {
     if (waiting > 0 && waiting >= this.#config.scheduler.highWater) {
       throw new UserError('busy', `iris is busy — ${waiting} jobs ahead. Try again in a minute.`);
     }
-    const refusal = metered ? await this.#quotas.take(user, channel) : undefined;
-    if (refusal) throw refusal;
+    if (!metered) return;
+    const windows = quotaWindows(this.#config.scheduler, user, channel);
+    const full = await userFacing(this.#client, () => this.#quotas.take(windows, Date.now()));
+    if (full) throw quotaRefusal(full);
   }
 
-  async stats(): Promise<JobQueueStats> {
-    const queues: JobQueueStats['queues'] = {};
+  async stats(): Promise<ExecutorStats> {
+    const queues: ExecutorStats['queues'] = {};
     const workers = new Set<string>();
     await userFacing(this.#client, async () => {
       for (const taskClass of TASK_CLASSES) {
@@ -208,28 +214,58 @@ export class RedisJobQueue implements JobQueue {
         for (const w of s.workers) workers.add(w.replace(/-s\d+$/, ''));
       }
     });
-    return { queues, workers: workers.size };
+    return { queues, workers: workers.size, ...this.#totals };
   }
 
-  async close(): Promise<void> {
-    if (this.#closing) return;
+  async position(requestId: string): Promise<number | undefined> {
+    const waiter = this.#waiters.get(jobIdOf(requestId));
+    if (!waiter?.added) return undefined;
+    return this.#watch.position(waiter.taskClass, waiter.jobId).catch(() => undefined);
+  }
+
+  async cancel(requestId: string): Promise<boolean> {
+    return this.#cancel(jobIdOf(requestId));
+  }
+
+  /**
+   * Refuses new jobs at once; the requests this process waits for get `graceMs` (their jobs live in Redis
+   * and run on workers), then their callers are told. Connections stay open until close().
+   */
+  async drain(options: { graceMs: number }): Promise<void> {
     this.#closing = true;
-    clearInterval(this.#timer);
+    if (this.#waiters.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, options.graceMs);
+        const poll = setInterval(() => this.#waiters.size === 0 && done(), 20);
+        function done() {
+          clearTimeout(timer);
+          clearInterval(poll);
+          resolve();
+        }
+      });
+    }
     for (const jobId of [...this.#waiters.keys()]) {
       this.#settle(jobId, (w) => w.reject(shuttingDown('waiting')));
     }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.drain({ graceMs: 0 });
+    clearInterval(this.#timer);
     await Promise.allSettled(this.#events.map((e) => e.close()));
     await Promise.allSettled([...this.#queues.values()].map((q) => q.close()));
-    await this.#quotas.close();
     for (const c of [...this.#eventClients, this.#client]) c.disconnect();
   }
 
   /** Removes a waiting job, or asks the worker running it to stop; the user is answered at once. */
-  async #cancel(jobId: string): Promise<void> {
+  async #cancel(jobId: string): Promise<boolean> {
     const waiter = this.#waiters.get(jobId);
-    if (!waiter) return;
+    if (!waiter || waiter.settled) return false;
     this.#settle(jobId, (w) => w.reject(cancelled()));
     await this.#withdraw(waiter.taskClass, jobId);
+    return true;
   }
 
   async #withdraw(taskClass: TaskClass, jobId: string): Promise<void> {
@@ -248,7 +284,21 @@ export class RedisJobQueue implements JobQueue {
     if (!waiter || waiter.settled) return;
     waiter.settled = true;
     this.#waiters.delete(jobId);
-    answer(waiter);
+    // Count what the caller is told: a wrapped answer sees the value or the error.
+    answer({
+      ...waiter,
+      resolve: (reply) => {
+        this.#totals.done++;
+        waiter.resolve(reply);
+      },
+      reject: (err) => {
+        const code = isUserError(err) ? err.code : undefined;
+        if (code === 'cancelled' || code === 'shutting_down') this.#totals.cancelled++;
+        else if (code === 'timeout') this.#totals.timedOut++;
+        else this.#totals.failed++;
+        waiter.reject(err);
+      },
+    });
   }
 
   /** A job finished (event or poll): read its outcome once and answer the waiter. */
@@ -329,6 +379,11 @@ export class RedisJobQueue implements JobQueue {
       ),
     );
   }
+}
+
+/** The request id is the job id: a request submitted twice (a platform retry) is one job. */
+function jobIdOf(requestId: string): string {
+  return `r-${requestId}`;
 }
 
 function cancelled(): UserError {

@@ -129,7 +129,7 @@ export async function startDiscord(o: HarnessOptions = {}) {
   const settings = new MemorySettingsStore();
   const dispatcher = new Dispatcher({
     commands: o.commands ?? TEST_COMMANDS,
-    scheduler,
+    executor: scheduler,
     registry: o.registry ?? fakeModels,
     config,
     log,

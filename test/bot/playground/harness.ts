@@ -152,7 +152,7 @@ export async function startPlayground(o: PlaygroundHarnessOptions = {}) {
   const settings = new MemorySettingsStore();
   const dispatcher = new Dispatcher({
     commands: o.commands ?? TEST_COMMANDS,
-    scheduler,
+    executor: scheduler,
     registry: o.registry ?? fakeModels,
     config,
     log,

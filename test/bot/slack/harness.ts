@@ -171,7 +171,7 @@ export async function startHarness(
   const dispatcher = new Dispatcher({
     settings,
     commands,
-    scheduler,
+    executor: scheduler,
     // What the models "see": the image's colour. The VQA answer lists the earlier questions it was given,
     // so a test can tell that a follow-up's history reached the model.
     registry:
