@@ -20,6 +20,7 @@ import {
   type TaskEntry,
   type TaskTable,
 } from './table.js';
+import type { BatchingSettings } from './tag/clip-towers.js';
 import type { Backend, BackendLoadOptions, TaskName } from './types.js';
 
 /**
@@ -156,6 +157,8 @@ export interface RegistryOptions {
   providers?: BackendLoadOptions<unknown>['providers'];
   /** Where backends share loaded models; tests pass their own to count loads. */
   shared?: SharedModels;
+  /** Dynamic batching for backends whose models take a batch (config `scheduler.batching`). */
+  batching?: BatchingSettings;
 }
 
 export type ModelState = 'loaded' | 'loading' | 'ready' | 'missing';
@@ -343,6 +346,7 @@ export class ModelRegistry implements BackendProvider {
           executionProviders: this.#options.executionProviders,
           options: sel.options,
           shared: this.#shared,
+          ...(this.#options.batching && { batching: this.#options.batching }),
           ...(this.#options.providers && { providers: this.#options.providers }),
         })
         .catch((cause: unknown) => {

@@ -5,6 +5,7 @@ import type { FindIO } from './find/types.js';
 import type { ImagineIO } from './imagine/types.js';
 import type { ReadIO } from './read/types.js';
 import type { SharedModels } from './shared-models.js';
+import type { BatchingSettings } from './tag/clip-towers.js';
 import type { VqaIO } from './vqa/types.js';
 
 export interface Scored {
@@ -39,6 +40,8 @@ export type TaskName = keyof TaskIO;
 
 export interface RunOptions {
   signal: AbortSignal;
+  /** Epoch ms by which the job must be done (its timeout): a batching backend never waits past it. */
+  deadline?: number;
   onProgress?: (p: { step?: number; total?: number; message?: string; preview?: Buffer }) => void;
 }
 
@@ -70,6 +73,8 @@ export interface BackendLoadOptions<O> {
    * share acquires it here. Absent (a factory called on its own): the backend loads a model of its own.
    */
   shared?: SharedModels;
+  /** Dynamic batching of encoder calls across requests (config `scheduler.batching`); absent: off. */
+  batching?: BatchingSettings;
 }
 
 export type BackendFactory<T extends TaskName, O> = (opts: BackendLoadOptions<O>) => Promise<Backend<T>>;

@@ -56,7 +56,14 @@ describe('Batcher', () => {
     await settle();
     assert.deepEqual(batches, [['a', 'b']], 'full: no waiting for the window');
     await release();
-    assert.deepEqual(batches, [['a', 'b'], ['c', 'd']], 'the next full batch starts when the first is done');
+    assert.deepEqual(
+      batches,
+      [
+        ['a', 'b'],
+        ['c', 'd'],
+      ],
+      'the next full batch starts when the first is done',
+    );
     await release();
     assert.deepEqual(batches.length, 2, 'a lone item waits for its window');
     mock.timers.tick(1000);
