@@ -138,7 +138,7 @@ export const configSchema = z.strictObject({
     ),
     batching: z.strictObject({
       enabled: z.boolean(),
-      windowMs: z.number().min(0).max(1000),
+      windowMs: z.number().min(0).max(10_000),
       maxBatch: z.number().int().min(1).max(1024),
     }),
     highWater: z.number().int().min(0),

@@ -26,8 +26,8 @@ export interface BatcherOptions<I, O> {
   maxBatch: number;
   /** Items whose keys differ never share a batch. Default: all items may. */
   keyOf?(item: I): string;
-  /** Observes every batch run (tests, metrics). */
-  onBatch?(size: number): void;
+  /** Observes every batch as it starts (tests, metrics): its size and how long each item waited, in ms. */
+  onBatch?(size: number, waitedMs: number[]): void;
 }
 
 export interface SubmitOptions {
@@ -44,6 +44,8 @@ interface Waiting<I, O> {
   key: string;
   owner: unknown;
   arrived: number;
+  /** performance.now() at arrival, for the waits onBatch reports. */
+  queuedAt: number;
   deadline: number;
   resolve(value: O): void;
   reject(error: unknown): void;
@@ -83,6 +85,7 @@ export class Batcher<I, O> {
         key: this.#options.keyOf?.(item) ?? '',
         owner: opts.owner ?? {},
         arrived: Date.now(),
+        queuedAt: performance.now(),
         deadline: opts.deadline ?? Number.POSITIVE_INFINITY,
         resolve,
         reject,
@@ -211,7 +214,11 @@ export class Batcher<I, O> {
   async #runBatch(batch: Waiting<I, O>[]): Promise<void> {
     this.#batches++;
     this.#items += batch.length;
-    this.#options.onBatch?.(batch.length);
+    const now = performance.now();
+    this.#options.onBatch?.(
+      batch.length,
+      batch.map((w) => now - w.queuedAt),
+    );
     let results: (O | Error)[];
     try {
       results = await this.#options.run(batch.map((w) => w.item));

@@ -37,6 +37,8 @@ export interface TowerCall {
 export interface TowerHooks {
   onTextRun?(texts: number): void;
   onVisionRun?(images: number): void;
+  /** With batching: a vision batch starts; how long each of its images waited for it, in ms. */
+  onVisionBatch?(waitedMs: number[]): void;
 }
 
 /** Row-major embeddings, [rows, dim], not normalised. */
@@ -72,6 +74,9 @@ export class ClipTowers {
         maxBatch: Math.min(batching.maxBatch, this.maxVisionBatch),
         keyOf: (item) => `${item.height}x${item.width}`,
         run: (items) => this.#runVisionItems(items),
+        onBatch: (_size, waited) => {
+          for (const h of this.#hooks) h.onVisionBatch?.(waited);
+        },
       });
       this.#text = new Batcher({
         windowMs: batching.windowMs,
