@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- batching [--requests 64] [--users 16] [--rounds 3] [--window 5] [--max-batch 8] [--threads 0]`
+ * `npm run bench -- batching [--requests 64] [--users 16] [--rounds 3] [--window 5] [--max-batch 8] [--threads 0] [--cuda]`
  *
  * 64 concurrent `/tags` requests of one image each, from 16 users, through the dispatch funnel (real
  * scheduler, encoder queue, tags command) on the bench-size colour-world CLIP (ViT-B/32 cost), with dynamic
@@ -9,6 +9,9 @@
  * Also measured, so the result can be judged: the raw ceiling (vision `session.run` at batch 1 vs at the
  * max batch on ready tensors: what batching can win on this machine at most) and the decode + resize cost
  * (sharp) per image on one thread, which docs/scaling.md turns into CPU cores per GPU.
+ *
+ * `--cuda` runs the towers on onnxruntime's CUDA execution provider (then CPU), which needs onnxruntime-node's
+ * CUDA binaries (docs/scaling.md, "Batching in front of the GPU").
  *
  * "p99 wait added" is the 99th percentile, over every image in the "on" rounds, of the time from the image
  * entering the batcher to its batch starting on the tower (window + waiting for the batch ahead).
@@ -71,6 +74,7 @@ async function mode(o: {
   batching: BatchingSettings;
   threads: number;
   requests: number;
+  providers: string[];
 }): Promise<Mode> {
   const config = loadConfig({
     env: {},
@@ -89,7 +93,7 @@ async function mode(o: {
   const tagger = await createClipTagger({
     modelDir: o.dir,
     modelId: 'bench',
-    executionProviders: ['cpu'],
+    executionProviders: o.providers,
     batching: config.scheduler.batching,
     options: clipOptions.parse({
       intraOpNumThreads: o.threads,
@@ -155,9 +159,10 @@ async function burst(m: Mode, images: LoadedImage[], users: number): Promise<num
 /** Raw vision tower on ready tensors: images/s at batch 1 and at `batch`. */
 async function rawCeiling(
   dir: string,
-  o: { batch: number; threads: number; images: number; rounds: number },
+  o: { batch: number; threads: number; images: number; rounds: number; providers: string[] },
 ) {
   const session = await ort.InferenceSession.create(join(dir, 'onnx/vision_model.onnx'), {
+    executionProviders: o.providers,
     graphOptimizationLevel: 'all',
     intraOpNumThreads: o.threads,
   });
@@ -210,12 +215,13 @@ export async function run(args: string[]): Promise<void> {
   const windowMs = flag(args, 'window', 5);
   const maxBatch = flag(args, 'max-batch', 8);
   const threads = flag(args, 'threads', 0);
+  const providers = args.includes('--cuda') ? ['cuda', 'cpu'] : ['cpu'];
 
   const dir = await mkdtemp(join(tmpdir(), 'iris-bench-batching-'));
   try {
     console.log(
       `batching bench: ${requests} /tags requests of one image from ${users} users, window ${windowMs} ms, ` +
-        `max batch ${maxBatch}, ${rounds} rounds, ${cpus().length} CPUs`,
+        `max batch ${maxBatch}, ${rounds} rounds, ${cpus().length} CPUs, ${providers.join(' + ')}`,
     );
     console.log('synthesizing the bench CLIP (ViT-B/32 cost, random weights)…');
     await synthClip(dir, { variant: 'bench' });
@@ -225,7 +231,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(
       `decode + resize (sharp, one image at a time): ${decodeMs.toFixed(2)} ms/img ≈ ${(1000 / decodeMs).toFixed(0)} img/s per core`,
     );
-    const raw = await rawCeiling(dir, { batch: maxBatch, threads, images: 32, rounds });
+    const raw = await rawCeiling(dir, { batch: maxBatch, threads, images: 32, rounds, providers });
     const ceiling = raw.batchN / raw.batch1;
     console.log(
       `raw vision session.run: batch 1 ${raw.batch1.toFixed(1)} img/s, batch ${maxBatch} ${raw.batchN.toFixed(1)} img/s, ceiling ${ceiling.toFixed(2)}×`,
@@ -237,6 +243,7 @@ export async function run(args: string[]): Promise<void> {
       batching: { enabled: false, windowMs, maxBatch },
       threads,
       requests,
+      providers,
     });
     const on = await mode({
       name: 'on',
@@ -244,6 +251,7 @@ export async function run(args: string[]): Promise<void> {
       batching: { enabled: true, windowMs, maxBatch },
       threads,
       requests,
+      providers,
     });
     // Warm-up: sessions, label embeddings, the scheduler's user limiters.
     for (const m of [off, on]) await burst(m, images.slice(0, 16), users);

@@ -10,7 +10,9 @@
  * Why not the transformers.js pipeline: it re-embeds every label on every call and runs one
  * preprocessing step after the other. Here label embeddings are cached (per template + label,
  * normalised), images go through the vision tower in batches, and the next batch is decoded and
- * resized (sharp, on libuv threads) while the current one runs.
+ * resized (sharp, on libuv threads) while the current one runs. The towers (./clip-towers.ts) belong to
+ * the shared model; with `scheduler.batching` on (`BackendLoadOptions.batching`) the images and texts of
+ * concurrent requests, tag and embed alike, run as one batch.
  *
  * Options (config `tasks.tag.options`):
  * - `template` (default `'a photo of {}'`): the text each label is put into. OpenAI's CLIP prompts
@@ -21,7 +23,8 @@
  * - `logitBias` (default −25 = −0.25 × scale): added before the sigmoid in `mode: 'sigmoid'`. CLIP was
  *   trained with a softmax, so per-label sigmoid scores are an approximation: a label scores > 0.5
  *   when its cosine exceeds 0.25.
- * - `batchSize` (default 8): images per vision-tower run.
+ * - `batchSize` (default 8): images per vision-tower run of one request (with batching: how many of a
+ *   request's images join the batcher at once; `scheduler.batching.maxBatch` caps the run).
  * - `dtype` ('fp32' default, or any dtype of files.ts's table: 'fp16', 'q8', 'q4', …): which ONNX files to
  *   load (`text_model.onnx`, `text_model_fp16.onnx`, `text_model_quantized.onnx`, …), or one per tower,
  *   e.g. `{ text_model: 'fp32', vision_model: 'q8' }`.
