@@ -30,7 +30,7 @@ import type { Backend, BackendLoadOptions, TaskName } from './types.js';
 export const TASKS = {
   tag: {
     description: 'zero-shot image tagging',
-    queue: 'gpu',
+    queue: 'encoder',
     backends: {
       clip: defineBackend({
         defaultModel: 'Xenova/clip-vit-base-patch32',
@@ -115,7 +115,7 @@ export const TASKS = {
 
   embed: {
     description: 'image and text embeddings (similarity search, duplicates)',
-    queue: 'gpu',
+    queue: 'encoder',
     backends: {
       clip: defineBackend({
         defaultModel: 'Xenova/clip-vit-base-patch32',
