@@ -3,7 +3,8 @@
  * requests that arrive within `windowMs` of each other are run as one call of up to `maxBatch` items,
  * and each caller gets its own item's result.
  *
- * - One batch runs at a time (the model is the scarce thing); items that arrive meanwhile form the next.
+ * - One batch runs at a time (the model is the scarce thing); items that arrive meanwhile form the next,
+ *   which starts on the event loop's next turn after the running one ends.
  * - A batch starts when it is full, when the oldest waiting item has waited `windowMs`, or at the
  *   earliest deadline of a waiting item, whichever comes first.
  * - Items of different owners are taken in turns (round robin in arrival order): one request with many
@@ -206,8 +207,13 @@ export class Batcher<I, O> {
     try {
       await this.#runBatch(batch);
     } finally {
-      this.#running = false;
-      this.#plan();
+      // The next batch is formed on the next turn of the event loop: a model run that blocks the thread
+      // (onnxruntime-node on the CPU) leaves the I/O that finished meanwhile (decoded images of other
+      // requests) unprocessed, and those items belong in the next batch rather than the one after.
+      setImmediate(() => {
+        this.#running = false;
+        this.#plan();
+      });
     }
   }
 

@@ -21,6 +21,7 @@ function recorder(options: Partial<BatcherOptions<string, string>> = {}) {
   const release = async () => {
     for (const done of pending.splice(0)) done();
     await settle(); // the batch's callers are answered
+    await settle(); // the next batch is planned on the next turn of the event loop
     await settle(); // a full next batch starts
   };
   return { batcher, batches, release };
