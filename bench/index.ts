@@ -40,6 +40,11 @@ const BENCHES: Record<
     description: 'RSS after caption vs caption + read + find (one Florence-2), tag vs tag + embed (one CLIP)',
     load: () => import('./memory.js'),
   },
+  batching: {
+    description:
+      '64 concurrent /tags of one image from 16 users: dynamic batching off vs on (img/s, p99 added wait)',
+    load: () => import('./batching.js'),
+  },
   similar: {
     description: '/similar query time at 1k, 10k, 100k stored embeddings: SQLite scan vs in-memory matrix',
     load: () => import('./similar.js'),

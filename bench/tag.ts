@@ -36,7 +36,7 @@ function flag(args: string[], name: string, fallback: number): number {
  * (≈ 10–20:1 JPEG compression, like real photos; raw noise would compress 3:1 and make decoding the
  * bottleneck), three JPEG to one PNG.
  */
-async function makeImages(n: number): Promise<LoadedImage[]> {
+export async function makeImages(n: number): Promise<LoadedImage[]> {
   const out: LoadedImage[] = [];
   for (let i = 0; i < n; i++) {
     const width = 320 + (i % 5) * 40;
@@ -61,7 +61,7 @@ async function makeImages(n: number): Promise<LoadedImage[]> {
   return out;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 export async function run(args: string[]): Promise<void> {
   const nImages = flag(args, 'images', 64);

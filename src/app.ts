@@ -103,6 +103,7 @@ export function createModelRegistry(config: Config): ModelRegistry {
     executionProviders: config.models.executionProviders,
     tasks: config.tasks,
     providers: { groq: config.providers.groq },
+    batching: config.scheduler.batching,
   });
 }
 

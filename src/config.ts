@@ -130,7 +130,18 @@ export const configSchema = z.strictObject({
   }),
   answers: z.strictObject({ lowConfidence: z.number().min(0).max(1) }),
   scheduler: z.strictObject({
-    queues: z.record(z.string(), z.strictObject({ maxConcurrent: z.number().int().min(1).max(64) })),
+    queues: z.record(
+      z.string(),
+      z.strictObject({
+        maxConcurrent: z.number().int().min(1).max(64),
+        perUserSlots: z.number().int().min(1).max(64).optional(),
+      }),
+    ),
+    batching: z.strictObject({
+      enabled: z.boolean(),
+      windowMs: z.number().min(0).max(10_000),
+      maxBatch: z.number().int().min(1).max(1024),
+    }),
     highWater: z.number().int().min(0),
     perUserConcurrent: z.number().int().min(1),
     perUser: quota,

@@ -38,7 +38,7 @@ export const similarCommand = defineCommand<SimilarInput, SimilarData>({
     },
     { name: 'top', type: 'integer', description: 'How many results to show.', min: 1, max: MAX_TOP },
   ],
-  queue: 'gpu',
+  queue: 'encoder',
   priority: 'interactive',
   indexesImages: true,
   async parse({ args, config, request, loadImages }) {
@@ -67,7 +67,10 @@ export const similarCommand = defineCommand<SimilarInput, SimilarData>({
     const embedder = await ctx.backend('embed');
     const key = imageChannel(ctx.request.conversation);
     const query = 'text' in input ? { texts: [input.text] } : { images: [input.image] };
-    const { vectors } = await embedder.run(query, { signal: ctx.signal });
+    const { vectors } = await embedder.run(query, {
+      signal: ctx.signal,
+      ...(ctx.deadline !== undefined && { deadline: ctx.deadline }),
+    });
     const vector = vectors[0] as Float32Array;
     const hits = await index.search(key, vector, input.topK);
     let duplicateOf: string | undefined;

@@ -59,7 +59,7 @@ export const tagsCommand = defineCommand<TagsInput, TagsData>({
     },
     { name: 'top', type: 'integer', description: 'How many labels to show.', min: 1, max: MAX_LABELS },
   ],
-  queue: 'gpu',
+  queue: 'encoder',
   priority: 'normal',
   async parse({ args, config, request, loadImages }) {
     if (request.images.length > MAX_TAG_IMAGES) {
@@ -74,7 +74,10 @@ export const tagsCommand = defineCommand<TagsInput, TagsData>({
   },
   async run({ images, labels, topK }, ctx) {
     const tagger = await ctx.backend('tag');
-    const results = await tagger.run({ images, labels }, { signal: ctx.signal });
+    const results = await tagger.run(
+      { images, labels },
+      { signal: ctx.signal, ...(ctx.deadline !== undefined && { deadline: ctx.deadline }) },
+    );
     const data = results.map((r, i) => ({ file: images[i]?.name ?? '', labels: r.labels }));
     const lines = data.map((d) => {
       const top = d.labels.slice(0, topK).map(percent).join(', ');

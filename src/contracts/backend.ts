@@ -38,6 +38,8 @@ export type TaskName = keyof TaskIO;
 
 export interface RunOptions {
   signal: AbortSignal;
+  /** Epoch ms by which the job must be done (its timeout): a batching backend never waits past it. */
+  deadline?: number;
   onProgress?: (p: { step?: number; total?: number; message?: string; preview?: Buffer }) => void;
 }
 

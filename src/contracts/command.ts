@@ -50,6 +50,8 @@ export interface CommandContext {
   config: Config;
   /** Aborts on user cancel or job timeout; check it between steps. */
   signal: AbortSignal;
+  /** Epoch ms when the job times out (absent: unqueued); batching backends never wait past it. */
+  deadline?: number;
   /** The task's backend; `select.model` picks another model id than the configured one (e.g. /imagine's model). */
   backend<T extends TaskName>(task: T, select?: { model?: string }): Promise<Backend<T>>;
   progress(p: Progress): Promise<void>;

@@ -307,6 +307,7 @@ export class Dispatcher {
         request: req,
         config,
         signal,
+        deadline: Date.now() + config.scheduler.jobTimeoutSeconds * 1000,
         backend: (task, select) => registry.get(task, select),
         progress: (p) => res.progress(p),
         memory: this.#memory,

@@ -28,6 +28,7 @@ import {
   type TaskEntry,
   type TaskTable,
 } from './table.js';
+import type { BatchingSettings } from './tag/clip-towers.js';
 import type { BackendLoadOptions } from './types.js';
 
 /**
@@ -37,7 +38,7 @@ import type { BackendLoadOptions } from './types.js';
 export const TASKS = {
   tag: {
     description: 'zero-shot image tagging',
-    queue: 'gpu',
+    queue: 'encoder',
     backends: {
       clip: defineBackend({
         defaultModel: 'Xenova/clip-vit-base-patch32',
@@ -122,7 +123,7 @@ export const TASKS = {
 
   embed: {
     description: 'image and text embeddings (similarity search, duplicates)',
-    queue: 'gpu',
+    queue: 'encoder',
     backends: {
       clip: defineBackend({
         defaultModel: 'Xenova/clip-vit-base-patch32',
@@ -158,6 +159,8 @@ export interface RegistryOptions {
   providers?: BackendLoadOptions<unknown>['providers'];
   /** Where backends share loaded models; tests pass their own to count loads. */
   shared?: SharedModels;
+  /** Dynamic batching for backends whose models take a batch (config `scheduler.batching`). */
+  batching?: BatchingSettings;
 }
 
 /** Model ids (`org/name` or `name`) found in a models folder: any folder holding a config.json. */
@@ -332,6 +335,7 @@ export class ModelRegistry implements BackendProvider {
           executionProviders: this.#options.executionProviders,
           options: sel.options,
           shared: this.#shared,
+          ...(this.#options.batching && { batching: this.#options.batching }),
           ...(this.#options.providers && { providers: this.#options.providers }),
         })
         .catch((cause: unknown) => {

@@ -1,5 +1,6 @@
 import type { Backend, TaskName } from '../contracts/backend.js';
 import type { SharedModels } from './shared-models.js';
+import type { BatchingSettings } from './tag/clip-towers.js';
 
 /** What a backend factory gets from the registry; `O` is its options schema's output (options.ts). */
 export interface BackendLoadOptions<O> {
@@ -16,6 +17,8 @@ export interface BackendLoadOptions<O> {
    * share acquires it here. Absent (a factory called on its own): the backend loads a model of its own.
    */
   shared?: SharedModels;
+  /** Dynamic batching of encoder calls across requests (config `scheduler.batching`); absent: off. */
+  batching?: BatchingSettings;
 }
 
 export type BackendFactory<T extends TaskName, O> = (opts: BackendLoadOptions<O>) => Promise<Backend<T>>;

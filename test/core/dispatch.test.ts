@@ -165,7 +165,8 @@ test('a waiting request hears its queue position, and cancelling it while queued
       return images.map(() => ({ labels: [{ label: 'x', score: 1 }] }));
     },
   });
-  const { dispatcher, scheduler } = setup(backends);
+  // One encoder slot: the second user's /tags waits behind the first.
+  const { dispatcher, scheduler } = setup(backends, { 'scheduler.queues.encoder.maxConcurrent': 1 });
   const image = { name: 'a.png', data: await solidPng('red') };
   const first = new RecordingResponder();
   const firstDone = dispatcher.handle(

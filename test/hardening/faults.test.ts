@@ -122,7 +122,7 @@ describe('backend failures', () => {
       assert.match(logged, new RegExp(`"req":"${ref}".*request failed`));
     assert.equal(logged.includes(SECRET), false, 'the secret is redacted in the log');
     assert.match(logged, /TypeError-ish failure with \[redacted\]/);
-    assert.deepEqual(scheduler.stats().queues.gpu, { running: 0, queued: 0, maxConcurrent: 1 });
+    assert.deepEqual(scheduler.stats().queues.encoder, { running: 0, queued: 0, maxConcurrent: 16 });
     assertAlive();
     await scheduler.stop();
   });
@@ -133,7 +133,7 @@ describe('backend failures', () => {
       scriptedTagger(async (label) => {
         if (label === 'bob') await aliceRunning.promise;
       }),
-      { overrides: { 'scheduler.queues.gpu.maxConcurrent': 2 } },
+      { overrides: { 'scheduler.queues.encoder.maxConcurrent': 2 } },
     );
     // Bob's job is running (holding a slot) while Alice's fails beside it; then Bob's finishes.
     const bob = run(tags('bob', 'bob'));
@@ -175,7 +175,8 @@ describe('backend failures', () => {
       scriptedTagger(async (label) => {
         if (label === 'stuck') await release.promise;
       }),
-      { overrides: { 'scheduler.jobTimeoutSeconds': 0.2 } },
+      // One encoder slot (the queue /tags uses), so the next job has to wait for it.
+      { overrides: { 'scheduler.jobTimeoutSeconds': 0.2, 'scheduler.queues.encoder.maxConcurrent': 1 } },
     );
     const reply = await run(tags('stuck'));
     assert.equal(reply.error?.code, 'timeout');
@@ -186,7 +187,7 @@ describe('backend failures', () => {
     });
     const next = run(tags('after', 'bob'), res);
     await queued.promise;
-    assert.equal(scheduler.stats().queues.gpu?.running, 1);
+    assert.equal(scheduler.stats().queues.encoder?.running, 1);
     release.resolve();
     assert.equal((await next).text, 'Tags: after 100%');
     await scheduler.stop();

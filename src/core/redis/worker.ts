@@ -135,6 +135,7 @@ export class IrisWorker {
       request,
       config,
       signal: controller.signal,
+      deadline: Date.now() + data.timeoutSeconds * 1000,
       backend: (task) => registry.get(task),
       progress: async (p) => {
         if (p.kind === 'running') {

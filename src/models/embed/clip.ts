@@ -26,10 +26,15 @@ export const createClipEmbedder: BackendFactory<'embed', ClipOptions> = async (
       if (opts.signal.aborted) throw new UserError('cancelled', 'the request was cancelled');
       if ('texts' in input) {
         if (input.texts.length === 0) return { dim: 0, vectors: [] };
-        return rows(await clip.embedTexts(input.texts), input.texts.length);
+        const call = {
+          signal: opts.signal,
+          owner: {},
+          ...(opts.deadline !== undefined && { deadline: opts.deadline }),
+        };
+        return rows(await clip.embedTexts(input.texts, call), input.texts.length);
       }
       if (input.images.length === 0) return { dim: 0, vectors: [] };
-      return rows(await clip.embedImages(input.images, opts.signal), input.images.length);
+      return rows(await clip.embedImages(input.images, opts.signal, opts.deadline), input.images.length);
     },
     dispose: () => clip.dispose(),
   };

@@ -10,7 +10,9 @@
  * Why not the transformers.js pipeline: it re-embeds every label on every call and runs one
  * preprocessing step after the other. Here label embeddings are cached (per template + label,
  * normalised), images go through the vision tower in batches, and the next batch is decoded and
- * resized (sharp, on libuv threads) while the current one runs.
+ * resized (sharp, on libuv threads) while the current one runs. The towers (./clip-towers.ts) belong to
+ * the shared model; with `scheduler.batching` on (`BackendLoadOptions.batching`) the images and texts of
+ * concurrent requests, tag and embed alike, run as one batch.
  *
  * Options (config `tasks.tag.options`):
  * - `template` (default `'a photo of {}'`): the text each label is put into. OpenAI's CLIP prompts
@@ -21,7 +23,8 @@
  * - `logitBias` (default −25 = −0.25 × scale): added before the sigmoid in `mode: 'sigmoid'`. CLIP was
  *   trained with a softmax, so per-label sigmoid scores are an approximation: a label scores > 0.5
  *   when its cosine exceeds 0.25.
- * - `batchSize` (default 8): images per vision-tower run.
+ * - `batchSize` (default 8): images per vision-tower run of one request (with batching: how many of a
+ *   request's images join the batcher at once; `scheduler.batching.maxBatch` caps the run).
  * - `dtype` ('fp32' default, or any dtype of files.ts's table: 'fp16', 'q8', 'q4', …): which ONNX files to
  *   load (`text_model.onnx`, `text_model_fp16.onnx`, `text_model_quantized.onnx`, …), or one per tower,
  *   e.g. `{ text_model: 'fp32', vision_model: 'q8' }`.
@@ -30,16 +33,16 @@
  * - `hooks` (tests and metrics): `{ onTextRun?(texts: number), onVisionRun?(images: number) }`.
  * The schema (../options.ts, `clipOptions`) checks them and fills in the defaults.
  */
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type { Backend, Scored, TaskIO } from '../../contracts/backend.js';
 import type { LoadedImage } from '../../contracts/request.js';
 import { BackendError, UserError } from '../../errors.js';
 import type { ClipOptions } from '../options.js';
 import { SharedModels } from '../shared-models.js';
-import { floatTensor, tensorToFloat32 } from '../tensors.js';
 import type { BackendLoadOptions } from '../types.js';
 import { openClip } from './clip-model.js';
 import { outputSize, preprocessInto } from './clip-preprocess.js';
+import { BATCHING_OFF, ClipTowers, type TowerCall } from './clip-towers.js';
 
 // ---------------------------------------------------------------------------------------------
 
@@ -83,9 +86,13 @@ function cancelled(): UserError {
 /** The tag backend plus the raw embeddings it computes (the embed task is built on these). */
 export interface ClipTagger extends Backend<'tag'> {
   /** Normalised image embeddings, one row per image: data is [images, dim]. */
-  embedImages(images: LoadedImage[], signal: AbortSignal): Promise<{ data: Float32Array; dim: number }>;
+  embedImages(
+    images: LoadedImage[],
+    signal: AbortSignal,
+    deadline?: number,
+  ): Promise<{ data: Float32Array; dim: number }>;
   /** Normalised text embeddings of each text put into the template: [texts, dim]. */
-  embedTexts(texts: string[]): Promise<{ data: Float32Array; dim: number }>;
+  embedTexts(texts: string[], call?: TowerCall): Promise<{ data: Float32Array; dim: number }>;
 }
 
 export const createClipTagger = async (load: BackendLoadOptions<ClipOptions>): Promise<ClipTagger> => {
@@ -100,6 +107,7 @@ export const createClipTagger = async (load: BackendLoadOptions<ClipOptions>): P
     interOpNumThreads: 1,
     executionMode: 'sequential',
   };
+  const batching = load.batching ?? BATCHING_OFF;
   const lease = await (load.shared ?? new SharedModels()).acquire(
     {
       kind: 'clip',
@@ -109,60 +117,26 @@ export const createClipTagger = async (load: BackendLoadOptions<ClipOptions>): P
       settings: {
         graphOptimizationLevel: sessionOptions.graphOptimizationLevel,
         intraOpNumThreads: sessionOptions.intraOpNumThreads,
+        batching,
       },
     },
-    () => openClip(load.modelDir, dtype, sessionOptions),
-    (clip) => clip.release(),
+    async () => {
+      const clip = await openClip(load.modelDir, dtype, sessionOptions);
+      return { clip, towers: new ClipTowers(clip, batching) };
+    },
+    ({ clip }) => clip.release(),
   );
-  const { tokenizer, pre, lut, text, vision, textInputs, textOut, visionIn, visionOut, pixelType } =
-    lease.model;
+  const { pre, lut } = lease.model.clip;
+  const { towers } = lease.model;
+  const unobserve = towers.observe(hooks);
 
-  const intTensor = (name: string, data: BigInt64Array, dims: number[]) =>
-    textInputs.get(name) === 'int32'
-      ? new ort.Tensor(
-          'int32',
-          Int32Array.from(data, (x) => Number(x)),
-          dims,
-        )
-      : new ort.Tensor('int64', data, dims);
-
-  /** Embed texts (normalised), in chunks of 64. */
-  async function embedTexts(texts: string[]): Promise<{ data: Float32Array; dim: number }> {
-    const parts: Float32Array[] = [];
-    let dim = 0;
-    for (let i = 0; i < texts.length; i += 64) {
-      const chunk = texts.slice(i, i + 64);
-      const enc = tokenizer(chunk, { padding: true, truncation: true, max_length: 77 }) as unknown as {
-        input_ids: { data: BigInt64Array; dims: number[] };
-        attention_mask: { data: BigInt64Array; dims: number[] };
-      };
-      const feeds: Record<string, ort.Tensor> = {};
-      if (textInputs.has('input_ids'))
-        feeds.input_ids = intTensor('input_ids', enc.input_ids.data, enc.input_ids.dims);
-      if (textInputs.has('attention_mask')) {
-        feeds.attention_mask = intTensor('attention_mask', enc.attention_mask.data, enc.attention_mask.dims);
-      }
-      hooks.onTextRun?.(chunk.length);
-      let out: ort.InferenceSession.OnnxValueMapType;
-      try {
-        out = await text.run(feeds, [textOut]);
-      } catch (cause) {
-        throw new BackendError('model_failed', `tag/clip: text tower failed: ${(cause as Error).message}`, {
-          isRetryable: false,
-          cause,
-        });
-      }
-      const t = out[textOut] as ort.Tensor;
-      dim = t.dims[1] as number;
-      parts.push(normalise(tensorToFloat32(t), dim, chunk.length));
-    }
-    const data = new Float32Array(texts.length * dim);
-    let off = 0;
-    for (const p of parts) {
-      data.set(p, off);
-      off += p.length;
-    }
-    return { data, dim };
+  /** Embed texts (normalised); `owner` makes one request's texts take turns with other requests'. */
+  async function embedTexts(
+    texts: string[],
+    call: TowerCall = {},
+  ): Promise<{ data: Float32Array; dim: number }> {
+    const { data, dim } = await towers.embedTexts(texts, call);
+    return { data: normalise(data, dim, texts.length), dim };
   }
 
   const fill = (label: string) =>
@@ -208,41 +182,44 @@ export const createClipTagger = async (load: BackendLoadOptions<ClipOptions>): P
     return p;
   }
 
-  async function prepareBatch(images: LoadedImage[]): Promise<ort.Tensor> {
+  interface Pixels {
+    data: Float32Array;
+    n: number;
+    height: number;
+    width: number;
+  }
+
+  /** Decode and resize (sharp, off the tower's time) into one [n, 3, H, W] array. */
+  async function prepareBatch(images: LoadedImage[]): Promise<Pixels> {
     const { width, height } = pre.crop ?? outputSize(pre, images[0]?.width ?? 1, images[0]?.height ?? 1);
     const per = 3 * width * height;
     const data = new Float32Array(images.length * per);
     await Promise.all(images.map((img, i) => preprocessInto(pre, lut, img, data, i * per)));
-    return floatTensor(pixelType, data, [images.length, 3, height, width]);
+    return { data, n: images.length, height, width };
   }
 
-  async function visionEmbed(pixels: ort.Tensor): Promise<{ data: Float32Array; dim: number; n: number }> {
-    hooks.onVisionRun?.(pixels.dims[0] as number);
-    let out: ort.InferenceSession.OnnxValueMapType;
-    try {
-      out = await vision.run({ [visionIn]: pixels }, [visionOut]);
-    } catch (cause) {
-      throw new BackendError('model_failed', `tag/clip: vision tower failed: ${(cause as Error).message}`, {
-        isRetryable: false,
-        cause,
-      });
-    }
-    const emb = out[visionOut] as ort.Tensor;
-    const dim = emb.dims[1] as number;
-    const n = emb.dims[0] as number;
-    return { data: normalise(tensorToFloat32(emb), dim, n), dim, n };
+  async function visionEmbed(
+    pixels: Pixels,
+    call: TowerCall,
+  ): Promise<{ data: Float32Array; dim: number; n: number }> {
+    const { data, dim } = await towers.embedImages(pixels.data, pixels, call);
+    return { data: normalise(data, dim, pixels.n), dim, n: pixels.n };
   }
+
+  /** Images per request chunk: what one tower run takes without batching, what one request queues at once with it. */
+  const chunkSize = pre.crop ? Math.min(batchSize, towers.maxVisionBatch) : 1;
 
   async function embedImages(
     images: LoadedImage[],
     signal: AbortSignal,
+    deadline?: number,
   ): Promise<{ data: Float32Array; dim: number }> {
-    const bs = pre.crop ? batchSize : 1;
+    const call: TowerCall = { signal, owner: {}, ...(deadline !== undefined && { deadline }) };
     const parts: Float32Array[] = [];
     let dim = 0;
-    for (let i = 0; i < images.length; i += bs) {
+    for (let i = 0; i < images.length; i += chunkSize) {
       if (signal.aborted) throw cancelled();
-      const out = await visionEmbed(await prepareBatch(images.slice(i, i + bs)));
+      const out = await visionEmbed(await prepareBatch(images.slice(i, i + chunkSize)), call);
       dim = out.dim;
       parts.push(out.data);
     }
@@ -261,7 +238,7 @@ export const createClipTagger = async (load: BackendLoadOptions<ClipOptions>): P
     id: 'clip',
     model: load.modelId,
     embedImages,
-    embedTexts: (texts) => embedTexts(texts.map(fill)),
+    embedTexts: (texts, call) => embedTexts(texts.map(fill), call),
     async run(input: TaskIO['tag']['in'], opts) {
       if (disposed)
         throw new BackendError('disposed', 'tag/clip: backend was disposed', { isRetryable: true });
@@ -272,22 +249,26 @@ export const createClipTagger = async (load: BackendLoadOptions<ClipOptions>): P
       if (labels.length === 0) return images.map(() => ({ labels: [] }));
 
       // Variable-size inputs (no crop) cannot share a batch.
-      const bs = pre.crop ? batchSize : 1;
       const batches: LoadedImage[][] = [];
-      for (let i = 0; i < images.length; i += bs) batches.push(images.slice(i, i + bs));
+      for (let i = 0; i < images.length; i += chunkSize) batches.push(images.slice(i, i + chunkSize));
+      const call: TowerCall = {
+        signal: opts.signal,
+        owner: {},
+        ...(opts.deadline !== undefined && { deadline: opts.deadline }),
+      };
 
       const textP = labelMatrix(labels);
       textP.catch(() => {});
-      let next: Promise<ort.Tensor> | undefined = prepareBatch(batches[0] as LoadedImage[]);
+      let next: Promise<Pixels> | undefined = prepareBatch(batches[0] as LoadedImage[]);
       next.catch(() => {});
       const results: { labels: Scored[] }[] = [];
       for (let b = 0; b < batches.length; b++) {
         if (opts.signal.aborted) throw cancelled();
-        const pixels: ort.Tensor = await (next as Promise<ort.Tensor>);
+        const pixels = await (next as Promise<Pixels>);
         // start decoding the next batch while this one runs
         next = b + 1 < batches.length ? prepareBatch(batches[b + 1] as LoadedImage[]) : undefined;
         next?.catch(() => {});
-        const { data: img, dim, n } = await visionEmbed(pixels);
+        const { data: img, dim, n } = await visionEmbed(pixels, call);
         const { data: txt, dim: tdim } = await textP;
         if (tdim !== dim) {
           throw new BackendError('bad_model', `tag/clip: text dim ${tdim} ≠ image dim ${dim}`, {
@@ -304,6 +285,7 @@ export const createClipTagger = async (load: BackendLoadOptions<ClipOptions>): P
       disposed = true;
       textCache.clear();
       setCache.clear();
+      unobserve();
       await lease.release();
     },
   };
