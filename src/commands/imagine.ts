@@ -3,7 +3,6 @@ import { validateArgs } from '../core/options.js';
 import type { Button, LoadedImage, Reply, ReplyImage } from '../core/types.js';
 import { isUserError, listChoices, UserError } from '../errors.js';
 import { MAX_SEED, randomSeed } from '../models/imagine/rng.js';
-import { type ImageSafetyCheck, imageSafetyFromConfig } from '../models/imagine/safety.js';
 import { SCHEDULER_NAMES, SCHEDULERS, type SchedulerName } from '../models/imagine/schedulers.js';
 import type { ImagineIO } from '../models/imagine/types.js';
 import {
@@ -22,6 +21,7 @@ import {
   parseSize,
   sizeForAspect,
 } from './imagine-params.js';
+import { blurred, captionGenerated, screenGenerated, spoilerOrBlur } from './imagine-trust.js';
 import { type AnyCommand, type Command, defineCommand, type OptionSpec } from './types.js';
 
 const MAX_PROMPT = 1000;
@@ -132,8 +132,6 @@ function mergeInline(args: Args): { prompt: string; args: Args; ar?: string } {
 }
 
 export interface ImagineCommandDeps {
-  /** Runs on every generated image before it is sent; wins over config safety.imagine (default: from config). */
-  safetyCheck?: ImageSafetyCheck;
   /** Seed source for requests without a seed (tests). */
   random?: () => number;
 }
@@ -177,7 +175,10 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
           'Describe the picture you want: /imagine needs a prompt, e.g. "a red square --ar 3:2".',
         );
       }
-      const blocked = config.safety.imagine.mode === 'off' ? undefined : findBlocked(prompt, cfg.blocklist);
+      const blocked =
+        config.safety.imagine.mode === 'off'
+          ? undefined
+          : findBlocked(prompt, [...cfg.blocklist, ...cfg.blocklistExtra]);
       if (blocked) {
         throw new UserError(
           'blocked',
@@ -276,23 +277,30 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
       const images: ReplyImage[] = [];
       const kept: { seed: number; width: number; height: number; name: string; altText: string }[] = [];
       const notes = [...input.notes];
-      const safety = deps.safetyCheck ?? imageSafetyFromConfig(config.safety.imagine);
       for (const [i, img] of out.images.entries()) {
-        const verdict = await safety.check({ ...img, prompt: input.prompt }, ctx.signal);
-        if (!verdict.allowed) {
+        const verdict = await screenGenerated(img, ctx);
+        const treatment = verdict?.flagged ? spoilerOrBlur(config, ctx.request.platform) : undefined;
+        if (verdict?.flagged && config.safety.imagine.action === 'block') {
           notes.push(
-            `Image ${i + 1} was withheld by the safety check${verdict.reason ? ` (${verdict.reason})` : ''}.`,
+            `Image ${i + 1} was withheld by the safety check (it may not be suitable to post here).`,
           );
           continue;
         }
-        const altText = imagineAltText(input.prompt, {
-          policy: config.altText,
-          platform: ctx.request.platform,
-          index: i,
-          count: out.images.length,
-        });
+        const caption = await captionGenerated(img, { ...ctx, language: config.altText.language });
+        const altText = imagineAltText(
+          { prompt: input.prompt, caption },
+          { policy: config.altText, platform: ctx.request.platform, index: i, count: out.images.length },
+        );
         const name = `iris-${img.seed}.png`;
-        images.push({ png: img.png, altText, name });
+        if (treatment === 'spoiler') {
+          notes.push(
+            `Image ${i + 1} is behind a spoiler: the safety check flagged it as possibly sensitive.`,
+          );
+          images.push({ png: img.png, altText, name, spoiler: true });
+        } else if (treatment === 'blur') {
+          notes.push(`Image ${i + 1} is blurred: the safety check flagged it as possibly sensitive.`);
+          images.push({ png: await blurred(img.png), altText, name });
+        } else images.push({ png: img.png, altText, name });
         kept.push({ seed: img.seed, width: img.width, height: img.height, name, altText });
       }
       if (images.length === 0) throw new UserError('blocked', notes.join(' '));

@@ -317,6 +317,7 @@ export class Dispatcher {
         settings: this.#settings,
         ...(this.#deps.imageIndex && { imageIndex: this.#deps.imageIndex }),
         commands: this.#deps.commands,
+        log: this.#deps.log.child({ req: req.id }),
         status: () => this.status(),
       };
       const reply = await command.run(input, ctx);

@@ -4,6 +4,7 @@ import type { EmbedIO } from './embed/types.js';
 import type { FindIO } from './find/types.js';
 import type { ImagineIO } from './imagine/types.js';
 import type { ReadIO } from './read/types.js';
+import type { SafetyIO } from './safety/types.js';
 import type { SharedModels } from './shared-models.js';
 import type { VqaIO } from './vqa/types.js';
 
@@ -33,6 +34,7 @@ export interface TaskIO {
   imagine: ImagineIO;
   embed: EmbedIO;
   find: FindIO;
+  safety: SafetyIO;
 }
 
 export type TaskName = keyof TaskIO;

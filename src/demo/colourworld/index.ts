@@ -27,6 +27,7 @@ export { BLIP2_VOCAB, NOUNS, synthBlip2 } from './blip2.js';
 export { BENCH_LABELS, COLOURS, colourVector, synthClip, VOCAB } from './clip.js';
 export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, synthFlorence2 } from './florence2.js';
 export { Graph } from './onnx.js';
+export { colourShares, createColourClassifier, demoTaskTable } from './safety.js';
 export { colourLatent, LATENT_RGB_FACTORS, synthSd } from './sd.js';
 export { SMOLVLM_VOCAB, type SmolVlmVariant, synthSmolVlm } from './smolvlm.js';
 

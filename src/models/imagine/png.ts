@@ -6,9 +6,12 @@
  * - `parameters` (iTXt, UTF-8): the line format AUTOMATIC1111 and most SD tools read:
  *   "<prompt>\nNegative prompt: <negative>\nSteps: 4, Sampler: Euler, CFG scale: 0, Seed: 7, Size: 512x512, Model: sd-turbo"
  * - `Software` (tEXt): "iris".
+ * - `XML:com.adobe.xmp` (iTXt): provenance XMP (./provenance.ts): IPTC digital source type
+ *   trainedAlgorithmicMedia, iris, the model id, the seed.
  */
 import { crc32 } from 'node:zlib';
 import { encodePng } from '../../core/media.js';
+import { provenanceXmp, XMP_PNG_KEYWORD } from './provenance.js';
 
 function chunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
@@ -34,11 +37,18 @@ function textChunk(keyword: string, text: string): Buffer {
   );
 }
 
-/** Inserts text chunks right after IHDR (signature 8 bytes + IHDR 25 bytes). */
-export function withPngText(png: Buffer, entries: Record<string, string>): Buffer {
+/**
+ * Inserts text chunks right after IHDR (signature 8 bytes + IHDR 25 bytes): tEXt for printable ASCII,
+ * else iTXt (UTF-8); keys in `utf8Keys` are always iTXt (XMP must be).
+ */
+export function withPngText(
+  png: Buffer,
+  entries: Record<string, string>,
+  utf8Keys: readonly string[] = [],
+): Buffer {
   const ihdrEnd = 8 + 8 + png.readUInt32BE(8) + 4;
   const chunks = Object.entries(entries).map(([k, v]) =>
-    /^[\x20-\x7e]*$/.test(v) ? textChunk(k, v) : itxt(k, v),
+    /^[\x20-\x7e]*$/.test(v) && !utf8Keys.includes(k) ? textChunk(k, v) : itxt(k, v),
   );
   return Buffer.concat([png.subarray(0, ihdrEnd), ...chunks, png.subarray(ihdrEnd)]);
 }
@@ -76,6 +86,8 @@ export interface GenerationParams {
   width: number;
   height: number;
   model: string;
+  /** Model id or folder name for the provenance XMP (default `model`). */
+  modelId?: string;
   strength?: number;
 }
 
@@ -110,7 +122,15 @@ export async function encodeGenerated(
   params: GenerationParams,
 ): Promise<Buffer> {
   const png = await encodePng({ ...rgb, channels: 3 });
-  return withPngText(png, { parameters: parametersText(params), Software: 'iris' });
+  const xmp = provenanceXmp({
+    generator: 'iris',
+    model: params.modelId ?? params.model,
+    seed: params.seed,
+    prompt: params.prompt,
+  });
+  return withPngText(png, { parameters: parametersText(params), Software: 'iris', [XMP_PNG_KEYWORD]: xmp }, [
+    XMP_PNG_KEYWORD,
+  ]);
 }
 
 /** Latents [4, h, w] (one image, at `offset`) → a small RGB preview PNG through latent→RGB factors. */

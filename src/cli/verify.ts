@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { UserError } from '../errors.js';
+import { readPngText } from '../models/imagine/png.js';
+import {
+  readXmp,
+  TRAINED_ALGORITHMIC_MEDIA,
+  XMP_PNG_KEYWORD,
+  type XmpFacts,
+} from '../models/imagine/provenance.js';
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+export interface VerifyResult {
+  file: string;
+  /** The file says it was made by iris. */
+  iris: boolean;
+  /** IPTC digital source type trainedAlgorithmicMedia: marked as made by a trained model. */
+  aiGenerated: boolean;
+  digitalSourceType?: string;
+  generator?: string;
+  model?: string;
+  seed?: number;
+  prompt?: string;
+  /** The AUTOMATIC1111-style `parameters` text. */
+  parameters?: string;
+}
+
+/** What iris wrote into a PNG it generated: the provenance XMP and the parameters text. */
+export function verifyPng(file: string, png: Buffer): VerifyResult {
+  if (png.length < 8 || !png.subarray(0, 8).equals(PNG_SIGNATURE)) {
+    throw new UserError('bad_image', `${basename(file)} is not a PNG file (iris writes PNG).`);
+  }
+  const text = readPngText(png);
+  const xmpText = text[XMP_PNG_KEYWORD];
+  let xmp: XmpFacts = {};
+  if (xmpText) {
+    try {
+      xmp = readXmp(xmpText);
+    } catch (cause) {
+      throw new UserError('bad_image', `${basename(file)} has an XMP packet that is not valid XML.`, {
+        cause,
+      });
+    }
+  }
+  const generator = xmp.iris?.generator ?? xmp.creatorTool ?? text.Software;
+  return {
+    file,
+    iris: generator === 'iris',
+    aiGenerated: xmp.digitalSourceType === TRAINED_ALGORITHMIC_MEDIA,
+    ...(xmp.digitalSourceType && { digitalSourceType: xmp.digitalSourceType }),
+    ...(generator && { generator }),
+    ...((xmp.iris?.model ?? xmp.aiSystemUsed) && { model: xmp.iris?.model ?? xmp.aiSystemUsed }),
+    ...(xmp.iris?.seed !== undefined && { seed: xmp.iris.seed }),
+    ...(xmp.prompt !== undefined && { prompt: xmp.prompt }),
+    ...(text.parameters !== undefined && { parameters: text.parameters }),
+  };
+}
+
+/**
+ * `iris verify FILE`: reads back the provenance iris wrote (XMP digital source type, generator, model,
+ * seed, prompt, parameters). Exit 0 when the file carries iris's provenance, 2 when it does not.
+ */
+export async function verifyCli(
+  file: string,
+  opts: { json?: boolean; out: (line: string) => void; err: (line: string) => void },
+): Promise<number> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (cause) {
+    throw new UserError(
+      'bad_image',
+      `Cannot read ${basename(file)}: ${(cause as NodeJS.ErrnoException).code ?? 'unreadable'}.`,
+      {
+        cause,
+      },
+    );
+  }
+  const result = verifyPng(file, bytes);
+  const found = result.iris && result.aiGenerated;
+  if (opts.json) opts.out(JSON.stringify(result));
+  else if (found) {
+    opts.out(`${file}: made by iris, marked AI-generated (IPTC digital source type trainedAlgorithmicMedia)`);
+    if (result.model) opts.out(`  model:  ${result.model}`);
+    if (result.seed !== undefined) opts.out(`  seed:   ${result.seed}`);
+    if (result.prompt !== undefined) opts.out(`  prompt: ${result.prompt}`);
+    if (result.parameters) opts.out(`  parameters:\n    ${result.parameters.split('\n').join('\n    ')}`);
+  }
+  if (!found) {
+    opts.err(
+      `error: ${basename(file)} carries no provenance from iris${result.parameters ? ' (only a parameters text, which anyone can write)' : ''}.`,
+    );
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,88 @@
+/**
+ * What /imagine does to each generated image before posting it, inside the same job (no second trip
+ * through the queue): the safety check (config `safety`, classifier `tasks.safety`) and the caption that
+ * goes into the alt text (caption task). A failing caption falls back to the prompt and says why in the
+ * log; a failing safety check fails the job, so nothing is posted unchecked.
+ */
+import sharp from 'sharp';
+import type { Config } from '../config.js';
+import type { LoadedImage } from '../core/types.js';
+import { judge, type SafetyVerdict } from '../models/safety/verdict.js';
+import type { CommandContext } from './types.js';
+
+/** Platforms that hide an image behind a spoiler until clicked; elsewhere a flagged image is blurred. */
+export const SPOILER_PLATFORMS: ReadonlySet<string> = new Set(['discord']);
+
+export interface GeneratedImage {
+  png: Buffer;
+  width: number;
+  height: number;
+  seed: number;
+}
+
+/** The verdict on one generated image, or undefined when config does not check images. */
+export async function screenGenerated(
+  image: GeneratedImage,
+  ctx: Pick<CommandContext, 'backend' | 'config' | 'signal' | 'log'>,
+): Promise<SafetyVerdict | undefined> {
+  const { safety } = ctx.config;
+  if (safety.imagine.mode !== 'classifier') return undefined;
+  const classifier = await ctx.backend('safety');
+  const [result] = await classifier.run({ images: [image.png] }, { signal: ctx.signal });
+  const verdict = judge(result?.scores ?? {}, safety);
+  if (verdict.flagged) {
+    ctx.log?.warn(
+      { seed: image.seed, score: verdict.score, classes: verdict.classes, action: safety.imagine.action },
+      'imagine: generated image flagged by the safety check',
+    );
+  }
+  return verdict;
+}
+
+/** A flagged image as it may be posted: blurred beyond recognition, the same size. */
+export async function blurred(png: Buffer): Promise<Buffer> {
+  return sharp(png).blur(40).png().toBuffer();
+}
+
+/**
+ * What the image shows, from the caption task, in `language` (BCP 47) where the backend can write it;
+ * undefined (and a log line) when it cannot say.
+ */
+export async function captionGenerated(
+  image: GeneratedImage,
+  ctx: Pick<CommandContext, 'backend' | 'signal' | 'log'> & { language: string },
+): Promise<string | undefined> {
+  const loaded: LoadedImage = {
+    name: `iris-${image.seed}.png`,
+    bytes: image.png,
+    format: 'png',
+    width: image.width,
+    height: image.height,
+  };
+  try {
+    const captioner = await ctx.backend('caption');
+    const { caption } = await captioner.run(
+      { image: loaded, detail: 'detailed', language: ctx.language },
+      { signal: ctx.signal },
+    );
+    const text = caption.trim();
+    if (!text) ctx.log?.info({ seed: image.seed }, 'imagine: empty caption; alt text is the prompt alone');
+    return text || undefined;
+  } catch (err) {
+    // A cancelled or timed-out job stops here rather than posting.
+    ctx.signal.throwIfAborted();
+    ctx.log?.warn(
+      { err, seed: image.seed },
+      'imagine: caption backend unavailable; alt text is the prompt alone',
+    );
+    return undefined;
+  }
+}
+
+export function spoilerOrBlur(config: Config, platform: string | undefined): 'spoiler' | 'blur' {
+  return config.safety.imagine.action === 'spoiler' &&
+    platform !== undefined &&
+    SPOILER_PLATFORMS.has(platform)
+    ? 'spoiler'
+    : 'blur';
+}
