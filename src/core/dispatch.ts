@@ -15,6 +15,7 @@ import { redactSecrets } from './redact.js';
 import type { Scheduler } from './scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './settings.js';
 import type { AdapterHooks, BotRequest, LoadedImage, MessageDeleted, Reply, Responder } from './types.js';
+import { uploadSafetyNote, withNote } from './upload-safety.js';
 
 /** A PNG iris made, as a LoadedImage (for image memory). */
 async function describePng(name: string, png: Buffer): Promise<LoadedImage> {
@@ -305,6 +306,14 @@ export class Dispatcher {
       fetchImage: (ref) => resolveImage(ref, media.limits, media.policy, req.signal),
     };
     const input = await command.parse(parseCtx);
+    const uploadNote = images
+      ? await uploadSafetyNote(await images, {
+          registry,
+          config,
+          signal: req.signal,
+          log: this.#deps.log.child({ req: req.id }),
+        })
+      : undefined;
 
     const run = async (signal: AbortSignal) => {
       const ctx: CommandContext = {
@@ -326,9 +335,9 @@ export class Dispatcher {
         : reply;
     };
     const queue = command.queueFor?.(config) ?? command.queue;
-    if (!queue) return run(req.signal);
+    if (!queue) return withNote(await run(req.signal), uploadNote);
     if (this.#deps.jobs) {
-      return this.#deps.jobs.submit({
+      const reply = await this.#deps.jobs.submit({
         command,
         queue,
         input,
@@ -337,8 +346,9 @@ export class Dispatcher {
           res.progress(p).catch((err) => this.#deps.log.warn({ err, req: req.id }, 'progress failed'));
         },
       });
+      return withNote(reply, uploadNote);
     }
-    return scheduler.schedule(
+    const reply = await scheduler.schedule(
       {
         queue,
         user: `${req.platform}:${req.user.id}`,
@@ -354,5 +364,6 @@ export class Dispatcher {
       },
       run,
     );
+    return withNote(reply, uploadNote);
   }
 }

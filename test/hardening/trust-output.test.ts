@@ -283,6 +283,48 @@ describe('image safety check before posting (config safety)', () => {
   });
 });
 
+describe('uploads (config safety.uploads)', () => {
+  const unsafe: Runners['safety'] = async ({ images }) =>
+    images.map(() => ({ scores: { Porn: 0.95, Neutral: 0.05 } }));
+  const captioner: Runners['caption'] = async () => ({ caption: 'a red square' });
+
+  test('flag: a flagged upload gets a note on the reply; the request is still served', async () => {
+    const h = setup({
+      runners: { caption: captioner, safety: unsafe },
+      overrides: { 'safety.uploads': 'flag' },
+    });
+    try {
+      const reply = await h.send({
+        command: 'caption',
+        images: [{ name: 'r.png', data: await solidPng('#ff0000') }],
+      });
+      assert.equal(reply.error, undefined, reply.text);
+      assert.match(reply.text ?? '', /A red square/);
+      assert.match(
+        reply.text ?? '',
+        /\nNote: the safety check flagged this image \(r\.png\) as possibly sensitive\.$/,
+      );
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('off (default): uploads are not scored', async () => {
+    const h = setup({ runners: { caption: captioner, safety: unsafe } });
+    try {
+      const reply = await h.send({
+        command: 'caption',
+        images: [{ name: 'r.png', data: await solidPng('#ff0000') }],
+      });
+      assert.doesNotMatch(reply.text ?? '', /safety check/);
+      assert.ok(!h.backends.calls.some((c) => c.task === 'safety'));
+      assert.equal(loadConfig({ env: {} }).safety.uploads, 'off');
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
 describe('"may be wrong" hint on low-confidence answers', () => {
   const image = async (c = '#ff0000') => [{ name: 'r.png', data: await solidPng(c) }];
 
