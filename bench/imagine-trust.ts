@@ -2,14 +2,15 @@
  * What /imagine's trust steps add per generated image, next to the time to generate it (imagine.ts):
  * the safety classifier (nsfwjs MobileNetV2 on TensorFlow.js WebAssembly: the real model), the caption
  * for the alt text (the colour-world Florence-2: the pipeline's own cost, not a real model's; real
- * Florence-2-base on this CPU is far slower) and the provenance XMP (building the packet and inserting
- * its chunk). Medians of `rounds` runs after a warm-up; first loads are shown apart.
+ * Florence-2-base on this CPU is far slower), the provenance XMP (building the packet and inserting
+ * its chunk) and the signed C2PA manifest. Medians of `rounds` runs after a warm-up; first loads are shown apart.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { synthFlorence2 } from '../src/demo/colourworld/florence2.js';
 import { createFlorence2Captioner } from '../src/models/caption/florence2.js';
+import { signC2pa } from '../src/models/imagine/c2pa.js';
 import { withPngText } from '../src/models/imagine/png.js';
 import { provenanceXmp, XMP_PNG_KEYWORD } from '../src/models/imagine/provenance.js';
 import { florence2Options, nsfwjsOptions } from '../src/models/options.js';
@@ -32,7 +33,14 @@ async function timed(rounds: number, fn: () => Promise<unknown>): Promise<number
 export async function trustCosts(
   png: { png: Buffer; width: number; height: number; seed: number },
   rounds: number,
-): Promise<{ safetyLoad: number; safety: number; captionLoad: number; caption: number; provenance: number }> {
+): Promise<{
+  safetyLoad: number;
+  safety: number;
+  captionLoad: number;
+  caption: number;
+  provenance: number;
+  c2pa: number;
+}> {
   const signal = new AbortController().signal;
   let t0 = performance.now();
   const classifier = await createNsfwjsClassifier({
@@ -75,7 +83,11 @@ export async function trustCosts(
       });
       return withPngText(png.png, { [XMP_PNG_KEYWORD]: xmp }, [XMP_PNG_KEYWORD]);
     });
-    return { safetyLoad, safety, captionLoad, caption, provenance };
+    const credentials = { certificate: '', key: '', credentialsDir: join(root, 'c2pa') };
+    const c2pa = await timed(rounds, () =>
+      signC2pa(png.png, { model: 'onnxruntime/sd-turbo', seed: png.seed, version: '0.1.0' }, credentials),
+    );
+    return { safetyLoad, safety, captionLoad, caption, provenance, c2pa };
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -98,6 +110,6 @@ export function reportTrust(generateMs: number, c: Awaited<ReturnType<typeof tru
     `colour-world weights: pipeline cost only; first load ${c.captionLoad.toFixed(0)} ms`,
   );
   line('provenance (XMP)', c.provenance, 'packet + iTXt chunk');
-  const total = c.safety + c.caption + c.provenance;
-  line('all three', total, '');
+  line('C2PA manifest', c.c2pa, 'Ed25519 signature + pixel hash, credentials read per image');
+  line('all together', c.safety + c.caption + c.provenance + c.c2pa, '');
 }

@@ -39,7 +39,9 @@ echo "iris tag: $tags"
 node -e "const r = JSON.parse(process.argv[1]); if (r.labels[0].label !== 'red') process.exit(1)" "$tags"
 iris caption red.png --models colour-world
 iris imagine "a red square" --size 64x64 --out drawn.png --models colour-world
-iris verify drawn.png
+verified=$(iris verify drawn.png)
+echo "$verified"
+echo "$verified" | grep -q 'C2PA:   signed manifest valid' || { echo 'check-production-install: no valid C2PA manifest' >&2; exit 1; }
 # The safety classifier's weights and WebAssembly ship in node_modules: it must run with no network at all.
 offline() {
   if unshare -rn true 2>/dev/null; then

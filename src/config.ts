@@ -134,6 +134,14 @@ function configSchemaFor(table: TaskTable) {
       }),
       uploads: z.enum(['off', 'flag']),
     }),
+    provenance: z.strictObject({
+      c2pa: z.strictObject({
+        enabled: z.boolean(),
+        certificate: z.string(),
+        key: z.string(),
+        credentialsDir: z.string().min(1),
+      }),
+    }),
     answers: z.strictObject({ lowConfidence: z.number().min(0).max(1) }),
     scheduler: z.strictObject({
       queues: z.record(z.string(), z.strictObject({ maxConcurrent: z.number().int().min(1).max(64) })),

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { UserError } from '../errors.js';
+import { type C2paReport, readC2pa } from '../models/imagine/c2pa.js';
 import { readPngText } from '../models/imagine/png.js';
 import {
   readXmp,
@@ -57,9 +58,19 @@ export function verifyPng(file: string, png: Buffer): VerifyResult {
   };
 }
 
+/** The signed C2PA manifest, validated (undefined: none); a broken one is reported, not thrown. */
+async function c2paOf(png: Buffer): Promise<C2paReport | undefined> {
+  try {
+    return await readC2pa(png);
+  } catch (err) {
+    return { valid: false, failures: [`unreadable: ${(err as Error).message}`] };
+  }
+}
+
 /**
  * `iris verify FILE`: reads back the provenance iris wrote (XMP digital source type, generator, model,
- * seed, prompt, parameters). Exit 0 when the file carries iris's provenance, 2 when it does not.
+ * seed, prompt, parameters) and validates its C2PA manifest when there is one (signature, pixel hash).
+ * Exit 0 when the file carries iris's provenance and any manifest validates, 2 otherwise.
  */
 export async function verifyCli(
   file: string,
@@ -77,15 +88,29 @@ export async function verifyCli(
       },
     );
   }
-  const result = verifyPng(file, bytes);
+  const c2pa = await c2paOf(bytes);
+  const result = { ...verifyPng(file, bytes), ...(c2pa && { c2pa }) };
   const found = result.iris && result.aiGenerated;
   if (opts.json) opts.out(JSON.stringify(result));
   else if (found) {
     opts.out(`${file}: made by iris, marked AI-generated (IPTC digital source type trainedAlgorithmicMedia)`);
+    if (c2pa) {
+      opts.out(
+        c2pa.valid
+          ? `  C2PA:   signed manifest valid (signer ${c2pa.signer ?? 'unknown'}; pixels unchanged since signing)`
+          : `  C2PA:   INVALID (${c2pa.failures.join(', ')})`,
+      );
+    }
     if (result.model) opts.out(`  model:  ${result.model}`);
     if (result.seed !== undefined) opts.out(`  seed:   ${result.seed}`);
     if (result.prompt !== undefined) opts.out(`  prompt: ${result.prompt}`);
     if (result.parameters) opts.out(`  parameters:\n    ${result.parameters.split('\n').join('\n    ')}`);
+  }
+  if (found && c2pa && !c2pa.valid) {
+    opts.err(
+      `error: ${basename(file)} has changed since iris signed it (C2PA: ${c2pa.failures.join(', ')}).`,
+    );
+    return 2;
   }
   if (!found) {
     opts.err(

@@ -7,8 +7,14 @@
 import sharp from 'sharp';
 import type { Config } from '../config.js';
 import type { LoadedImage } from '../core/types.js';
+import { signC2pa } from '../models/imagine/c2pa.js';
+import { readPngText, withPngText } from '../models/imagine/png.js';
+import { publicModelName, XMP_PNG_KEYWORD } from '../models/imagine/provenance.js';
 import { judge, type SafetyVerdict } from '../models/safety/verdict.js';
 import type { CommandContext } from './types.js';
+
+/** Written into C2PA manifests as the software agent's version. */
+const IRIS_VERSION = '0.1.0';
 
 /** Platforms that hide an image behind a spoiler until clicked; elsewhere a flagged image is blurred. */
 export const SPOILER_PLATFORMS: ReadonlySet<string> = new Set(['discord']);
@@ -39,9 +45,21 @@ export async function screenGenerated(
   return verdict;
 }
 
-/** A flagged image as it may be posted: blurred beyond recognition, the same size. */
+/** A flagged image as it may be posted: blurred beyond recognition, the same size, same text chunks. */
 export async function blurred(png: Buffer): Promise<Buffer> {
-  return sharp(png).blur(40).png().toBuffer();
+  const blur = await sharp(png).blur(40).png().toBuffer();
+  return withPngText(blur, readPngText(png), [XMP_PNG_KEYWORD]);
+}
+
+/** The PNG as posted: with a signed C2PA manifest when config provenance.c2pa asks for one. */
+export async function sealed(
+  png: Buffer,
+  what: { model: string; seed: number },
+  config: Config,
+): Promise<Buffer> {
+  const { c2pa } = config.provenance;
+  if (!c2pa.enabled) return png;
+  return signC2pa(png, { ...what, model: publicModelName(what.model), version: IRIS_VERSION }, c2pa);
 }
 
 /**

@@ -21,7 +21,7 @@ import {
   parseSize,
   sizeForAspect,
 } from './imagine-params.js';
-import { blurred, captionGenerated, screenGenerated, spoilerOrBlur } from './imagine-trust.js';
+import { blurred, captionGenerated, screenGenerated, sealed, spoilerOrBlur } from './imagine-trust.js';
 import { type AnyCommand, type Command, defineCommand, type OptionSpec } from './types.js';
 
 const MAX_PROMPT = 1000;
@@ -292,15 +292,16 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
           { policy: config.altText, platform: ctx.request.platform, index: i, count: out.images.length },
         );
         const name = `iris-${img.seed}.png`;
+        const posted = treatment === 'blur' ? await blurred(img.png) : img.png;
+        const png = await sealed(posted, { model: input.modelId, seed: img.seed }, config);
         if (treatment === 'spoiler') {
           notes.push(
             `Image ${i + 1} is behind a spoiler: the safety check flagged it as possibly sensitive.`,
           );
-          images.push({ png: img.png, altText, name, spoiler: true });
         } else if (treatment === 'blur') {
           notes.push(`Image ${i + 1} is blurred: the safety check flagged it as possibly sensitive.`);
-          images.push({ png: await blurred(img.png), altText, name });
-        } else images.push({ png: img.png, altText, name });
+        }
+        images.push({ png, altText, name, ...(treatment === 'spoiler' && { spoiler: true }) });
         kept.push({ seed: img.seed, width: img.width, height: img.height, name, altText });
       }
       if (images.length === 0) throw new UserError('blocked', notes.join(' '));

@@ -34,7 +34,10 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'iris-cli-check-'));
   models = join(dir, 'models');
   await synthAll(models);
-  await writeFile(join(dir, 'iris.yaml'), 'memory:\n  store: memory\n');
+  await writeFile(
+    join(dir, 'iris.yaml'),
+    `memory:\n  store: memory\nprovenance:\n  c2pa:\n    credentialsDir: ${join(dir, 'c2pa')}\n`,
+  );
   await sharp({ create: { width: 64, height: 64, channels: 3, background: '#2060c0' } })
     .png()
     .toFile(join(dir, 'blue.png'));
@@ -95,6 +98,14 @@ test('iris verify reads back what iris imagine wrote; other PNGs have no iris pr
     seed: 5,
     prompt: 'a red square',
     parameters: readPngText(await readFile(out)).parameters,
+    c2pa: {
+      valid: true,
+      failures: [],
+      signer: 'CN=iris, O=iris (local signing certificate)',
+      digitalSourceType: 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia',
+      softwareAgent: 'iris',
+      description: 'model onnxruntime/sd-turbo, seed 5',
+    },
   });
   const plain = await iris('verify', out);
   assert.match(
@@ -102,6 +113,19 @@ test('iris verify reads back what iris imagine wrote; other PNGs have no iris pr
     /made by iris, marked AI-generated \(IPTC digital source type trainedAlgorithmicMedia\)/,
   );
   assert.match(plain.stdout, /seed: {3}5/);
+  assert.match(plain.stdout, /C2PA: {3}signed manifest valid/);
+
+  // Edited pixels: the XMP still says iris, the signed manifest says the file changed.
+  const bytes = await readFile(out);
+  const at = bytes.indexOf('IDAT') + 10;
+  bytes[at] = (bytes[at] as number) ^ 0xff;
+  await writeFile(join(dir, 'edited.png'), bytes);
+  const edited = await iris('verify', join(dir, 'edited.png'));
+  assert.equal(edited.code, 2);
+  assert.match(
+    edited.stderr,
+    /^error: edited\.png has changed since iris signed it \(C2PA: .*assertion\.dataHash\.mismatch/,
+  );
 
   const other = await iris('verify', join(dir, 'blue.png'));
   assert.equal(other.code, 2);

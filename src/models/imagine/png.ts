@@ -11,7 +11,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { encodePng } from '../../core/media.js';
-import { provenanceXmp, XMP_PNG_KEYWORD } from './provenance.js';
+import { provenanceXmp, publicModelName, XMP_PNG_KEYWORD } from './provenance.js';
 
 function chunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
@@ -124,7 +124,7 @@ export async function encodeGenerated(
   const png = await encodePng({ ...rgb, channels: 3 });
   const xmp = provenanceXmp({
     generator: 'iris',
-    model: params.modelId ?? params.model,
+    model: publicModelName(params.modelId ?? params.model),
     seed: params.seed,
     prompt: params.prompt,
   });

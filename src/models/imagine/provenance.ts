@@ -7,6 +7,7 @@
  *
  * Nothing time-dependent goes in: the same seed and options still give byte-identical files.
  */
+import { basename, isAbsolute } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 
 export const TRAINED_ALGORITHMIC_MEDIA =
@@ -22,6 +23,12 @@ export interface Provenance {
   model: string;
   seed: number;
   prompt: string;
+}
+
+/** A model id as files may carry it: a folder path is cut to its last part (no local paths in files). */
+export function publicModelName(model: string): string {
+  const looksLikePath = isAbsolute(model) || model.startsWith('.') || model.includes('\\');
+  return looksLikePath ? basename(model.replace(/[\\/]+$/, '')) : model;
 }
 
 function escapeXml(text: string): string {
