@@ -16,6 +16,10 @@ import type { CommandContext } from './types.js';
 /** Written into C2PA manifests as the software agent's version. */
 const IRIS_VERSION = '0.1.0';
 
+/** The description of an image posted hidden (spoiler or blur) instead of its caption. */
+export const FLAGGED_DESCRIPTION =
+  'A picture hidden because the safety check flagged it as possibly sensitive.';
+
 /** Platforms that hide an image behind a spoiler until clicked; elsewhere a flagged image is blurred. */
 export const SPOILER_PLATFORMS: ReadonlySet<string> = new Set(['discord']);
 

@@ -21,7 +21,14 @@ import {
   parseSize,
   sizeForAspect,
 } from './imagine-params.js';
-import { blurred, captionGenerated, screenGenerated, sealed, spoilerOrBlur } from './imagine-trust.js';
+import {
+  blurred,
+  captionGenerated,
+  FLAGGED_DESCRIPTION,
+  screenGenerated,
+  sealed,
+  spoilerOrBlur,
+} from './imagine-trust.js';
 import { type AnyCommand, type Command, defineCommand, type OptionSpec } from './types.js';
 
 const MAX_PROMPT = 1000;
@@ -286,7 +293,10 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
           );
           continue;
         }
-        const caption = await captionGenerated(img, { ...ctx, language: config.altText.language });
+        // A hidden image's alt text must not describe what the spoiler or blur hides.
+        const caption = treatment
+          ? FLAGGED_DESCRIPTION
+          : await captionGenerated(img, { ...ctx, language: config.altText.language });
         const altText = imagineAltText(
           { prompt: input.prompt, caption },
           { policy: config.altText, platform: ctx.request.platform, index: i, count: out.images.length },

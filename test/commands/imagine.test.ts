@@ -418,6 +418,11 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
       [undefined, true],
     );
     assert.match(spoiler.text ?? '', /Image 2 is behind a spoiler/);
+    assert.equal(
+      spoiler.images?.[1]?.altText,
+      'AI-generated: A picture hidden because the safety check flagged it as possibly sensitive. Prompt: a red square (image 2 of 2)',
+      'the alt text does not describe what the spoiler hides',
+    );
 
     const blurredReply = await run('spoiler', 'slack');
     assert.equal(blurredReply.images?.length, 2);
