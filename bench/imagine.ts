@@ -10,6 +10,8 @@
  * (everything else: tokenising, scheduler + guidance arithmetic, fp16 conversion, VAE post-processing,
  * PNG encoding) as a share of model time. Goal: glue ≤ 5 % of model time. The median round is shown.
  *
+ * Then what the safety check, the alt-text caption and the provenance XMP add per image (imagine-trust.ts).
+ *
  * No GPU here: real it/s with SD-Turbo-sized weights needs the GPU machine and is not measured.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,6 +21,7 @@ import type { ImagineIO } from '../src/contracts/tasks/imagine.js';
 import { synthSd } from '../src/demo/colourworld/sd.js';
 import { createSdBackend } from '../src/models/imagine/sd.js';
 import { type SdHooks, sdOptions } from '../src/models/options.js';
+import { reportTrust, trustCosts } from './imagine-trust.js';
 
 function flag(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -42,7 +45,7 @@ async function measure(
   input: ImagineIO['in'],
   rounds: number,
   threads: number,
-): Promise<{ rounds: Round[]; median: Round }> {
+): Promise<{ rounds: Round[]; median: Round; image: ImagineIO['out']['images'][number] }> {
   let current: Round = { total: 0, sessions: {}, phases: {} };
   const hooks: SdHooks = {
     onSessionRun: (name, t) => {
@@ -61,16 +64,18 @@ async function measure(
   const signal = new AbortController().signal;
   await backend.run({ ...input, steps: 1 }, { signal }); // warm-up
   const all: Round[] = [];
+  let image: ImagineIO['out']['images'][number] | undefined;
   for (let r = 0; r < rounds; r++) {
     current = { total: 0, sessions: {}, phases: {} };
     const t0 = performance.now();
-    await backend.run(input, { signal });
+    image = (await backend.run(input, { signal })).images[0];
     current.total = performance.now() - t0;
     all.push(current);
   }
   await backend.dispose();
   const byTotal = [...all].sort((a, b) => a.total - b.total);
-  return { rounds: all, median: byTotal[Math.floor(byTotal.length / 2)] as Round };
+  if (!image) throw new Error('imagine bench: no image');
+  return { rounds: all, median: byTotal[Math.floor(byTotal.length / 2)] as Round, image };
 }
 
 function report(title: string, r: Round): boolean {
@@ -123,6 +128,7 @@ export async function run(args: string[]): Promise<void> {
       `\nUNet per call (v1-5 layout, batch 2): ${perStep.toFixed(0)} ms → ${(1000 / perStep).toFixed(2)} it/s on this CPU`,
     );
     console.log(ok1 && ok2 ? 'glue ≤ 5 % of model time: met' : 'glue ≤ 5 % of model time: NOT met');
+    reportTrust(turbo.median.total, await trustCosts(turbo.image, rounds));
   } finally {
     await rm(root, { recursive: true, force: true });
   }

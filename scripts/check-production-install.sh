@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A production install, made the way a deployment makes one: build here, copy only what runs (no src/, no
 # tests) into a temp folder, install the production dependencies there (npm ci --omit=dev: no tsx, no
-# TypeScript), and run the CLI: models synth, tag, caption, imagine and the playground of `iris start`.
+# TypeScript), and run the CLI: models synth, tag, caption, imagine, verify, check (the real nsfwjs model,
+# without network where this machine can take it away) and the playground of `iris start`.
 # Any import that only a devDependency satisfies fails here. CI runs it after `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,24 @@ echo "iris tag: $tags"
 node -e "const r = JSON.parse(process.argv[1]); if (r.labels[0].label !== 'red') process.exit(1)" "$tags"
 iris caption red.png --models colour-world
 iris imagine "a red square" --size 64x64 --out drawn.png --models colour-world
+verified=$(iris verify drawn.png)
+echo "$verified"
+echo "$verified" | grep -q 'C2PA:   signed manifest valid' || { echo 'check-production-install: no valid C2PA manifest' >&2; exit 1; }
+# The safety classifier's weights and WebAssembly ship in node_modules: it must run with no network at all.
+offline() {
+  if unshare -rn true 2>/dev/null; then
+    unshare -rn "$@"
+  else
+    echo "check-production-install: (no network namespace here; iris check runs with the network up)" >&2
+    "$@"
+  fi
+}
+checked=$(offline node bin/iris.js --config iris.yaml check red.png drawn.png --json)
+echo "iris check: $checked"
+node -e "
+  const rows = process.argv[1].trim().split('\\n').map((l) => JSON.parse(l));
+  if (rows.length !== 2 || !rows.every((r) => r.safe && typeof r.scores.Neutral === 'number')) process.exit(1);
+" "$checked"
 
 # iris start: the demo models by themselves (no token, no models here), and the page's files.
 IRIS_PORT=0 node bin/iris.js --config iris.yaml start 2> start.log &
@@ -63,4 +82,4 @@ node --input-type=module -e "
 kill -TERM "$pid"
 wait "$pid"
 pid=""
-echo "check-production-install: ok (a production install runs models synth, tag, caption, imagine and start)"
+echo "check-production-install: ok (a production install runs models synth, tag, caption, imagine, verify, check and start)"

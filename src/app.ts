@@ -21,6 +21,7 @@ import { Scheduler } from './core/scheduler.js';
 import { MemorySettingsStore, type SettingsStore } from './core/settings.js';
 import { SqliteSettingsStore } from './core/settings-sqlite.js';
 import { ModelRegistry } from './models/registry.js';
+import type { TaskTable } from './models/table.js';
 
 export interface App {
   config: Config;
@@ -96,21 +97,25 @@ export function createImageIndex(config: Config): ImageIndex {
   });
 }
 
-/** The model registry of `iris start` and `iris worker` alike: model folders, providers, tasks, remote APIs. */
-export function createModelRegistry(config: Config): ModelRegistry {
+/**
+ * The model registry of `iris start` and `iris worker` alike: model folders, providers, tasks, remote APIs.
+ * `table`: the demo's, which adds backends of its own (loadConfig must have checked config against it).
+ */
+export function createModelRegistry(config: Config, table?: TaskTable): ModelRegistry {
   return new ModelRegistry({
     modelsDir: config.models.dir,
     executionProviders: config.models.executionProviders,
     tasks: config.tasks,
     providers: { groq: config.providers.groq },
     batching: config.scheduler.batching,
+    ...(table && { table }),
   });
 }
 
 /** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
-export function createApp(config: Config, deps: { log?: Logger } = {}): App {
+export function createApp(config: Config, deps: { log?: Logger; table?: TaskTable } = {}): App {
   const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
-  const registry = createModelRegistry(config);
+  const registry = createModelRegistry(config, deps.table);
   const jobs = usesRedisQueue(config) ? createRedisJobQueue(config, log) : undefined;
   const executor: Executor = jobs ?? new Scheduler(config.scheduler);
   const memory = usesRedisMemory(config) ? createRedisMemory(config) : createMemoryStore(config.memory);

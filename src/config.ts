@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { TaskName } from './contracts/backend.js';
 import { truncate } from './core/text.js';
 import { TASKS } from './models/registry.js';
-import { taskConfigIssues } from './models/table.js';
+import { type TaskTable, taskConfigIssues } from './models/table.js';
 
 /** Hosts that only this machine can reach. */
 export function isLoopbackHost(host: string): boolean {
@@ -53,6 +53,7 @@ const imagineSchema = taskSchema
       memoryMB: z.number().int().min(0),
     }),
     blocklist: z.array(z.string().min(1).max(100)),
+    blocklistExtra: z.array(z.string().min(1).max(100)),
     previewEvery: z.number().int().min(0),
     strength: z.number().min(0.05).max(1),
     buttonTtlSeconds: z.number().int().min(60),
@@ -62,174 +63,191 @@ const imagineSchema = taskSchema
     path: ['model'],
   });
 
-export const configSchema = z.strictObject({
-  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']) }),
-  models: z.strictObject({
-    dir: z.string().min(1),
-    offline: z.boolean(),
-    executionProviders: z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1),
-  }),
-  tasks: z
-    .strictObject({
-      tag: taskSchema.extend({
-        labels: z.array(z.string().min(1).max(100)).min(1).max(200),
-        topK: z.number().int().min(1).max(50),
-      }),
-      caption: taskSchema,
-      vqa: taskSchema,
-      read: taskSchema,
-      imagine: imagineSchema,
-      embed: taskSchema,
-      find: taskSchema,
-    })
-    // Each task's backend must exist and its options pass that backend's schema (src/models/options.ts).
-    .superRefine((tasks, ctx) => {
-      for (const [task, configured] of Object.entries(tasks)) {
-        for (const issue of taskConfigIssues(task as TaskName, configured, TASKS)) ctx.addIssue({ ...issue });
-      }
+/** The config schema against a task table (the demo adds backends of its own, e.g. the colour classifier). */
+function configSchemaFor(table: TaskTable) {
+  return z.strictObject({
+    log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']) }),
+    models: z.strictObject({
+      dir: z.string().min(1),
+      offline: z.boolean(),
+      executionProviders: z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1),
     }),
-  memory: z.strictObject({
-    store: z.enum(['sqlite', 'memory', 'redis']),
-    path: z.string().min(1),
-    maxTurns: z.number().int().min(1).max(200),
-    ttlSeconds: z.number().int().positive(),
-  }),
-  queue: z.strictObject({
-    kind: z.enum(['memory', 'redis']),
-    url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
-    prefix: z.string().min(1),
-    attempts: z.number().int().min(1).max(20),
-    maxStalls: z.number().int().min(0).max(20),
-    stalledSeconds: z.number().positive(),
-    inlineBytes: z.number().int().min(0),
-    localWorkers: z.array(z.enum(['imagine', 'vision', 'llm'])),
-    slots: z.number().int().min(1).max(64),
-  }),
-  imageIndex: z.strictObject({
-    channels: z.array(z.string().min(1)),
-    maxPerChannel: z.number().int().min(1).max(1_000_000),
-    ttlSeconds: z.number().int().positive(),
-    topK: z.number().int().min(1).max(20),
-    duplicates: z.strictObject({
-      channels: z.array(z.string().min(1)),
-      maxBits: z.number().int().min(0).max(64),
-      minSimilarity: z.number().min(-1).max(1),
-    }),
-  }),
-  altText: z.strictObject({
-    maxLength: z.number().int().min(20).max(1024),
-    label: z.string().max(60),
-    language: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a language tag such as en or pt-BR'),
-  }),
-  safety: z.strictObject({
-    imagine: z.strictObject({
-      mode: z.enum(['off', 'blocklist', 'classifier']),
-      classifier: z.string().min(1),
-      options: z.record(z.string(), z.unknown()),
-    }),
-  }),
-  answers: z.strictObject({ lowConfidence: z.number().min(0).max(1) }),
-  scheduler: z.strictObject({
-    queues: z.record(
-      z.string(),
-      z.strictObject({
-        maxConcurrent: z.number().int().min(1).max(64),
-        perUserSlots: z.number().int().min(1).max(64).optional(),
-      }),
-    ),
-    batching: z.strictObject({
-      enabled: z.boolean(),
-      windowMs: z.number().min(0).max(10_000),
-      maxBatch: z.number().int().min(1).max(1024),
-    }),
-    highWater: z.number().int().min(0),
-    perUserConcurrent: z.number().int().min(1),
-    perUser: quota,
-    perChannel: quota,
-    jobTimeoutSeconds: z.number().positive(),
-    shutdownGraceSeconds: z.number().min(0),
-  }),
-  media: z.strictObject({
-    maxBytes: z.number().int().positive(),
-    maxPixels: z.number().int().positive(),
-    formats: z.array(imageFormat).min(1),
-    allowHosts: z.array(z.string().min(1)),
-    fetchTimeoutSeconds: z.number().positive(),
-  }),
-  platforms: z.strictObject({
-    discord: z.strictObject({
-      token: z.string(),
-      apiUrl: z.url(),
-      applicationId: z.union([z.literal(''), z.string().regex(/^\d{15,21}$/)]),
-      commandGuilds: z.array(z.string().regex(/^\d{15,21}$/)),
-      messageContent: z.boolean(),
-      dms: z.enum(['allow', 'deny']),
-      guilds: z.record(
-        z.string().regex(/^\d{15,21}$/),
-        z.strictObject({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() }),
-      ),
-      altTextChannels: z.array(z.string().regex(/^\d{15,21}$/)),
-      admins: z.array(z.string().regex(/^\d{15,21}$/)),
-      progressIntervalSeconds: z.number().min(0).max(60),
-      uploadLimitBytes: z.number().int().positive(),
-    }),
-    slack: z.strictObject({
-      botToken: z.string(),
-      signingSecret: z.string(),
-      appToken: z.string(),
-      apiUrl: z.url(),
-      port,
-      commands: z.strictObject({
-        prefix: slackCommandName.or(z.literal('')),
-        rename: z.record(z.string(), slackCommandName),
-        umbrella: slackCommandName.or(z.literal('')),
-      }),
-      altText: z.strictObject({ channels: z.array(z.string().min(1)) }),
-    }),
-    playground: z
+    tasks: z
       .strictObject({
-        enabled: z.union([z.boolean(), z.literal('auto')]),
-        host: z.string().min(1),
-        port,
-        allowRemote: z.boolean(),
-        accessToken: z.string(),
-        publicNames: z.array(
-          z
-            .string()
-            .regex(
-              /^([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/i,
-              'a host name or host:port (IPv6 in brackets)',
-            ),
-        ),
-        keptImageBytes: z
-          .number()
-          .int()
-          .min(1024 * 1024),
-        concurrentUploads: z.number().int().min(1).max(64),
+        tag: taskSchema.extend({
+          labels: z.array(z.string().min(1).max(100)).min(1).max(200),
+          topK: z.number().int().min(1).max(50),
+        }),
+        caption: taskSchema,
+        vqa: taskSchema,
+        read: taskSchema,
+        imagine: imagineSchema,
+        embed: taskSchema,
+        find: taskSchema,
+        safety: taskSchema,
       })
-      .superRefine((p, ctx) => {
-        if (p.enabled === false || isLoopbackHost(p.host)) return;
-        if (!p.allowRemote) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['host'],
-            message:
-              "not a loopback address: whoever reaches the playground acts as iris's admin. To allow that, set platforms.playground.allowRemote: true and an accessToken (IRIS_PLAYGROUND_TOKEN)",
-          });
-        } else if (p.accessToken.length < MIN_ACCESS_TOKEN) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['accessToken'],
-            message: `needs at least ${MIN_ACCESS_TOKEN} characters when the playground listens beyond this machine (allowRemote)`,
-          });
+      // Each task's backend must exist and its options pass that backend's schema (src/models/options.ts).
+      .superRefine((tasks, ctx) => {
+        for (const [task, configured] of Object.entries(tasks)) {
+          for (const issue of taskConfigIssues(task as TaskName, configured, table))
+            ctx.addIssue({ ...issue });
         }
       }),
-  }),
-  providers: z.strictObject({
-    groq: z.strictObject({ apiKey: z.string(), baseUrl: z.url() }),
-    huggingface: z.strictObject({ token: z.string(), endpoint: z.url() }),
-  }),
-});
+    memory: z.strictObject({
+      store: z.enum(['sqlite', 'memory', 'redis']),
+      path: z.string().min(1),
+      maxTurns: z.number().int().min(1).max(200),
+      ttlSeconds: z.number().int().positive(),
+    }),
+    queue: z.strictObject({
+      kind: z.enum(['memory', 'redis']),
+      url: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
+      prefix: z.string().min(1),
+      attempts: z.number().int().min(1).max(20),
+      maxStalls: z.number().int().min(0).max(20),
+      stalledSeconds: z.number().positive(),
+      inlineBytes: z.number().int().min(0),
+      localWorkers: z.array(z.enum(['imagine', 'vision', 'llm'])),
+      slots: z.number().int().min(1).max(64),
+    }),
+    imageIndex: z.strictObject({
+      channels: z.array(z.string().min(1)),
+      maxPerChannel: z.number().int().min(1).max(1_000_000),
+      ttlSeconds: z.number().int().positive(),
+      topK: z.number().int().min(1).max(20),
+      duplicates: z.strictObject({
+        channels: z.array(z.string().min(1)),
+        maxBits: z.number().int().min(0).max(64),
+        minSimilarity: z.number().min(-1).max(1),
+      }),
+    }),
+    altText: z.strictObject({
+      maxLength: z.number().int().min(20).max(1024),
+      label: z.string().max(60),
+      language: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a language tag such as en or pt-BR'),
+    }),
+    safety: z.strictObject({
+      classes: z.array(z.string().min(1).max(60)).min(1),
+      threshold: z.number().min(0).max(1),
+      imagine: z.strictObject({
+        mode: z.enum(['off', 'blocklist', 'classifier']),
+        action: z.enum(['block', 'spoiler']),
+      }),
+      uploads: z.enum(['off', 'flag']),
+    }),
+    provenance: z.strictObject({
+      c2pa: z.strictObject({
+        enabled: z.boolean(),
+        certificate: z.string(),
+        key: z.string(),
+        credentialsDir: z.string().min(1),
+      }),
+    }),
+    answers: z.strictObject({ lowConfidence: z.number().min(0).max(1) }),
+    scheduler: z.strictObject({
+      queues: z.record(
+        z.string(),
+        z.strictObject({
+          maxConcurrent: z.number().int().min(1).max(64),
+          perUserSlots: z.number().int().min(1).max(64).optional(),
+        }),
+      ),
+      batching: z.strictObject({
+        enabled: z.boolean(),
+        windowMs: z.number().min(0).max(10_000),
+        maxBatch: z.number().int().min(1).max(1024),
+      }),
+      highWater: z.number().int().min(0),
+      perUserConcurrent: z.number().int().min(1),
+      perUser: quota,
+      perChannel: quota,
+      jobTimeoutSeconds: z.number().positive(),
+      shutdownGraceSeconds: z.number().min(0),
+    }),
+    media: z.strictObject({
+      maxBytes: z.number().int().positive(),
+      maxPixels: z.number().int().positive(),
+      formats: z.array(imageFormat).min(1),
+      allowHosts: z.array(z.string().min(1)),
+      fetchTimeoutSeconds: z.number().positive(),
+    }),
+    platforms: z.strictObject({
+      discord: z.strictObject({
+        token: z.string(),
+        apiUrl: z.url(),
+        applicationId: z.union([z.literal(''), z.string().regex(/^\d{15,21}$/)]),
+        commandGuilds: z.array(z.string().regex(/^\d{15,21}$/)),
+        messageContent: z.boolean(),
+        dms: z.enum(['allow', 'deny']),
+        guilds: z.record(
+          z.string().regex(/^\d{15,21}$/),
+          z.strictObject({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() }),
+        ),
+        altTextChannels: z.array(z.string().regex(/^\d{15,21}$/)),
+        admins: z.array(z.string().regex(/^\d{15,21}$/)),
+        progressIntervalSeconds: z.number().min(0).max(60),
+        uploadLimitBytes: z.number().int().positive(),
+      }),
+      slack: z.strictObject({
+        botToken: z.string(),
+        signingSecret: z.string(),
+        appToken: z.string(),
+        apiUrl: z.url(),
+        port,
+        commands: z.strictObject({
+          prefix: slackCommandName.or(z.literal('')),
+          rename: z.record(z.string(), slackCommandName),
+          umbrella: slackCommandName.or(z.literal('')),
+        }),
+        altText: z.strictObject({ channels: z.array(z.string().min(1)) }),
+      }),
+      playground: z
+        .strictObject({
+          enabled: z.union([z.boolean(), z.literal('auto')]),
+          host: z.string().min(1),
+          port,
+          allowRemote: z.boolean(),
+          accessToken: z.string(),
+          publicNames: z.array(
+            z
+              .string()
+              .regex(
+                /^([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/i,
+                'a host name or host:port (IPv6 in brackets)',
+              ),
+          ),
+          keptImageBytes: z
+            .number()
+            .int()
+            .min(1024 * 1024),
+          concurrentUploads: z.number().int().min(1).max(64),
+        })
+        .superRefine((p, ctx) => {
+          if (p.enabled === false || isLoopbackHost(p.host)) return;
+          if (!p.allowRemote) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['host'],
+              message:
+                "not a loopback address: whoever reaches the playground acts as iris's admin. To allow that, set platforms.playground.allowRemote: true and an accessToken (IRIS_PLAYGROUND_TOKEN)",
+            });
+          } else if (p.accessToken.length < MIN_ACCESS_TOKEN) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['accessToken'],
+              message: `needs at least ${MIN_ACCESS_TOKEN} characters when the playground listens beyond this machine (allowRemote)`,
+            });
+          }
+        }),
+    }),
+    providers: z.strictObject({
+      groq: z.strictObject({ apiKey: z.string(), baseUrl: z.url() }),
+      huggingface: z.strictObject({ token: z.string(), endpoint: z.url() }),
+    }),
+  });
+}
+
+export const configSchema = configSchemaFor(TASKS);
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -285,6 +303,8 @@ export interface LoadConfigOptions {
   env?: Record<string, string | undefined>;
   /** Last layer, e.g. from CLI flags: { 'models.dir': '/x' }. */
   overrides?: Record<string, unknown>;
+  /** The task table backends are checked against (default the registry's; the demo passes its own). */
+  table?: TaskTable;
 }
 
 type Tree = Record<string, unknown>;
@@ -393,7 +413,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     return tree;
   };
   const tree = dropOtherBackendsDefaults(layered(defaults), { defaults, upper: layered({}) });
-  const result = configSchema.safeParse(tree);
+  const result = (options.table ? configSchemaFor(options.table) : configSchema).safeParse(tree);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const path = issue.path.join('.');

@@ -78,6 +78,27 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('check')
+    .description('Score images with the safety classifier (tasks.safety): classes, scores, flagged or safe')
+    .argument('<image...>', 'image files')
+    .option('--json', 'print {"file":…,"safe":…,"scores":{…}} per image')
+    .action(async (images: string[], flags: ModelFlags & { json?: boolean }) => {
+      const { checkCli } = await import('./check.js');
+      await checkCli(configFrom({ ...program.opts(), ...flags }), images, { ...flags, out });
+    });
+
+  program
+    .command('verify')
+    .description('Read back the provenance iris wrote into a generated PNG (XMP, model, seed, prompt)')
+    .argument('<file>', 'PNG file')
+    .option('--json', 'print what was found as JSON')
+    .action(async (file: string, flags: { json?: boolean }) => {
+      const { verifyCli } = await import('./verify.js');
+      const code = await verifyCli(file, { ...flags, out, err });
+      if (code !== 0) throw new ExitCode(code);
+    });
+
+  program
     .command('doctor')
     .description('Check Node, onnxruntime providers, sharp, config, models, tokens (format only) and Redis')
     .addOption(modelsFlag())

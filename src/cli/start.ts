@@ -9,6 +9,7 @@ import { type Config, configuredPlatforms, loadConfig } from '../config.js';
 import type { PageBanner, PlatformAdapter } from '../contracts/adapter.js';
 import { createLogger, logFormat } from '../core/log.js';
 import { UserError } from '../errors.js';
+import type { TaskTable } from '../models/table.js';
 import {
   checkModels,
   demoBanner,
@@ -53,20 +54,29 @@ export async function startCli(flags: StartFlags, io: StartIo): Promise<void> {
   }
   if (!demo) return serve(configured, { io, checks });
 
-  const { COLOURS, synthAll } = await import('../demo/colourworld/index.js');
+  const { COLOURS, demoTaskTable, synthAll } = await import('../demo/colourworld/index.js');
   const demoDir = await mkdtemp(join(tmpdir(), 'iris-colour-world-'));
   try {
     await synthAll(demoDir);
     const colours = Object.keys(COLOURS);
     // Default /tags labels are colours: the photo/drawing/… set gives the demo nothing to rank.
+    // The demo's table adds its colour classifier (tasks.safety.backend: colour) to the real ones.
+    const table = demoTaskTable();
     const config = loadConfig({
       file: flags.config,
       overrides: { 'models.dir': demoDir, 'tasks.tag.labels': colours },
+      table,
     });
     await serve(config, {
       io,
       checks: await probeModels(config),
-      demo: { dir: demoDir, auto: flags.demo === undefined, colours, modelsDir: configured.models.dir },
+      demo: {
+        dir: demoDir,
+        auto: flags.demo === undefined,
+        colours,
+        modelsDir: configured.models.dir,
+        table,
+      },
     });
   } finally {
     await rm(demoDir, { recursive: true, force: true });
@@ -77,7 +87,7 @@ interface ServeOptions {
   io: StartIo;
   checks: ModelCheck[];
   /** The temp folder of the demo models, whether start chose them by itself, and where real ones were looked for. */
-  demo?: { dir: string; auto: boolean; colours: string[]; modelsDir: string };
+  demo?: { dir: string; auto: boolean; colours: string[]; modelsDir: string; table: TaskTable };
 }
 
 /** One clear block saying what runs, what is ready and how to fix what is not; then run until a signal. */
@@ -87,7 +97,7 @@ async function serve(config: Config, { io, checks, demo }: ServeOptions): Promis
     secrets: secretValues(config),
     pretty: logFormat(process.stderr) === 'pretty',
   });
-  const app = createApp(config, { log });
+  const app = createApp(config, { log, ...(demo && { table: demo.table }) });
   const wanted = ADAPTERS.filter((a) => a.enabled(config));
   const lines = ['iris', '  platforms:'];
   for (const a of ADAPTERS) {

@@ -196,15 +196,16 @@ export function findBlocked(prompt: string, blocklist: readonly string[]): strin
 
 /**
  * Alt text for a generated image, under iris's one alt-text policy (src/core/alttext.ts: label in front,
- * whitespace collapsed, capitalised, trimmed at a sentence or word boundary to the configured and the
- * platform's limit): the prompt is the description, + "(image 2 of 4)" when there are several.
+ * what the image shows (its caption), then the prompt; trimmed at a sentence or word boundary to the
+ * configured and the platform's limit), + "(image 2 of 4)" when there are several. Without a caption
+ * the prompt alone describes it.
  */
 export function imagineAltText(
-  prompt: string,
+  source: { prompt: string; caption?: string },
   opts: { policy: AltTextPolicy; platform?: string; index?: number; count?: number },
 ): string {
   const suffix = opts.count && opts.count > 1 ? ` (image ${(opts.index ?? 0) + 1} of ${opts.count})` : '';
   const limit = altTextLimit(opts.policy, opts.platform);
   const maxLength = Math.max(1, limit - suffix.length);
-  return `${buildAltText({ caption: prompt }, { policy: { ...opts.policy, maxLength } })}${suffix}`;
+  return `${buildAltText(source, { policy: { ...opts.policy, maxLength } })}${suffix}`;
 }

@@ -9,7 +9,6 @@ import {
   SCHEDULER_NAMES,
   type SchedulerName,
 } from '../contracts/tasks/imagine.js';
-import { type ImageSafetyCheck, imageSafetyFromConfig } from '../core/image-safety.js';
 import { validateArgs } from '../core/options.js';
 import { listChoices, UserError } from '../errors.js';
 import {
@@ -28,6 +27,14 @@ import {
   parseSize,
   sizeForAspect,
 } from './imagine-params.js';
+import {
+  blurred,
+  captionGenerated,
+  FLAGGED_DESCRIPTION,
+  screenGenerated,
+  sealed,
+  spoilerOrBlur,
+} from './imagine-trust.js';
 
 const MAX_PROMPT = 1000;
 
@@ -152,8 +159,6 @@ function buttonParamsOf(input: ImagineInput): ImagineButtonParams {
 }
 
 export interface ImagineCommandDeps {
-  /** Runs on every generated image before it is sent; wins over config safety.imagine (default: from config). */
-  safetyCheck?: ImageSafetyCheck;
   /** Seed source for requests without a seed (tests). */
   random?: () => number;
 }
@@ -206,7 +211,10 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
           'Describe the picture you want: /imagine needs a prompt, e.g. "a red square --ar 3:2".',
         );
       }
-      const blocked = config.safety.imagine.mode === 'off' ? undefined : findBlocked(prompt, cfg.blocklist);
+      const blocked =
+        config.safety.imagine.mode === 'off'
+          ? undefined
+          : findBlocked(prompt, [...cfg.blocklist, ...cfg.blocklistExtra]);
       if (blocked) {
         throw new UserError(
           'blocked',
@@ -315,23 +323,34 @@ export function createImagineCommand(deps: ImagineCommandDeps = {}): Command<Ima
       const images: ReplyImage[] = [];
       const kept: { seed: number; width: number; height: number; name: string; altText: string }[] = [];
       const notes = [...input.notes];
-      const safety = deps.safetyCheck ?? imageSafetyFromConfig(config.safety.imagine);
       for (const [i, img] of out.images.entries()) {
-        const verdict = await safety.check({ ...img, prompt: input.prompt }, ctx.signal);
-        if (!verdict.allowed) {
+        const verdict = await screenGenerated(img, ctx);
+        const treatment = verdict?.flagged ? spoilerOrBlur(config, ctx.request.platform) : undefined;
+        if (verdict?.flagged && config.safety.imagine.action === 'block') {
           notes.push(
-            `Image ${i + 1} was withheld by the safety check${verdict.reason ? ` (${verdict.reason})` : ''}.`,
+            `Image ${i + 1} was withheld by the safety check (it may not be suitable to post here).`,
           );
           continue;
         }
-        const altText = imagineAltText(input.prompt, {
-          policy: config.altText,
-          platform: ctx.request.platform,
-          index: i,
-          count: out.images.length,
-        });
+        // A hidden image's alt text must not describe what the spoiler or blur hides.
+        const caption = treatment
+          ? FLAGGED_DESCRIPTION
+          : await captionGenerated(img, { ...ctx, language: config.altText.language });
+        const altText = imagineAltText(
+          { prompt: input.prompt, caption },
+          { policy: config.altText, platform: ctx.request.platform, index: i, count: out.images.length },
+        );
         const name = `iris-${img.seed}.png`;
-        images.push({ png: img.png, altText, name });
+        const posted = treatment === 'blur' ? await blurred(img.png) : img.png;
+        const png = await sealed(posted, { model: input.modelId, seed: img.seed }, config);
+        if (treatment === 'spoiler') {
+          notes.push(
+            `Image ${i + 1} is behind a spoiler: the safety check flagged it as possibly sensitive.`,
+          );
+        } else if (treatment === 'blur') {
+          notes.push(`Image ${i + 1} is blurred: the safety check flagged it as possibly sensitive.`);
+        }
+        images.push({ png, altText, name, ...(treatment === 'spoiler' && { spoiler: true }) });
         kept.push({ seed: img.seed, width: img.width, height: img.height, name, altText });
       }
       if (images.length === 0) throw new UserError('blocked', notes.join(' '));

@@ -4,6 +4,7 @@ import type { EmbedIO } from './tasks/embed.js';
 import type { FindIO } from './tasks/find.js';
 import type { ImagineIO } from './tasks/imagine.js';
 import type { ReadIO } from './tasks/read.js';
+import type { SafetyIO } from './tasks/safety.js';
 import type { VqaIO } from './tasks/vqa.js';
 
 export interface Scored {
@@ -32,6 +33,7 @@ export interface TaskIO {
   imagine: ImagineIO;
   embed: EmbedIO;
   find: FindIO;
+  safety: SafetyIO;
 }
 
 export type TaskName = keyof TaskIO;

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import type { ImageIndex } from '../core/image-index.js';
+import type { Logger } from '../core/log.js';
 import type { MemoryStore } from '../core/memory.js';
 import type { SettingsStore } from '../core/settings.js';
 import type { Backend, QueueOf, TaskName } from './backend.js';
@@ -63,6 +64,8 @@ export interface CommandContext {
   imageIndex?: ImageIndex;
   /** Every registered command (for /help). */
   commands: readonly AnyCommand[];
+  /** For what the operator should know and the user need not (a fallback taken, an image withheld). */
+  log?: Logger;
   /** Snapshot of queues and models (for /status); a promise when the queues live in Redis. */
   status(): StatusSnapshot | Promise<StatusSnapshot>;
 }

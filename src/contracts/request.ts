@@ -58,6 +58,8 @@ export interface ReplyImage {
   png: Buffer;
   altText: string;
   name: string;
+  /** Hidden until clicked where the platform has spoilers (Discord); set only where it has them. */
+  spoiler?: boolean;
 }
 
 export interface ReplyError {

@@ -4,7 +4,9 @@
  * are the same everywhere:
  *
  * 1. Source: the model's caption; if it is empty, the image's top tags ("An image that may show red,
- *    car and tree."); if there are none, a generic text. Never empty.
+ *    car and tree."); if there are none, a generic text. Never empty. A generated image also has its
+ *    prompt: what the picture shows comes first, then `Prompt: …` (the prompt alone when there is no
+ *    caption), so a screen reader hears what is there before what was asked for.
  * 2. Whitespace collapsed to single spaces, control characters dropped, first letter capitalised.
  * 3. Length: at most `min(config altText.maxLength, the platform's cap)` characters (UTF-16 code
  *    units, which is what JavaScript and both platforms' limits count): Discord 1024, Slack 1000;
@@ -46,6 +48,8 @@ export interface AltTextSource {
   caption?: string;
   /** Fallback labels, best first (e.g. the top tags of the tag task). */
   tags?: readonly string[];
+  /** The prompt a generated image was drawn from; it follows the caption. */
+  prompt?: string;
 }
 
 /** The length cap for a platform: the smaller of the configured length and the platform's own cap. */
@@ -82,10 +86,17 @@ function capitalise(text: string, language: string): string {
   return ch.toLocaleUpperCase(language) + text.slice(ch.length);
 }
 
-/** The untrimmed description: caption, else tags, else the generic text. */
+/** "…." unless the text already ends a sentence. */
+function endSentence(text: string): string {
+  return /[.!?…]["'’”)\]]*$/.test(text) ? text : `${text}.`;
+}
+
+/** The untrimmed description: caption (then the prompt), else the prompt, else tags, else the generic text. */
 export function describe(source: AltTextSource, language = 'en'): string {
   const caption = normaliseText(source.caption ?? '');
-  if (caption) return capitalise(caption, language);
+  const prompt = normaliseText(source.prompt ?? '');
+  if (caption && prompt) return `${endSentence(capitalise(caption, language))} Prompt: ${prompt}`;
+  if (caption || prompt) return capitalise(caption || prompt, language);
   const tags = [...new Set((source.tags ?? []).map(normaliseText).filter(Boolean))];
   if (tags.length) return `An image that may show ${joinAnd(tags)}.`;
   return GENERIC_ALT_TEXT;

@@ -16,6 +16,7 @@ import { MemoryMapStore, type MemoryStore, type Turn } from './memory.js';
 import { displayName, validateArgs } from './options.js';
 import { redactSecrets } from './redact.js';
 import { MemorySettingsStore, type SettingsStore } from './settings.js';
+import { uploadSafetyNote, withNote } from './upload-safety.js';
 
 /** A PNG iris made, as a LoadedImage (for image memory). */
 async function describePng(name: string, png: Buffer): Promise<LoadedImage> {
@@ -301,6 +302,14 @@ export class Dispatcher {
       fetchImage: (ref) => resolveImage(ref, media.limits, media.policy, req.signal),
     };
     const input = await command.parse(parseCtx);
+    const uploadNote = images
+      ? await uploadSafetyNote(await images, {
+          registry,
+          config,
+          signal: req.signal,
+          log: this.#deps.log.child({ req: req.id }),
+        })
+      : undefined;
 
     const run = async (signal: AbortSignal) => {
       const ctx: CommandContext = {
@@ -314,6 +323,7 @@ export class Dispatcher {
         settings: this.#settings,
         ...(this.#deps.imageIndex && { imageIndex: this.#deps.imageIndex }),
         commands: this.#deps.commands,
+        log: this.#deps.log.child({ req: req.id }),
         status: () => this.status(),
       };
       const reply = await command.run(input, ctx);
@@ -322,8 +332,8 @@ export class Dispatcher {
         : reply;
     };
     const queue = command.queueFor?.(config, registry.queueOf) ?? command.queue;
-    if (!queue) return run(req.signal);
-    return executor.submit({
+    if (!queue) return withNote(await run(req.signal), uploadNote);
+    const reply = await executor.submit({
       command,
       queue,
       input,
@@ -333,5 +343,6 @@ export class Dispatcher {
         res.progress(p).catch((err) => log.warn({ err, req: req.id }, 'progress failed'));
       },
     });
+    return withNote(reply, uploadNote);
   }
 }

@@ -177,6 +177,12 @@ export const sdOptions = z.strictObject({
   hooks: hooks<SdHooks>(),
 });
 
+/** nsfwjs on TensorFlow.js WebAssembly (safety/nsfwjs.ts). */
+export const nsfwjsOptions = z.strictObject({
+  /** WebAssembly threads (0: TensorFlow.js's choice). */
+  threads: wholeNumber(0, 64).default(0),
+});
+
 /** A schema for a backend that takes no options (tests' tables). */
 export const noOptions = z.strictObject({});
 
@@ -190,3 +196,4 @@ export type SmolVlmOptions = z.output<typeof smolVlmOptions>;
 export type GroqOptions = z.output<typeof groqOptions>;
 export type TesseractOptions = z.output<typeof tesseractOptions>;
 export type SdOptions = z.output<typeof sdOptions>;
+export type NsfwjsOptions = z.output<typeof nsfwjsOptions>;

@@ -16,6 +16,7 @@ import {
   clipOptions,
   florence2Options,
   groqOptions,
+  nsfwjsOptions,
   sdOptions,
   smolVlmOptions,
   tesseractOptions,
@@ -143,6 +144,20 @@ export const TASKS = {
         options: florence2Options,
         load: async () => (await import('./find/florence2.js')).createFlorence2Finder,
         files: florence2Files,
+      }),
+    },
+  },
+
+  safety: {
+    description: 'image safety scores (generated images before posting; uploads when asked)',
+    queue: 'gpu',
+    backends: {
+      nsfwjs: defineBackend({
+        // MobileNetV2 (default), MobileNetV2Mid or InceptionV3: the weights ship in the nsfwjs npm package
+        defaultModel: 'MobileNetV2',
+        options: nsfwjsOptions,
+        modelFolder: false,
+        load: async () => (await import('./safety/nsfwjs.js')).createNsfwjsClassifier,
       }),
     },
   },

@@ -46,7 +46,12 @@ test('iris imagine --json writes the PNG and prints file, seed and alt text; sam
   ]);
   assert.equal(ra.code, 0, ra.stderr);
   assert.equal(rb.code, 0, rb.stderr);
-  assert.deepEqual(JSON.parse(ra.stdout), { file: a, seed: 7, altText: 'AI-generated: A red square' });
+  assert.deepEqual(JSON.parse(ra.stdout), {
+    file: a,
+    seed: 7,
+    altText:
+      'AI-generated: The image shows a plain red background with nothing else in it. Prompt: a red square',
+  });
   const [pa, pb] = await Promise.all([readFile(a), readFile(b)]);
   assert.ok(pa.equals(pb), 'byte-identical across processes');
   assert.equal((await dominant(pa)).colour, 'red');

@@ -91,19 +91,46 @@ describe('blocklist and alt text', () => {
 
   it('labels the prompt as AI-generated under the alt-text policy, shortened at a word boundary', () => {
     const policy = { label: 'AI-generated:', maxLength: 40 };
-    assert.equal(imagineAltText('a  red\nsquare', { policy }), 'AI-generated: A red square');
-    const long = imagineAltText('a very long prompt about a castle on a hill at dusk', { policy });
+    assert.equal(imagineAltText({ prompt: 'a  red\nsquare' }, { policy }), 'AI-generated: A red square');
+    const long = imagineAltText(
+      { prompt: 'a very long prompt about a castle on a hill at dusk' },
+      { policy },
+    );
     assert.ok(long.length <= 40, long);
     assert.match(long, /^AI-generated: A very long prompt about.*…$/);
     assert.equal(
-      imagineAltText('a cat', { policy: { ...policy, maxLength: 80 }, index: 1, count: 3 }),
+      imagineAltText({ prompt: 'a cat' }, { policy: { ...policy, maxLength: 80 }, index: 1, count: 3 }),
       'AI-generated: A cat (image 2 of 3)',
     );
-    const huge = imagineAltText('word '.repeat(400), {
-      policy: { label: 'AI-generated:', maxLength: 1024 },
-      platform: 'slack',
-    });
+    const huge = imagineAltText(
+      { prompt: 'word '.repeat(400) },
+      {
+        policy: { label: 'AI-generated:', maxLength: 1024 },
+        platform: 'slack',
+      },
+    );
     assert.ok(huge.length <= 1000, `slack cap: ${huge.length}`);
+  });
+
+  it('says what the picture shows first, then the prompt; the caption survives a tight cap', () => {
+    const policy = { label: 'AI-generated:', maxLength: 200 };
+    assert.equal(
+      imagineAltText(
+        { prompt: 'a lighthouse at dusk', caption: 'grey noise on a dark background' },
+        { policy },
+      ),
+      'AI-generated: Grey noise on a dark background. Prompt: a lighthouse at dusk',
+    );
+    const tight = imagineAltText(
+      { prompt: `a lighthouse ${'very '.repeat(20)}far away`, caption: 'Grey noise on a dark background.' },
+      { policy: { ...policy, maxLength: 70 } },
+    );
+    assert.equal(tight, 'AI-generated: Grey noise on a dark background.');
+    assert.equal(
+      imagineAltText({ prompt: 'a cat', caption: '  ' }, { policy }),
+      'AI-generated: A cat',
+      'no caption: the prompt alone',
+    );
   });
 });
 

@@ -3,16 +3,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { XMLParser } from 'fast-xml-parser';
 import sharp from 'sharp';
 import { type App, createApp, mediaSettings } from '../../src/app.js';
-import { createImagineCommand } from '../../src/commands/imagine.js';
+import { verifyPng } from '../../src/cli/verify.js';
+import { imagineCommand } from '../../src/commands/imagine.js';
 import { decodeImagineButton } from '../../src/commands/imagine-buttons.js';
 import { loadConfig } from '../../src/config.js';
+import type { BackendProvider } from '../../src/contracts/backend.js';
 import type { BotRequest, Reply } from '../../src/contracts/request.js';
 import { Dispatcher } from '../../src/core/dispatch.js';
+import { readPngText } from '../../src/core/provenance/png-text.js';
 import { synthAll } from '../../src/demo/colourworld/index.js';
-import { readPngText } from '../../src/models/imagine/png.js';
+import { scriptedSafety } from '../fakes/backends.js';
 import { dominant } from '../fakes/colours.js';
+import { capturingLogger } from '../fakes/log.js';
 import { RecordingResponder } from '../fakes/responder.js';
 
 let root = '';
@@ -84,7 +89,11 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
     assert.equal(reply.images?.length, 1);
     const image = reply.images?.[0];
     assert.ok(image);
-    assert.equal(image.altText, 'AI-generated: A red square');
+    // What the picture shows (the colour-world Florence-2 caption names its colour), then the prompt.
+    assert.equal(
+      image.altText,
+      'AI-generated: The image shows a plain red background with nothing else in it. Prompt: a red square',
+    );
     assert.equal(image.name, 'iris-7.png');
     assert.equal((await dominant(image.png)).colour, 'red');
     assert.equal(reply.text, '"a red square" — seed 7, 1 step, Euler, turbo, 128x128');
@@ -116,7 +125,8 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
       width: 192,
       height: 64,
       name: 'iris-9.png',
-      altText: 'AI-generated: A blue square',
+      altText:
+        'AI-generated: The image shows a plain blue background with nothing else in it. Prompt: a blue square',
     });
     const png = reply.images?.[0]?.png as Buffer;
     const meta = await sharp(png).metadata();
@@ -286,26 +296,150 @@ describe('/imagine through the dispatch funnel (colour world, real registry and 
     }
   });
 
-  it('the image safety hook can withhold images', async () => {
-    const config = app.config;
-    const dispatcher = new Dispatcher({
-      commands: [
-        createImagineCommand({
-          safetyCheck: { check: async ({ seed }) => ({ allowed: seed % 2 === 0, reason: 'odd seed' }) },
-        }),
-      ],
-      executor: app.executor,
-      registry: app.registry,
-      config,
-      log: app.log,
-      media: mediaSettings(config),
+  it('the alt text describes the picture, not only the prompt: "a red square" drawn blue says blue', async () => {
+    // --no red at guidance pushes nothing here; a prompt naming blue draws blue whatever the words say
+    const { reply } = await imagine({ prompt: 'a lighthouse at dusk, blue', seed: 4 });
+    assert.equal(reply.error, undefined, reply.text);
+    const alt = reply.images?.[0]?.altText ?? '';
+    assert.equal((await dominant(reply.images?.[0]?.png as Buffer)).colour, 'blue');
+    assert.match(
+      alt,
+      /^AI-generated: The image shows a plain blue background.*\. Prompt: a lighthouse at dusk, blue$/,
+    );
+  });
+
+  it('without a caption model the alt text is the prompt alone, and the log says why', async () => {
+    const { log, lines } = capturingLogger();
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        'models.dir': root,
+        'memory.store': 'memory',
+        'tasks.imagine.size': '128x128',
+        'tasks.caption.model': 'nowhere/no-such-model',
+      },
     });
-    const res = new RecordingResponder();
-    await dispatcher.handle(request({ prompt: 'a red square', seed: 20, count: 2 }), res);
-    assert.equal(res.reply.images?.length, 1);
-    assert.match(res.reply.text ?? '', /Image 2 was withheld by the safety check \(odd seed\)/);
-    const none = new RecordingResponder();
-    await dispatcher.handle(request({ prompt: 'a red square', seed: 21 }), none);
-    assert.equal(none.reply.error?.code, 'blocked');
+    const bare = createApp(config, { log });
+    try {
+      const { reply } = await imagine({ prompt: 'a green square', seed: 1 }, bare);
+      assert.equal(reply.error, undefined, reply.text);
+      assert.equal(reply.images?.[0]?.altText, 'AI-generated: A green square');
+      assert.ok(
+        lines.some((l) => /caption backend unavailable; alt text is the prompt alone/.test(l)),
+        lines.join(''),
+      );
+    } finally {
+      await bare.stop();
+    }
+  });
+
+  it('every generated PNG carries provenance XMP (IPTC trainedAlgorithmicMedia, iris, model id, seed)', async () => {
+    const { reply } = await imagine({ prompt: 'a red <square> & "more"', seed: 11 });
+    assert.equal(reply.error, undefined, reply.text);
+    const png = reply.images?.[0]?.png as Buffer;
+    const xmp = readPngText(png)['XML:com.adobe.xmp'] ?? '';
+    // Parsed as XML, the way exiftool-style readers see it
+    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@' }).parse(xmp);
+    const description = doc['x:xmpmeta']['rdf:RDF']['rdf:Description'];
+    assert.equal(
+      description['@Iptc4xmpExt:DigitalSourceType'],
+      'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia',
+    );
+    assert.equal(description['@xmlns:Iptc4xmpExt'], 'http://iptc.org/std/Iptc4xmpExt/2008-02-29/');
+    assert.equal(description['@xmp:CreatorTool'], 'iris');
+    assert.equal(description['@Iptc4xmpExt:AISystemUsed'], 'onnxruntime/sd-turbo');
+    assert.equal(description['@iris:Seed'], '11');
+    assert.deepEqual(verifyPng('x.png', png), {
+      file: 'x.png',
+      iris: true,
+      aiGenerated: true,
+      digitalSourceType: 'http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia',
+      generator: 'iris',
+      model: 'onnxruntime/sd-turbo',
+      seed: 11,
+      prompt: 'a red <square> & "more"',
+      parameters: readPngText(png).parameters,
+    });
+    // sharp (libvips) finds the packet where image tools look for it
+    const meta = await sharp(png).metadata();
+    assert.match(meta.xmp?.toString('utf8') ?? '', /trainedAlgorithmicMedia/);
+  });
+
+  it('the default blocklist refuses "a naked person" before anything is queued or loaded', async () => {
+    const fresh = createApp(
+      loadConfig({ env: {}, overrides: { 'models.dir': root, 'memory.store': 'memory' } }),
+    );
+    try {
+      const before = await fresh.executor.stats();
+      const res = new RecordingResponder();
+      await fresh.dispatcher.handle(request({ prompt: 'A NAKED person, photo' }), res);
+      assert.equal(res.reply.error?.code, 'blocked');
+      assert.equal(
+        res.reply.text,
+        'The prompt contains "naked", which is not allowed here. Change the prompt and try again.',
+      );
+      assert.deepEqual(await fresh.executor.stats(), before, 'nothing was queued');
+      assert.ok(fresh.registry.status().every((m) => m.state !== 'loaded' && m.state !== 'loading'));
+      const ok = await imagine({ prompt: 'a nakedness-free red square', seed: 1 }, fresh);
+      assert.equal(ok.reply.error, undefined, 'whole words only');
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it('flagged images are withheld, or posted behind a spoiler (Discord) or blurred, per safety.imagine.action', async () => {
+    // The classifier is injected through the registry: the second image of each request scores Porn 0.9.
+    const classifier = scriptedSafety((n) =>
+      n % 2 === 1 ? { Porn: 0.9, Neutral: 0.1 } : { Porn: 0.1, Neutral: 0.9 },
+    );
+    const registry: BackendProvider = {
+      get: async (task, select) =>
+        task === 'safety'
+          ? ({ task, id: 'fake', model: 'fake', run: classifier, dispose: async () => {} } as never)
+          : app.registry.get(task, select),
+      status: () => app.registry.status(),
+      queueOf: app.registry.queueOf,
+    };
+    const run = async (action: 'block' | 'spoiler', platform: string) => {
+      const config = loadConfig({
+        env: {},
+        overrides: { 'models.dir': root, 'tasks.imagine.size': '128x128', 'safety.imagine.action': action },
+      });
+      const dispatcher = new Dispatcher({
+        commands: [imagineCommand],
+        executor: app.executor,
+        registry,
+        config,
+        log: app.log,
+        media: mediaSettings(config),
+      });
+      const res = new RecordingResponder();
+      await dispatcher.handle(request({ prompt: 'a red square', seed: 20, count: 2 }, { platform }), res);
+      return res.reply;
+    };
+    const blocked = await run('block', 'discord');
+    assert.equal(blocked.images?.length, 1);
+    assert.match(blocked.text ?? '', /Image 2 was withheld by the safety check/);
+
+    const spoiler = await run('spoiler', 'discord');
+    assert.deepEqual(
+      spoiler.images?.map((i) => i.spoiler),
+      [undefined, true],
+    );
+    assert.match(spoiler.text ?? '', /Image 2 is behind a spoiler/);
+    assert.equal(
+      spoiler.images?.[1]?.altText,
+      'AI-generated: A picture hidden because the safety check flagged it as possibly sensitive. Prompt: a red square (image 2 of 2)',
+      'the alt text does not describe what the spoiler hides',
+    );
+
+    const blurredReply = await run('spoiler', 'slack');
+    assert.equal(blurredReply.images?.length, 2);
+    assert.equal(blurredReply.images?.[1]?.spoiler, undefined);
+    assert.match(blurredReply.text ?? '', /Image 2 is blurred/);
+    const [sharpStats, blurStats] = await Promise.all(
+      (blurredReply.images ?? []).map(async (i) => (await sharp(i.png).stats()).sharpness),
+    );
+    assert.ok((blurStats as number) <= (sharpStats as number), 'the flagged one is blurred');
   });
 });

@@ -56,3 +56,15 @@ export function deferred<T = void>() {
   });
   return { promise, resolve, reject };
 }
+
+type SafetyRunner = (input: TaskIO['safety']['in'], opts: RunOptions) => Promise<TaskIO['safety']['out']>;
+
+/** A safety classifier that finds every image harmless (for tests about something else). */
+export const neutralSafety: SafetyRunner = async ({ images }) =>
+  images.map(() => ({ scores: { Neutral: 0.97, Drawing: 0.01, Porn: 0.01, Hentai: 0.005, Sexy: 0.005 } }));
+
+/** A safety classifier whose `n`-th call (from 0) scores `scores(n)`: the threshold path, injected. */
+export function scriptedSafety(scores: (n: number) => Record<string, number>): SafetyRunner {
+  let n = 0;
+  return async ({ images }) => images.map(() => ({ scores: scores(n++) }));
+}

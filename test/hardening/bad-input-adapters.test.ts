@@ -86,7 +86,10 @@ describe('playground over HTTP (colour-world models)', () => {
     const answer = await pg.answerTo(sent.body.id);
     assert.equal(answer.error, undefined, answer.text);
     assert.match(answer.text, /^"a red square" — seed 5/);
-    assert.equal(answer.images[0]?.alt, 'AI-generated: A red square');
+    assert.equal(
+      answer.images[0]?.alt,
+      'AI-generated: The image shows a plain red background with nothing else in it. Prompt: a red square',
+    );
     assert.doesNotMatch(`${answer.text}${answer.images.map((i) => i.alt).join('')}`, UNSAFE);
     await served();
   });

@@ -173,7 +173,10 @@ describe('long texts, invisible characters and bad options', () => {
     assert.equal(reply.error, undefined, reply.text);
     assert.equal((reply.data as { prompt: string }).prompt, 'a red square');
     assert.equal(reply.text, '"a red square" — seed 3, 1 step, Euler, turbo, 128x128');
-    assert.equal(reply.images?.[0]?.altText, 'AI-generated: A red square');
+    assert.equal(
+      reply.images?.[0]?.altText,
+      'AI-generated: The image shows a plain red background with nothing else in it. Prompt: a red square',
+    );
     for (const text of [reply.text, ...(reply.images ?? []).map((i) => i.altText)]) {
       assert.doesNotMatch(text ?? '', UNSAFE);
     }

@@ -1,7 +1,7 @@
 /**
- * Issue 10 §5 on real backends: the colour world (src/demo/colourworld) behind the real registry and
- * scheduler. /imagine "a red square" draws a mostly red PNG, which the colour classifier flags when red
- * is configured; BLIP-2 and SmolVLM report a confidence for their answers, and /ask turns it into the
+ * Trustworthy output on real backends: the colour world (src/demo/colourworld) behind the real registry
+ * and scheduler. /imagine "a red square" draws a mostly red PNG, which the demo's colour classifier flags
+ * when red is configured; BLIP-2 and SmolVLM report a confidence for their answers, and /ask turns it into the
  * "may be wrong" hint below config answers.lowConfidence.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +13,8 @@ import { type App, createApp } from '../../src/app.js';
 import { LOW_CONFIDENCE_HINT } from '../../src/commands/ask.js';
 import { loadConfig } from '../../src/config.js';
 import type { BotRequest, Reply } from '../../src/contracts/request.js';
-import { synthAll } from '../../src/demo/colourworld/index.js';
+import { demoTaskTable, synthAll } from '../../src/demo/colourworld/index.js';
+import type { TaskTable } from '../../src/models/table.js';
 import { dominant } from '../fakes/colours.js';
 import { solidPng } from '../fakes/images.js';
 import { RecordingResponder } from '../fakes/responder.js';
@@ -30,7 +31,8 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function newApp(overrides: Record<string, unknown>): App {
+/** An app on the colour-world models, with the demo's task table (its colour classifier) when asked. */
+function newApp(overrides: Record<string, unknown>, table?: TaskTable): App {
   const app = createApp(
     loadConfig({
       env: {},
@@ -41,7 +43,9 @@ function newApp(overrides: Record<string, unknown>): App {
         'tasks.imagine.size': '128x128',
         ...overrides,
       },
+      ...(table && { table }),
     }),
+    { ...(table && { table }) },
   );
   apps.push(app);
   return app;
@@ -69,9 +73,14 @@ async function send(app: App, command: string, fields: Partial<BotRequest>): Pro
 
 describe('the colour classifier on real colour-world Stable Diffusion', () => {
   test('"a red square" is withheld with a clear message; "a blue square" is posted', async () => {
-    const app = newApp({
-      'safety.imagine': { mode: 'classifier', classifier: 'colour', options: { colours: ['red'] } },
-    });
+    const app = newApp(
+      {
+        'tasks.safety': { backend: 'colour', model: 'colour-world', options: {} },
+        'safety.classes': ['red'],
+        'safety.threshold': 0.5,
+      },
+      demoTaskTable(),
+    );
     const red = await send(app, 'imagine', { args: { prompt: 'a red square', seed: 1 } });
     assert.equal(red.images, undefined);
     assert.equal(red.error?.code, 'blocked');
@@ -79,10 +88,13 @@ describe('the colour classifier on real colour-world Stable Diffusion', () => {
     const blue = await send(app, 'imagine', { args: { prompt: 'a blue square', seed: 1 } });
     assert.equal(blue.error, undefined, blue.text);
     assert.equal((await dominant(blue.images?.[0]?.png as Buffer)).colour, 'blue');
-    assert.equal(blue.images?.[0]?.altText, 'AI-generated: A blue square');
+    assert.equal(
+      blue.images?.[0]?.altText,
+      'AI-generated: The image shows a plain blue background with nothing else in it. Prompt: a blue square',
+    );
   });
 
-  test('without the classifier the same red square is posted (the check is what withheld it)', async () => {
+  test('with the default classifier (nsfwjs) the same red square is posted (the colour rule withheld it)', async () => {
     const app = newApp({});
     const red = await send(app, 'imagine', { args: { prompt: 'a red square', seed: 1 } });
     assert.equal(red.error, undefined, red.text);

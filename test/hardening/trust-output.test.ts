@@ -18,7 +18,8 @@ import { altTextLimit, buildAltText } from '../../src/core/alttext.js';
 import { SqliteImageIndex } from '../../src/core/image-index-sqlite.js';
 import { MemoryMapStore } from '../../src/core/memory.js';
 import { MemorySettingsStore } from '../../src/core/settings.js';
-import { fakeBackends } from '../fakes/backends.js';
+import { colourShares } from '../../src/demo/colourworld/index.js';
+import { fakeBackends, neutralSafety } from '../fakes/backends.js';
 import { dominant } from '../fakes/colours.js';
 import { testDispatcher } from '../fakes/dispatcher.js';
 import { solidPng } from '../fakes/images.js';
@@ -113,6 +114,7 @@ describe('one alt-text policy on every image reply', () => {
       const h = setup({
         runners: {
           imagine: painter,
+          safety: neutralSafety,
           caption: async () => ({ caption: long }),
           // Many boxes: a description longer than any cap.
           find: async ({ object }) => ({
@@ -138,7 +140,10 @@ describe('one alt-text policy on every image reply', () => {
           images.push(image.altText);
           assert.equal(
             image.altText,
-            imagineAltText(long.slice(0, 200).trim(), { policy, platform, index: i, count: 2 }),
+            imagineAltText(
+              { prompt: long.slice(0, 200).trim(), caption: long },
+              { policy, platform, index: i, count: 2 },
+            ),
           );
         }
         const described = await h.send({
@@ -201,11 +206,14 @@ describe('one alt-text policy on every image reply', () => {
   });
 });
 
-describe('image safety check before posting (config safety.imagine)', () => {
-  const classifier = { mode: 'classifier', classifier: 'colour', options: { colours: ['red'] } };
+describe('image safety check before posting (config safety)', () => {
+  /** The colour world's classifier as the injected backend: a mostly red image scores red ≈ 1. */
+  const colours: Runners['safety'] = async ({ images }) =>
+    Promise.all(images.map(async (png) => ({ scores: await colourShares(png) })));
+  const redIsUnsafe = { 'safety.classes': ['red'], 'safety.threshold': 0.5 };
 
   test('a flagged image is not posted and the user is told; the others are', async () => {
-    const h = setup({ runners: { imagine: painter }, overrides: { 'safety.imagine': classifier } });
+    const h = setup({ runners: { imagine: painter, safety: colours }, overrides: redIsUnsafe });
     try {
       const only = await h.send({ command: 'imagine', args: { prompt: 'a red square' } });
       assert.equal(only.images, undefined);
@@ -229,17 +237,14 @@ describe('image safety check before posting (config safety.imagine)', () => {
     }
   });
 
-  test('blocklist mode (default) refuses listed prompt words and checks no image; off checks nothing', async () => {
+  test('blocklist mode refuses listed prompt words and checks no image; off checks nothing', async () => {
     for (const [mode, refused] of [
       ['blocklist', true],
       ['off', false],
     ] as const) {
       const h = setup({
         runners: { imagine: painter },
-        overrides: {
-          'tasks.imagine.blocklist': ['red'],
-          'safety.imagine': { ...classifier, mode },
-        },
+        overrides: { ...redIsUnsafe, 'tasks.imagine.blocklist': ['red'], 'safety.imagine.mode': mode },
       });
       try {
         const reply = await h.send({ command: 'imagine', args: { prompt: 'a red square' } });
@@ -251,17 +256,22 @@ describe('image safety check before posting (config safety.imagine)', () => {
           assert.equal(reply.error, undefined, reply.text);
           assert.equal(reply.images?.length, 1, 'off: the red image is posted');
         }
+        assert.ok(!h.backends.calls.some((c) => c.task === 'safety'), `${mode}: no image was scored`);
       } finally {
         await h.stop();
       }
     }
-    assert.equal(loadConfig({ env: {} }).safety.imagine.mode, 'blocklist');
+    assert.equal(loadConfig({ env: {} }).safety.imagine.mode, 'classifier', 'the classifier is the default');
   });
 
-  test('an unknown classifier or colour is a clear configuration error', async () => {
+  test('a classifier that fails means nothing is posted unchecked', async () => {
     const h = setup({
-      runners: { imagine: painter },
-      overrides: { 'safety.imagine': { mode: 'classifier', classifier: 'nsfw', options: {} } },
+      runners: {
+        imagine: painter,
+        safety: async () => {
+          throw new Error('classifier crashed');
+        },
+      },
     });
     try {
       const reply = await h.send({ command: 'imagine', args: { prompt: 'a blue square' } });
@@ -270,8 +280,48 @@ describe('image safety check before posting (config safety.imagine)', () => {
     } finally {
       await h.stop();
     }
-    const { colourClassifier } = await import('../../src/core/image-safety.js');
-    assert.throws(() => colourClassifier({ colours: ['mauve'] }), /unknown colour "mauve"/);
+  });
+});
+
+describe('uploads (config safety.uploads)', () => {
+  const unsafe: Runners['safety'] = async ({ images }) =>
+    images.map(() => ({ scores: { Porn: 0.95, Neutral: 0.05 } }));
+  const captioner: Runners['caption'] = async () => ({ caption: 'a red square' });
+
+  test('flag: a flagged upload gets a note on the reply; the request is still served', async () => {
+    const h = setup({
+      runners: { caption: captioner, safety: unsafe },
+      overrides: { 'safety.uploads': 'flag' },
+    });
+    try {
+      const reply = await h.send({
+        command: 'caption',
+        images: [{ name: 'r.png', data: await solidPng('#ff0000') }],
+      });
+      assert.equal(reply.error, undefined, reply.text);
+      assert.match(reply.text ?? '', /A red square/);
+      assert.match(
+        reply.text ?? '',
+        /\nNote: the safety check flagged this image \(r\.png\) as possibly sensitive\.$/,
+      );
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test('off (default): uploads are not scored', async () => {
+    const h = setup({ runners: { caption: captioner, safety: unsafe } });
+    try {
+      const reply = await h.send({
+        command: 'caption',
+        images: [{ name: 'r.png', data: await solidPng('#ff0000') }],
+      });
+      assert.doesNotMatch(reply.text ?? '', /safety check/);
+      assert.ok(!h.backends.calls.some((c) => c.task === 'safety'));
+      assert.equal(loadConfig({ env: {} }).safety.uploads, 'off');
+    } finally {
+      await h.stop();
+    }
   });
 });
 

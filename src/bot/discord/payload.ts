@@ -105,7 +105,9 @@ export async function toMessage(reply: Reply, uploadLimit: number): Promise<Mess
       continue;
     }
     const description = image.altText ? truncate(image.altText, ALT_TEXT_MAX) : undefined;
-    files.push({ attachment: fitted.data, name: fitted.name, ...(description ? { description } : {}) });
+    // Discord hides an attachment whose name starts with SPOILER_ until it is clicked.
+    const name = image.spoiler ? `SPOILER_${fitted.name}` : fitted.name;
+    files.push({ attachment: fitted.data, name, ...(description ? { description } : {}) });
   }
   const content = truncate([reply.text ?? '', ...notes].filter(Boolean).join('\n'), CONTENT_MAX);
   return { content, files, components: buttonRows(reply.buttons ?? []), allowedMentions: NO_MENTIONS };

@@ -145,6 +145,7 @@ export class IrisWorker {
       memory,
       ...(imageIndex && { imageIndex }),
       commands: this.#options.commands,
+      log: this.#options.log.child({ req: request.id }),
       status: () => ({
         queues: {},
         models: registry.status(),

@@ -29,6 +29,7 @@ export { BLIP2_VOCAB, NOUNS, synthBlip2 } from './blip2.js';
 export { BENCH_LABELS, colourVector, synthClip, VOCAB } from './clip.js';
 export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, synthFlorence2 } from './florence2.js';
 export { Graph } from './onnx.js';
+export { colourShares, createColourClassifier, demoTaskTable } from './safety.js';
 export { colourLatent, synthSd } from './sd.js';
 export { SMOLVLM_VOCAB, type SmolVlmVariant, synthSmolVlm } from './smolvlm.js';
 

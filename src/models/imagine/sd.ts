@@ -318,6 +318,7 @@ export const createSdBackend: BackendFactory<'imagine', SdOptions> = async (
           width,
           height,
           model: input.modelName ?? load.modelId,
+          modelId: load.modelId,
           strength: input.init?.strength,
         },
       ).then((bytes) => {

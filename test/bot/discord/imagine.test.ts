@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { imagineCommand } from '../../../src/commands/imagine.js';
 import type { TaskIO } from '../../../src/contracts/backend.js';
-import { fakeBackends } from '../../fakes/backends.js';
+import { fakeBackends, neutralSafety } from '../../fakes/backends.js';
 import { solidPng } from '../../fakes/images.js';
 import { alice, finalEdit, startDiscord } from './harness.js';
 
@@ -16,6 +16,7 @@ test('/imagine answers with the picture (alt text on the attachment), its seed a
   const h = await startDiscord({
     commands: [imagineCommand],
     registry: fakeBackends({
+      safety: neutralSafety,
       imagine: async (input) => {
         painted.push(input);
         const png = await solidPng('#ff0000', 16);

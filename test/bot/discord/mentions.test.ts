@@ -13,7 +13,7 @@ import { tagsCommand } from '../../../src/commands/tags.js';
 import { loadConfig } from '../../../src/config.js';
 import type { BackendProvider, TaskName } from '../../../src/contracts/backend.js';
 import { queueOf } from '../../../src/models/registry.js';
-import { fakeBackends } from '../../fakes/backends.js';
+import { fakeBackends, neutralSafety } from '../../fakes/backends.js';
 import type { RecordedRequest } from '../../fakes/discord/server.js';
 import { solidPng } from '../../fakes/images.js';
 import { completion, startFakeOpenAI } from '../../fakes/openai.js';
@@ -35,6 +35,7 @@ before(async () => {
     loadConfig({ env: { GROQ_API_KEY: KEY, GROQ_BASE_URL: openai.url }, overrides: VQA }),
   );
   const painter = fakeBackends({
+    safety: neutralSafety,
     imagine: async (input) => ({
       images: [{ png: await solidPng('#ff0000', 16), width: input.width, height: input.height, seed: 1 }],
       scheduler: 'euler',
@@ -43,7 +44,7 @@ before(async () => {
   });
   // Questions go to the real groq backend; tagging and drawing to fakes.
   const pick = (task: TaskName): BackendProvider =>
-    task === 'vqa' ? groq : task === 'imagine' ? painter : fakeModels;
+    task === 'vqa' ? groq : task === 'imagine' || task === 'safety' ? painter : fakeModels;
   registry = { get: (task, o) => pick(task).get(task, o), status: () => [], queueOf };
 });
 after(() => openai.close());

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { imagineCommand } from '../../../src/commands/imagine.js';
 import type { TaskIO } from '../../../src/contracts/backend.js';
-import { fakeBackends } from '../../fakes/backends.js';
+import { fakeBackends, neutralSafety } from '../../fakes/backends.js';
 import { solidPng } from '../../fakes/images.js';
 import { blockActionPayload } from '../../fakes/slack/sign.js';
 import { type Harness, startHarness } from './harness.js';
@@ -19,6 +19,7 @@ before(async () => {
   h = await startHarness({
     commands: [imagineCommand],
     registry: fakeBackends({
+      safety: neutralSafety,
       imagine: async (input) => {
         painted.push(input);
         const images = await Promise.all(
