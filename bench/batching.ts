@@ -37,15 +37,8 @@ import { queueOf } from '../src/models/registry.js';
 import { createClipTagger } from '../src/models/tag/clip.js';
 import { makeLut, parsePreprocessorConfig, preprocessInto } from '../src/models/tag/clip-preprocess.js';
 import type { BatchingSettings } from '../src/models/tag/clip-towers.js';
+import { flag } from './args.js';
 import { makeImages, median } from './tag.js';
-
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
-  return v;
-}
 
 const quiet = createLogger({
   level: 'error',

@@ -21,15 +21,8 @@ import type { ImagineIO } from '../src/contracts/tasks/imagine.js';
 import { synthSd } from '../src/demo/colourworld/sd.js';
 import { createSdBackend } from '../src/models/imagine/sd.js';
 import { type SdHooks, sdOptions } from '../src/models/options.js';
+import { flag } from './args.js';
 import { reportTrust, trustCosts } from './imagine-trust.js';
-
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
-  return v;
-}
 
 interface Round {
   total: number;

@@ -32,6 +32,7 @@ import { createFlorence2Reader } from '../src/models/read/florence2.js';
 import { ModelRegistry } from '../src/models/registry.js';
 import { createClipTagger } from '../src/models/tag/clip.js';
 import type { BackendLoadOptions } from '../src/models/types.js';
+import { flag } from './args.js';
 
 const { onnx } = onnxProto;
 
@@ -46,14 +47,6 @@ const FLORENCE_SESSIONS = [
   { file: 'encoder_model', input: 'inputs_embeds', output: 'last_hidden_state', share: 0.16 },
   { file: 'decoder_model_merged', input: 'inputs_embeds', output: 'logits', share: 0.35 },
 ] as const;
-
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a number ≥ 0`);
-  return v;
-}
 
 /**
  * Adds a [rows, 1024] float32 weight of `bytes` to an ONNX file: `output` becomes output + 0 ·

@@ -14,14 +14,7 @@ import { loadImage } from '../src/core/media.js';
 import { tesseractOptions } from '../src/models/options.js';
 import { createTesseractReader, languageDataDir } from '../src/models/read/tesseract.js';
 import { textPng } from '../test/fakes/images.js';
-
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
-  return v;
-}
+import { flag } from './args.js';
 
 const WORDS = 'iris reads every line of text quickly and without any network at all today'.split(' ');
 const LIMITS = { maxBytes: 1 << 26, maxPixels: 1 << 26, formats: ['png'] } as const;

@@ -13,14 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type IndexedImage, TopK } from '../src/core/image-index.js';
 import { SqliteImageIndex } from '../src/core/image-index-sqlite.js';
-
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
-  return v;
-}
+import { flag } from './args.js';
 
 /** Deterministic pseudo-random unit vectors (xorshift), so runs compare. */
 function vectors(n: number, dim: number, seed: number): Float32Array {

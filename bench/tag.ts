@@ -22,14 +22,7 @@ import type { LoadedImage } from '../src/contracts/request.js';
 import { BENCH_LABELS, synthClip } from '../src/demo/colourworld/clip.js';
 import { clipOptions } from '../src/models/options.js';
 import { createClipTagger } from '../src/models/tag/clip.js';
-
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
-  return v;
-}
+import { flag } from './args.js';
 
 /**
  * N distinct small photo-like images (320–480 × 240–360): tinted noise blurred to a photo's spectrum

@@ -23,14 +23,7 @@ import { blip2Options, smolVlmOptions } from '../src/models/options.js';
 import type { BackendLoadOptions } from '../src/models/types.js';
 import { createBlip2Vqa } from '../src/models/vqa/blip2.js';
 import { createSmolVlmVqa } from '../src/models/vqa/smolvlm.js';
-
-function flag(args: string[], name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
-  return v;
-}
+import { flag } from './args.js';
 
 /** A photo-like JPEG (blurred tinted noise, 480×360), different for each i. */
 async function photo(i: number): Promise<LoadedImage> {
