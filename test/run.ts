@@ -36,7 +36,8 @@ async function main(): Promise<number> {
   const reporter = process.stdout.isTTY ? ['--test-reporter=spec'] : [];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=2', ...reporter, ...files],
+    // A test that never settles fails after 10 minutes instead of holding the run (and CI) forever.
+    ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...reporter, ...files],
     { env: childEnv(logDir), stdio: ['inherit', 'pipe', 'pipe'] },
   );
   child.stdout.on('data', (chunk: Buffer) => {
