@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown through the dispatch funnel (issue 10, item 6): Dispatcher.drain is what SIGTERM
+ * Graceful shutdown through the dispatch funnel: Dispatcher.drain is what SIGTERM
  * runs in `iris start` before the adapters disconnect (test/cli/shutdown.test.ts drives the signal).
  */
 import assert from 'node:assert/strict';
@@ -34,7 +34,11 @@ function heldTagger() {
 }
 
 function setup(backends: ReturnType<typeof heldTagger>['backends']) {
-  return testDispatcher({ registry: backends, overrides: { 'memory.store': 'memory' } });
+  // One encoder slot (the queue /tags uses): the second and third users wait in line behind the first.
+  return testDispatcher({
+    registry: backends,
+    overrides: { 'memory.store': 'memory', 'scheduler.queues.encoder.maxConcurrent': 1 },
+  });
 }
 
 let next = 0;
@@ -110,7 +114,7 @@ test('drain: new requests are refused, waiting users told at once, the running j
   assert.equal(running.reply.error, undefined);
   assert.match(running.reply.text ?? '', /red/);
   assert.equal(dispatcher.inFlight, 0);
-  assert.equal(scheduler.stats().queues.gpu?.running, 0);
+  assert.equal(scheduler.stats().queues.encoder?.running, 0);
 });
 
 test('drain: a job still running when the grace period ends is stopped through its signal, and its user told', async () => {
