@@ -1,5 +1,5 @@
 /**
- * SIGTERM on a real `iris start` process (issue 10, item 6): the playground stays connected while iris
+ * SIGTERM on a real `iris start` process: the playground stays connected while iris
  * drains, the waiting user is told, the running job finishes and its answer is delivered, the process exits
  * 0; a restart on the same SQLite file carries the conversation on.
  */

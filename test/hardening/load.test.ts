@@ -1,5 +1,5 @@
 /**
- * Load (issue 10, item 4): 500 slash commands from 50 users through the real Slack adapter (Bolt's HTTP
+ * Load: 500 slash commands from 50 users through the real Slack adapter (Bolt's HTTP
  * receiver, signed requests) and the fake Slack Web API, all on loopback. Three rounds, each with its own
  * 50 users: an instant job with every user sending 10 one after another (the per-user quota is 8), a slow
  * job (a few ms on one slot) with every user sending 10 at once, then the instant round again to see that

@@ -1,5 +1,5 @@
 /**
- * Issue 10 §3: admin-only commands are checked against the platform's own permissions, through the real
+ * Admin-only commands are checked against the platform's own permissions, through the real
  * client libraries and the fake platforms. The admin-only action today is `/alttext scope:channel`
  * (automatic alt text for everyone's uploads in a channel); `/alttext` for oneself is open to all.
  * - Discord: the member's permissions in the interaction (Manage Server, or Administrator, which implies

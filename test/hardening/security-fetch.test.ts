@@ -1,5 +1,5 @@
 /**
- * Issue 10 §3, attachment fetching: allow-listed hosts only, no redirect to another host, no private /
+ * Attachment fetching: allow-listed hosts only, no redirect to another host, no private /
  * loopback / link-local / multicast address (SSRF), size cap enforced while streaming. Local HTTP
  * servers are reachable only through the IRIS_ALLOW_HOSTS exception (`privateHosts`); private-address
  * refusals use an injected resolver, never real DNS.

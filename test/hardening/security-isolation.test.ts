@@ -1,5 +1,5 @@
 /**
- * Issue 10 §3: memory isolation. Conversation memory and image memory are keyed by
+ * Memory isolation. Conversation memory and image memory are keyed by
  * `platform:channel[:thread]`; nothing is shared between channels, or between platforms that happen to
  * use the same channel id. End to end: what one channel told the LLM never reaches the LLM context of
  * another (Groq backend through groq-sdk against the fake OpenAI-compatible server). Also: an API error

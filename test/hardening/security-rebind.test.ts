@@ -1,5 +1,5 @@
 /**
- * Issue 10 §3, DNS rebinding: the address the socket connects to is the one that was checked. A name
+ * DNS rebinding: the address the socket connects to is the one that was checked. A name
  * that answers a public address to the pre-check and a loopback address to the connection must not
  * reach the loopback server. Names are resolved by an injected resolver, never real DNS; the "public"
  * answers are never connected to (the second answer is the one the socket would use).

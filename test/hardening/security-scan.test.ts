@@ -1,5 +1,5 @@
 /**
- * Issue 10 §3: secrets never logged or echoed. The scan of the whole `npm test` run (test/run.ts) must be
+ * Secrets never logged or echoed. The scan of the whole `npm test` run (test/run.ts) must be
  * able to fail: planted secrets in a log folder and in a real runner child are found, with file and line.
  * Also: the logger's IRIS_LOG_DIR copy, redaction by value and by shape, and error rendering.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 10 §5: the Groq (OpenAI-compatible) backend reports a confidence when the server returns token
+ * The Groq (OpenAI-compatible) backend reports a confidence when the server returns token
  * log-probabilities (option `logprobs: true`), and /ask adds the "may be wrong" hint when it is low.
  * Without the option nothing is asked for and the confidence is absent (Groq's models offer none today).
  */

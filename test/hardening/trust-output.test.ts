@@ -1,5 +1,5 @@
 /**
- * Issue 10 §5, trustworthy output, through the dispatch funnel with fake backends: one alt-text policy
+ * Trustworthy output, through the dispatch funnel with fake backends: one alt-text policy
  * on every image reply (label, platform caps, language from config), the /imagine safety hook from
  * config (a flagged image is not posted; the user is told), the "may be wrong" hint on low-confidence
  * answers (/ask, /compare), /privacy and what /forget deletes.
