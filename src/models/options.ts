@@ -75,9 +75,14 @@ function hooks<H extends object>() {
     .default({} as H);
 }
 
+/** Observers of CLIP's tower runs (tests, benches, metrics). */
 export interface ClipTaggerHooks {
   onTextRun?(texts: number): void;
   onVisionRun?(images: number): void;
+  /** A vision run ended: how many images it took and how long `session.run` held the model, in ms. */
+  onVisionRan?(images: number, ms: number): void;
+  /** With batching: a vision batch starts; how long each of its images waited for it, in ms. */
+  onVisionBatch?(waitedMs: number[]): void;
 }
 
 export interface Blip2Hooks {

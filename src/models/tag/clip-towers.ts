@@ -9,6 +9,7 @@ import Bottleneck from 'bottleneck';
 import * as ort from 'onnxruntime-node';
 import { Batcher } from '../../core/batcher.js';
 import { BackendError } from '../../errors.js';
+import type { ClipTaggerHooks } from '../options.js';
 import { floatTensor, tensorToFloat32 } from '../tensors.js';
 import type { LoadedClip } from './clip-model.js';
 
@@ -34,13 +35,6 @@ export interface TowerCall {
   owner?: unknown;
 }
 
-export interface TowerHooks {
-  onTextRun?(texts: number): void;
-  onVisionRun?(images: number): void;
-  /** With batching: a vision batch starts; how long each of its images waited for it, in ms. */
-  onVisionBatch?(waitedMs: number[]): void;
-}
-
 /** Row-major embeddings, [rows, dim], not normalised. */
 export interface Embeddings {
   data: Float32Array;
@@ -59,7 +53,7 @@ export class ClipTowers {
   readonly #gate = new Bottleneck({ maxConcurrent: 1 });
   readonly #vision?: Batcher<PixelItem, Float32Array>;
   readonly #text?: Batcher<string, Float32Array>;
-  readonly #hooks = new Set<TowerHooks>();
+  readonly #hooks = new Set<ClipTaggerHooks>();
   /** A graph whose batch dimension is a fixed number takes at most that many images per run. */
   readonly maxVisionBatch: number;
 
@@ -94,7 +88,7 @@ export class ClipTowers {
   }
 
   /** Observe tower runs (tests, metrics); returns the function that stops observing. */
-  observe(hooks: TowerHooks): () => void {
+  observe(hooks: ClipTaggerHooks): () => void {
     this.#hooks.add(hooks);
     return () => this.#hooks.delete(hooks);
   }
@@ -158,11 +152,14 @@ export class ClipTowers {
     for (const h of this.#hooks) h.onVisionRun?.(shape.n);
     const input = floatTensor(pixelType, pixels, [shape.n, 3, shape.height, shape.width]);
     let out: ort.InferenceSession.OnnxValueMapType;
+    const started = performance.now();
     try {
       out = await vision.run({ [visionIn]: input }, [visionOut]);
     } catch (cause) {
       throw towerFailed('vision', cause);
     }
+    const ms = performance.now() - started;
+    for (const h of this.#hooks) h.onVisionRan?.(shape.n, ms);
     const emb = out[visionOut] as ort.Tensor;
     return { data: tensorToFloat32(emb), dim: emb.dims[1] as number };
   }

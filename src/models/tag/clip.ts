@@ -30,7 +30,7 @@
  *   e.g. `{ text_model: 'fp32', vision_model: 'q8' }`.
  * - `intraOpNumThreads` (default 0 = onnxruntime's choice), `graphOptimizationLevel` (default 'all').
  * - `textCacheSize` (default 4096): label embeddings kept.
- * - `hooks` (tests and metrics): `{ onTextRun?(texts: number), onVisionRun?(images: number) }`.
+ * - `hooks` (tests and metrics): `ClipTaggerHooks` in ../options.ts (runs, run times, batch waits).
  * The schema (../options.ts, `clipOptions`) checks them and fills in the defaults.
  */
 import type * as ort from 'onnxruntime-node';
