@@ -81,12 +81,17 @@ export interface ClipTaggerHooks {
 }
 
 export interface Blip2Hooks {
-  onVisionRun?(): void;
+  /** A vision-encoder (and Q-Former) run over this many images. */
+  onVisionRun?(images: number): void;
+  /** With batching: a question's image joined the vision-encoder batcher. */
+  onVisionQueued?(images: number): void;
   onDecoderRun?(tokens: number): void;
 }
 
 export interface SmolVlmHooks {
   onVisionRun?(frames: number): void;
+  /** With batching: a question's frames joined the vision-encoder batcher. */
+  onVisionQueued?(frames: number): void;
   onDecoderRun?(tokens: number): void;
   /** The answer's token ids (without the stop token), as generated. */
   onTokens?(ids: number[]): void;
