@@ -97,6 +97,13 @@ export interface SmolVlmHooks {
   onTokens?(ids: number[]): void;
 }
 
+export interface Florence2Hooks {
+  /** With batching: a vision-encoder run over this many images (of any backend on the shared model). */
+  onVisionRun?(images: number): void;
+  /** With batching: a request's image joined the vision-encoder batcher. */
+  onVisionQueued?(images: number): void;
+}
+
 export interface SdHooks {
   onSessionRun?(session: string, ms: number): void;
   onPhase?(phase: 'tokenize' | 'scheduler' | 'decode-post' | 'png' | 'preview' | 'init', ms: number): void;
@@ -120,6 +127,7 @@ export const clipOptions = z.strictObject({
 export const florence2Options = z.strictObject({
   dtype: dtypeOption(FLORENCE2_SESSIONS),
   maxNewTokens: wholeNumber(1).default(256),
+  hooks: hooks<Florence2Hooks>(),
 });
 
 /** BLIP-2 VQA (vqa/blip2.ts). */

@@ -19,7 +19,7 @@
  * the same image runs neither the vision encoder, nor the Q-Former, nor the decoder over the query tokens.
  *
  * Batching (`BackendLoadOptions.batching`, config `scheduler.batching`): when on, each image's vision
- * encoder and Q-Former call joins the loaded model's batcher (./frame-batcher.ts), so the images of
+ * encoder and Q-Former call joins the loaded model's batcher (../frame-batcher.ts), so the images of
  * concurrent questions run as one vision_encoder run and one Q-Former run (pixel_values stacked along the
  * batch dimension, language_model_inputs split back per request). VQA runs on the scheduler's `gpu` queue
  * (`maxConcurrent` 1 by default), so batching only helps where an operator raises that (e.g. on a GPU).
@@ -40,10 +40,10 @@ import type { LoadedImage } from '../../contracts/request.js';
 import { toRgb } from '../../core/media.js';
 import type { Turn } from '../../core/memory.js';
 import { BackendError, UserError } from '../../errors.js';
+import { FrameBatcher, fixedDim } from '../frame-batcher.js';
 import type { Blip2Options } from '../options.js';
 import type { BackendFactory, BackendLoadOptions } from '../types.js';
 import { specialTokensOf, userTextFilter } from '../user-text.js';
-import { FrameBatcher, fixedDim } from './frame-batcher.js';
 import { PrefixCache } from './prefix-cache.js';
 
 type Past = Record<string, ort.Tensor>;

@@ -26,7 +26,7 @@
  * cleaned the same way before it enters the prompt, so a question cannot fake turns or images.
  *
  * Batching (`BackendLoadOptions.batching`, config `scheduler.batching`): when on, each frame of a first
- * question joins the loaded model's vision-encoder batcher (./frame-batcher.ts), so the frames of
+ * question joins the loaded model's vision-encoder batcher (../frame-batcher.ts), so the frames of
  * concurrent questions run as one `vision_encoder` run, stacked along its frame dimension (`pixel_values`
  * [1, frames, 3, H, W] → `image_features` [frames, image_seq_len, hidden]). The processor makes every frame
  * `longest_edge`², so questions with different numbers of images or frames share a run. VQA runs on the scheduler's `gpu` queue (`maxConcurrent` 1 by default), so batching only helps
@@ -55,10 +55,10 @@ import type { LoadedImage } from '../../contracts/request.js';
 import { toRgb } from '../../core/media.js';
 import { BackendError, UserError } from '../../errors.js';
 import { onnxFiles, SMOLVLM_SESSIONS } from '../files.js';
+import { FrameBatcher, fixedDim, framesOf, type StackedInputs } from '../frame-batcher.js';
 import type { SmolVlmOptions } from '../options.js';
 import type { BackendFactory, BackendLoadOptions } from '../types.js';
 import { specialTokensOf, userTextFilter } from '../user-text.js';
-import { FrameBatcher, fixedDim, framesOf, type StackedInputs } from './frame-batcher.js';
 import { PrefixCache } from './prefix-cache.js';
 import { DecoderRunner, type Past } from './smolvlm-decoder.js';
 

@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  type Frame,
-  FrameBatcher,
-  framesOf,
-  type StackedInputs,
-} from '../../src/models/vqa/frame-batcher.js';
+import { type Frame, FrameBatcher, framesOf, type StackedInputs } from '../../src/models/frame-batcher.js';
 
 /** A frame of `values` with dims `dims` (their product is values.length). */
 const frame = (dims: number[], ...values: number[]): Frame => ({

@@ -1,21 +1,21 @@
 /**
- * A VQA backend's vision encoder behind the dynamic batcher (../../core/batcher.ts), with
- * `scheduler.batching` on: the frames (SmolVLM) or images (BLIP-2) of concurrent requests run as one
- * `session.run`, and each request gets its own frames' outputs back.
+ * A backend's vision encoder behind the dynamic batcher (../core/batcher.ts), with `scheduler.batching`
+ * on: the frames (SmolVLM) or images (BLIP-2, Florence-2) of concurrent requests run as one encoder run,
+ * and each request gets its own frames' outputs back.
  *
  * Each frame is one item, as each image is for the CLIP towers: `maxBatch` bounds the frames of one run,
  * requests take turns frame by frame (one request's 13 split frames cannot fill a run ahead of others),
  * and frames whose inputs differ in shape never share a run. Every frame must be encoded independently of
  * the others in its run (true of ViT encoders: attention stays within a frame).
  *
- * VQA runs on the scheduler's `gpu` queue, whose `maxConcurrent` defaults to 1: only when an operator
- * raises it (e.g. on a GPU) are there concurrent requests whose frames can meet here.
+ * These backends run on the scheduler's `gpu` queue, whose `maxConcurrent` defaults to 1: only when an
+ * operator raises it (e.g. on a GPU) are there concurrent requests whose frames can meet here.
  */
 import type * as ort from 'onnxruntime-node';
-import type { RunOptions } from '../../contracts/backend.js';
-import { Batcher } from '../../core/batcher.js';
-import { BackendError, UserError } from '../../errors.js';
-import type { BatchingSettings } from '../tag/clip-towers.js';
+import type { RunOptions } from '../contracts/backend.js';
+import { Batcher } from '../core/batcher.js';
+import { BackendError, UserError } from '../errors.js';
+import type { BatchingSettings } from './tag/clip-towers.js';
 
 type FrameData = Float32Array | Uint8Array;
 
