@@ -161,34 +161,41 @@ interface LoadedFlorence2 {
   model: PreTrainedModel;
   processor: Florence2Processor;
   /** With batching: the vision encoder of every backend on this model. */
-  images?: FrameBatcher;
+  images?: VisionEncoder;
   /** Hooks of the backends on this model, told of each batched vision-encoder run. */
   observers: Set<Florence2Hooks>;
 }
 
-/** The vision encoder of the loaded model behind the batcher: pixel_values [n, 3, H, W] → features [n, tokens, D]. */
-function visionBatcher(model: PreTrainedModel, batching: BatchingSettings, observers: Set<Florence2Hooks>) {
-  return new FrameBatcher({
-    batching,
-    encode: async ({ pixel_values }) => {
-      const px = pixel_values as { data: Float32Array; dims: readonly number[] };
-      for (const o of observers) o.onVisionRun?.(px.dims[0] as number);
-      let features: Tensor;
-      try {
-        features = await model.encode_image({ pixel_values: new Tensor('float32', px.data, [...px.dims]) });
-      } catch (cause) {
-        throw new BackendError(
-          'model_failed',
-          `florence2: vision encoder failed: ${(cause as Error).message}`,
-          {
-            isRetryable: false,
-            cause,
-          },
-        );
-      }
-      return { data: features.data as Float32Array, dims: features.dims };
-    },
-  });
+/** The loaded model's vision encoder behind the batcher: pixel_values [n, 3, H, W] → features [n, tokens, D]. */
+class VisionEncoder {
+  readonly batcher: FrameBatcher;
+  /** The type of the encoder's image_features (float16 for an fp16 vision_encoder); batches carry float32. */
+  featureType: Tensor['type'] = 'float32';
+
+  constructor(model: PreTrainedModel, batching: BatchingSettings, observers: Set<Florence2Hooks>) {
+    this.batcher = new FrameBatcher({
+      batching,
+      encode: async ({ pixel_values }) => {
+        const px = pixel_values as { data: Float32Array; dims: readonly number[] };
+        for (const o of observers) o.onVisionRun?.(px.dims[0] as number);
+        let features: Tensor;
+        try {
+          features = await model.encode_image({ pixel_values: new Tensor('float32', px.data, [...px.dims]) });
+        } catch (cause) {
+          throw new BackendError(
+            'model_failed',
+            `florence2: vision encoder failed: ${(cause as Error).message}`,
+            {
+              isRetryable: false,
+              cause,
+            },
+          );
+        }
+        this.featureType = features.type;
+        return { data: features.to('float32').data as Float32Array, dims: features.dims };
+      },
+    });
+  }
 }
 
 /** Model and processor from a Florence-2 folder: the part caption, read and find share. */
@@ -226,7 +233,7 @@ async function openFlorence2(
     model,
     processor,
     observers,
-    ...(o.batching.enabled && { images: visionBatcher(model, o.batching, observers) }),
+    ...(o.batching.enabled && { images: new VisionEncoder(model, o.batching, observers) }),
   };
 }
 
@@ -270,8 +277,11 @@ export async function loadFlorence2(
     const frame = {
       pixel_values: { type: 'float32' as const, data: px.data as Float32Array, dims: px.dims.slice(1) },
     };
-    const out = await images.encode([frame], { ...opts, onQueued: (n) => hooks.onVisionQueued?.(n) });
-    const features = new Tensor('float32', out.data, [...out.dims]);
+    const out = await images.batcher.encode([frame], {
+      ...opts,
+      onQueued: (n) => hooks.onVisionQueued?.(n),
+    });
+    const features = new Tensor('float32', out.data, [...out.dims]).to(images.featureType);
     const text: Tensor = await model.encode_text({ input_ids });
     return {
       inputs_embeds: cat([features, text], 1),
