@@ -15,25 +15,38 @@
  *   `_fp16`, 'q8' → `_quantized`, 'q4' → `_q4`…: files.ts's table), or one per session, e.g.
  *   `{ vision_encoder: 'fp16', decoder_model_merged: 'q4' }`. A missing file is an error.
  * - `maxNewTokens` (default 256): longest answer in tokens.
+ * - `hooks` (tests and metrics): `{ onVisionRun?(images), onVisionQueued?(images) }`, with batching.
+ *
+ * Batching (`BackendLoadOptions.batching`, config `scheduler.batching`): when on, the vision encoder runs
+ * outside `generate()`: each request's pixel_values join the shared model's batcher (./frame-batcher.ts),
+ * the images of concurrent caption, read and find requests run as one `encode_image` (vision_encoder)
+ * run, and each request's features go into `generate()` as `inputs_embeds` (image features, then the
+ * task prompt's token embeddings, as Florence2ForConditionalGeneration merges them itself), which
+ * transformers.js accepts in place of `input_ids` + `pixel_values`. The requests run on the scheduler's
+ * `gpu` queue (`maxConcurrent` 1 by default), so batching only helps where an operator raises that.
  */
 
 import { join } from 'node:path';
 import {
+  cat,
   env,
   Florence2ForConditionalGeneration,
   Florence2Processor,
+  ones,
   type PreTrainedModel,
   RawImage,
   StoppingCriteria,
-  type Tensor,
+  Tensor,
 } from '@huggingface/transformers';
 import type { RunOptions } from '../contracts/backend.js';
 import type { LoadedImage } from '../contracts/request.js';
 import { toRgb } from '../core/media.js';
 import { BackendError, UserError } from '../errors.js';
 import type { DtypeChoice } from './files.js';
-import type { Florence2Options } from './options.js';
+import { FrameBatcher } from './frame-batcher.js';
+import type { Florence2Hooks, Florence2Options } from './options.js';
 import { SharedModels } from './shared-models.js';
+import { BATCHING_OFF, type BatchingSettings } from './tag/clip-towers.js';
 import type { BackendLoadOptions } from './types.js';
 import { specialTokensOf, tokenStripper, userTextFilter } from './user-text.js';
 
@@ -147,10 +160,50 @@ function checkTaskPrompts(processor: Florence2Processor, where: { dir: string; w
 interface LoadedFlorence2 {
   model: PreTrainedModel;
   processor: Florence2Processor;
+  /** With batching: the vision encoder of every backend on this model. */
+  images?: VisionEncoder;
+  /** Hooks of the backends on this model, told of each batched vision-encoder run. */
+  observers: Set<Florence2Hooks>;
+}
+
+/** The loaded model's vision encoder behind the batcher: pixel_values [n, 3, H, W] → features [n, tokens, D]. */
+class VisionEncoder {
+  readonly batcher: FrameBatcher;
+  /** The type of the encoder's image_features (float16 for an fp16 vision_encoder); batches carry float32. */
+  featureType: Tensor['type'] = 'float32';
+
+  constructor(model: PreTrainedModel, batching: BatchingSettings, observers: Set<Florence2Hooks>) {
+    this.batcher = new FrameBatcher({
+      batching,
+      encode: async ({ pixel_values }) => {
+        const px = pixel_values as { data: Float32Array; dims: readonly number[] };
+        for (const o of observers) o.onVisionRun?.(px.dims[0] as number);
+        let features: Tensor;
+        try {
+          features = await model.encode_image({ pixel_values: new Tensor('float32', px.data, [...px.dims]) });
+        } catch (cause) {
+          throw new BackendError(
+            'model_failed',
+            `florence2: vision encoder failed: ${(cause as Error).message}`,
+            {
+              isRetryable: false,
+              cause,
+            },
+          );
+        }
+        this.featureType = features.type;
+        return { data: features.to('float32').data as Float32Array, dims: features.dims };
+      },
+    });
+  }
 }
 
 /** Model and processor from a Florence-2 folder: the part caption, read and find share. */
-async function openFlorence2(dir: string, dtype: DtypeChoice, device: Device): Promise<LoadedFlorence2> {
+async function openFlorence2(
+  dir: string,
+  o: { dtype: DtypeChoice; device: Device; batching: BatchingSettings },
+): Promise<LoadedFlorence2> {
+  const { dtype, device } = o;
   env.allowRemoteModels = false;
   env.useFSCache = false;
   let model: PreTrainedModel;
@@ -175,7 +228,13 @@ async function openFlorence2(dir: string, dtype: DtypeChoice, device: Device): P
     await model.dispose();
     throw e;
   }
-  return { model, processor };
+  const observers = new Set<Florence2Hooks>();
+  return {
+    model,
+    processor,
+    observers,
+    ...(o.batching.enabled && { images: new VisionEncoder(model, o.batching, observers) }),
+  };
 }
 
 /**
@@ -186,16 +245,49 @@ export async function loadFlorence2(
   load: BackendLoadOptions<Florence2Options>,
   who: string,
 ): Promise<Florence2> {
-  const { dtype, maxNewTokens } = load.options;
+  const { dtype, maxNewTokens, hooks } = load.options;
   const device = (load.executionProviders[0] ?? 'cpu') as Device;
+  const batching = load.batching ?? BATCHING_OFF;
   const lease = await (load.shared ?? new SharedModels()).acquire(
-    { kind: 'florence2', dir: load.modelDir, dtype, executionProviders: [String(device)] },
-    () => openFlorence2(load.modelDir, dtype, device),
+    {
+      kind: 'florence2',
+      dir: load.modelDir,
+      dtype,
+      executionProviders: [String(device)],
+      ...(batching.enabled && { settings: { batching } }),
+    },
+    () => openFlorence2(load.modelDir, { dtype, device, batching }),
     async (loaded) => {
       await loaded.model.dispose();
     },
   );
-  const { model, processor } = lease.model;
+  const { model, processor, images, observers } = lease.model;
+  observers.add(hooks);
+
+  /**
+   * What generate() encodes: the processor's inputs as they are, or with batching the image features from
+   * the shared batcher merged with the prompt's embeddings as Florence2ForConditionalGeneration merges them.
+   */
+  async function encoderInputs(
+    inputs: Record<string, Tensor>,
+    opts: RunOptions,
+  ): Promise<Record<string, Tensor>> {
+    const { pixel_values: px, input_ids, attention_mask } = inputs;
+    if (!images || !px || !input_ids || !attention_mask) return inputs;
+    const frame = {
+      pixel_values: { type: 'float32' as const, data: px.data as Float32Array, dims: px.dims.slice(1) },
+    };
+    const out = await images.batcher.encode([frame], {
+      ...opts,
+      onQueued: (n) => hooks.onVisionQueued?.(n),
+    });
+    const features = new Tensor('float32', out.data, [...out.dims]).to(images.featureType);
+    const text: Tensor = await model.encode_text({ input_ids });
+    return {
+      inputs_embeds: cat([features, text], 1),
+      attention_mask: cat([ones(features.dims.slice(0, 2)), attention_mask], 1),
+    };
+  }
   const specialTokens = processor.tokenizer ? specialTokensOf(processor.tokenizer) : [];
   const userText = userTextFilter({ specialTokens });
   // Before the processor parses boxes, every token but the locations goes: `<pad>red<loc_…>` would
@@ -228,12 +320,13 @@ export async function loadFlorence2(
     try {
       const inputs = await processor(raw, prompt.task + (prompt.input ?? ''));
       const ids = (await model.generate({
-        ...inputs,
+        ...(await encoderInputs(inputs, opts)),
         max_new_tokens: maxNewTokens,
         stopping_criteria: [stop],
       })) as Tensor;
       text = processor.batch_decode(ids, { skip_special_tokens: false })[0] ?? '';
     } catch (cause) {
+      if (cause instanceof UserError) throw cause; // cancelled while its image waited for a batch
       throw new BackendError('model_failed', `${who}: generation failed: ${(cause as Error).message}`, {
         isRetryable: false,
         cause,
@@ -264,6 +357,7 @@ export async function loadFlorence2(
     async dispose() {
       if (disposed) return;
       disposed = true;
+      observers.delete(hooks);
       await lease.release();
     },
   };

@@ -86,15 +86,27 @@ export interface ClipTaggerHooks {
 }
 
 export interface Blip2Hooks {
-  onVisionRun?(): void;
+  /** A vision-encoder (and Q-Former) run over this many images. */
+  onVisionRun?(images: number): void;
+  /** With batching: a question's image joined the vision-encoder batcher. */
+  onVisionQueued?(images: number): void;
   onDecoderRun?(tokens: number): void;
 }
 
 export interface SmolVlmHooks {
   onVisionRun?(frames: number): void;
+  /** With batching: a question's frames joined the vision-encoder batcher. */
+  onVisionQueued?(frames: number): void;
   onDecoderRun?(tokens: number): void;
   /** The answer's token ids (without the stop token), as generated. */
   onTokens?(ids: number[]): void;
+}
+
+export interface Florence2Hooks {
+  /** With batching: a vision-encoder run over this many images (of any backend on the shared model). */
+  onVisionRun?(images: number): void;
+  /** With batching: a request's image joined the vision-encoder batcher. */
+  onVisionQueued?(images: number): void;
 }
 
 export interface SdHooks {
@@ -120,6 +132,7 @@ export const clipOptions = z.strictObject({
 export const florence2Options = z.strictObject({
   dtype: dtypeOption(FLORENCE2_SESSIONS),
   maxNewTokens: wholeNumber(1).default(256),
+  hooks: hooks<Florence2Hooks>(),
 });
 
 /** BLIP-2 VQA (vqa/blip2.ts). */

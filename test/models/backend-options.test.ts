@@ -165,7 +165,7 @@ describe('backend options in the registry', () => {
         hooks: undefined,
       },
     );
-    assert.deepEqual(florence2Options.parse({}), { dtype: 'fp32', maxNewTokens: 256 });
+    assert.deepEqual(florence2Options.parse({}), { dtype: 'fp32', maxNewTokens: 256, hooks: {} });
     assert.deepEqual(tesseractOptions.parse({}), { maxSide: 3000, psm: 3, dpi: 300 });
     assert.equal(groqOptions.parse({}).maxImageBytes, 3 * 1024 * 1024);
   });
@@ -212,7 +212,11 @@ describe('backend options in the registry', () => {
       table: t.table,
     });
     await reg.get('caption');
-    assert.deepEqual(t.loads[0]?.options, { dtype: { decoder_model_merged: 'q4' }, maxNewTokens: 256 });
+    assert.deepEqual(t.loads[0]?.options, {
+      dtype: { decoder_model_merged: 'q4' },
+      maxNewTokens: 256,
+      hooks: {},
+    });
   });
 
   it('a per-request override is checked like config: a bad one loads nothing and names the key', async () => {
@@ -236,7 +240,7 @@ describe('backend options in the registry', () => {
     }
     assert.equal(t.loads.length, 0);
     await reg.get('caption', { options: { maxNewTokens: 12 } });
-    assert.deepEqual(t.loads[0]?.options, { dtype: 'fp32', maxNewTokens: 12 });
+    assert.deepEqual(t.loads[0]?.options, { dtype: 'fp32', maxNewTokens: 12, hooks: {} });
   });
 
   it('`models pull --dtype` profiles only backends with a dtype option, through their schema', () => {

@@ -141,7 +141,7 @@ function spec(variant: Blip2Variant): Spec {
 // ---------------------------------------------------------------------------------------------
 // vision_encoder.onnx: pixel_values [batch_size, 3, H, W] → image_embeds [batch_size, patches, width]
 
-function visionGraph(variant: Blip2Variant): Uint8Array {
+function visionGraph(variant: Blip2Variant, failOnMagenta: boolean): Uint8Array {
   const s = spec(variant);
   const g = new Graph('blip2_vision_encoder');
   const px = g.input('pixel_values', 'float32', ['batch_size', 3, s.image, s.image]);
@@ -149,11 +149,9 @@ function visionGraph(variant: Blip2Variant): Uint8Array {
     // 2×2 patches of mean RGB (undo nothing: mean 0, std 1 → pixels are in [0,1])
     const pooled = g.node('AveragePool', [px], { kernel_shape: [4, 4], strides: [4, 4] });
     const flat = g.node('Reshape', [pooled, g.i64([0, 3, 4])]);
-    g.output(g.rename(g.node('Transpose', [flat], { perm: [0, 2, 1] }), 'image_embeds'), 'float32', [
-      'batch_size',
-      4,
-      3,
-    ]);
+    let embeds = g.node('Transpose', [flat], { perm: [0, 2, 1] });
+    if (failOnMagenta) embeds = magentaFails(g, embeds, embeds);
+    g.output(g.rename(embeds, 'image_embeds'), 'float32', ['batch_size', 4, 3]);
     return g.toBytes();
   }
   const W = BENCH.width;
@@ -184,6 +182,23 @@ function visionGraph(variant: Blip2Variant): Uint8Array {
   const pad = g.node('Pad', [rgb, g.i64([0, 0, 0, 0, 0, W - 3])]);
   g.output(g.rename(g.node('Add', [pad, small]), 'image_embeds'), 'float32', ['batch_size', grid * grid, W]);
   return g.toBytes();
+}
+
+/**
+ * `value`, unless some RGB row of `rgb` ([..., 3] in [0, 1]) is magenta (r − g + b > 1.5): then the run
+ * fails (a Gather out of its data's bounds), as a real encoder can fail on one bad input of a batch.
+ */
+export function magentaFails(g: Graph, rgb: string, value: string): string {
+  const score = g.node('MatMul', [rgb, g.f32([1, -1, 1], [3, 1])]);
+  const bad = g.node(
+    'Cast',
+    [g.node('Greater', [g.node('ReduceMax', [score], { keepdims: 0 }), g.scalar(1.5)])],
+    {
+      to: 7,
+    },
+  );
+  const zero = g.node('Gather', [g.f32([0], [1]), bad]); // index 1 of a 1-element tensor: out of bounds
+  return g.node('Add', [value, g.node('Mul', [zero, g.scalar(0)])]);
 }
 
 /**
@@ -447,7 +462,16 @@ function tokenizerJson() {
 /** Writes the folder: config.json, generation_config.json, tokenizer files, preprocessor_config.json, onnx/*. */
 export async function synthBlip2(
   outDir: string,
-  { variant = 'colour', controlTokens = false }: { variant?: Blip2Variant; controlTokens?: boolean } = {},
+  {
+    variant = 'colour',
+    controlTokens = false,
+    failOnMagenta = false,
+  }: {
+    variant?: Blip2Variant;
+    controlTokens?: boolean;
+    /** The vision encoder fails on any run holding a magenta image ('colour' only; tests of batching). */
+    failOnMagenta?: boolean;
+  } = {},
 ) {
   const s = spec(variant);
   const lm: ColourLm = controlTokens ? { ...BLIP2_LM, controlToken: IMAGE } : BLIP2_LM;
@@ -502,7 +526,7 @@ export async function synthBlip2(
     image_std: s.std,
     do_convert_rgb: true,
   });
-  await writeFile(join(outDir, 'onnx', 'vision_encoder.onnx'), visionGraph(variant));
+  await writeFile(join(outDir, 'onnx', 'vision_encoder.onnx'), visionGraph(variant, failOnMagenta));
   await writeFile(join(outDir, 'onnx', 'qformer.onnx'), qformerGraph(variant));
   await writeFile(join(outDir, 'onnx', 'embed_tokens.onnx'), colourEmbedGraph(lm));
   await writeFile(join(outDir, 'onnx', 'decoder_model_merged.onnx'), colourDecoderGraph(lm, { variant }));

@@ -40,6 +40,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { COLOURS } from '../../core/colour-names.js';
+import { magentaFails } from './blip2.js';
 import {
   COLOUR_BASE,
   D,
@@ -99,7 +100,7 @@ function regionMean(g: Graph, px: string, cut?: { axis: number; from: string; to
 }
 
 /** pixel_values → image_features [batch, 5, D]: colour scores of the whole image and of each half. */
-function visionEncoderGraph(): Uint8Array {
+function visionEncoderGraph(failOnMagenta: boolean): Uint8Array {
   const g = new Graph('Florence2VisionEncoder');
   const px = g.input('pixel_values', 'float32', ['batch_size', 3, 'height', 'width']);
   const shape = g.node('Shape', [px]);
@@ -136,7 +137,9 @@ function visionEncoderGraph(): Uint8Array {
     for (let c = 0; c < C; c++) place[(r * C + c) * D + base + c] = 1;
   }
   const features = g.node('MatMul', [g.node('Unsqueeze', [scores, g.i64([2])]), g.init(place, [R, C, D])]); // [B,R,1,D]
-  g.output(g.node('Squeeze', [features, g.i64([2])], {}, 'image_features'), 'float32', ['batch_size', R, D]);
+  const squeezed = g.node('Squeeze', [features, g.i64([2])]);
+  const out = failOnMagenta ? magentaFails(g, rgb, squeezed) : squeezed;
+  g.output(g.rename(out, 'image_features'), 'float32', ['batch_size', R, D]);
   return g.toBytes();
 }
 
@@ -256,11 +259,12 @@ function preprocessorJson() {
 /**
  * Write a Florence-2 folder laid out like `onnx-community/Florence-2-base-ft` into `outDir`.
  * `controlTokens` ('none' by default) makes the caption and OCR answers carry location and special
- * tokens (florence2-text.ts), to test that no backend passes them on to users.
+ * tokens (florence2-text.ts), to test that no backend passes them on to users. `failOnMagenta` makes
+ * the vision encoder fail on any run holding a magenta image (tests of batching).
  */
 export async function synthFlorence2(
   outDir: string,
-  o: { controlTokens?: Florence2ControlTokens } = {},
+  o: { controlTokens?: Florence2ControlTokens; failOnMagenta?: boolean } = {},
 ): Promise<void> {
   await mkdir(join(outDir, 'onnx'), { recursive: true });
   const json = (name: string, v: unknown) => writeFile(join(outDir, name), `${JSON.stringify(v, null, 2)}\n`);
@@ -269,7 +273,7 @@ export async function synthFlorence2(
   await json('tokenizer.json', tokenizerJson());
   await json('tokenizer_config.json', TOKENIZER_CONFIG);
   await json('preprocessor_config.json', preprocessorJson());
-  await writeFile(join(outDir, 'onnx', 'vision_encoder.onnx'), visionEncoderGraph());
+  await writeFile(join(outDir, 'onnx', 'vision_encoder.onnx'), visionEncoderGraph(o.failOnMagenta ?? false));
   await writeFile(join(outDir, 'onnx', 'embed_tokens.onnx'), embedTokensGraph());
   await writeFile(join(outDir, 'onnx', 'encoder_model.onnx'), encoderGraph());
   await writeFile(

@@ -32,6 +32,7 @@ import {
   colourDecoderGraph,
   colourEmbedGraph,
   colourFeatures,
+  magentaFails,
 } from './blip2.js';
 import { blocks, layerNorm, randn } from './clip.js';
 import { Graph } from './onnx.js';
@@ -107,7 +108,8 @@ function spec(variant: SmolVlmVariant): Spec {
 export const SMOLVLM_CHAT_TEMPLATE =
   "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}";
 
-function visionGraph(s: Spec, variant: SmolVlmVariant): Uint8Array {
+function visionGraph(s: Spec, o: { variant: SmolVlmVariant; failOnMagenta: boolean }): Uint8Array {
+  const { variant } = o;
   const g = new Graph('smolvlm_vision_encoder');
   const px = g.input('pixel_values', 'float32', ['batch_size', 'num_images', 3, 'height', 'width']);
   const pm = g.input('pixel_attention_mask', 'bool', ['batch_size', 'num_images', 'height', 'width']);
@@ -123,6 +125,7 @@ function visionGraph(s: Spec, variant: SmolVlmVariant): Uint8Array {
   const n = g.node('Shape', [token], { start: 0, end: 1 });
   const shape = g.node('Concat', [n, g.i64([s.seq, COLOUR_LM_HIDDEN])], { axis: 0 });
   let features = g.node('Expand', [token, shape]);
+  if (o.failOnMagenta) features = magentaFails(g, rgb, features);
   if (variant === 'bench') {
     const W = BENCH.width;
     const P = BENCH.patch;
@@ -174,7 +177,14 @@ function tokenizerJson(s: Spec) {
 /** Writes the folder: config.json, generation_config.json, tokenizer files, processor configs, onnx/*. */
 export async function synthSmolVlm(
   outDir: string,
-  { variant = 'colour' }: { variant?: SmolVlmVariant } = {},
+  {
+    variant = 'colour',
+    failOnMagenta = false,
+  }: {
+    variant?: SmolVlmVariant;
+    /** The vision encoder fails on any run holding a magenta frame (tests of batching). */
+    failOnMagenta?: boolean;
+  } = {},
 ): Promise<void> {
   const s = spec(variant);
   await mkdir(join(outDir, 'onnx'), { recursive: true });
@@ -243,7 +253,7 @@ export async function synthSmolVlm(
     rescale_factor: 1 / 255,
     size: { longest_edge: s.image },
   });
-  await writeFile(join(outDir, 'onnx', 'vision_encoder.onnx'), visionGraph(s, variant));
+  await writeFile(join(outDir, 'onnx', 'vision_encoder.onnx'), visionGraph(s, { variant, failOnMagenta }));
   await writeFile(join(outDir, 'onnx', 'embed_tokens.onnx'), colourEmbedGraph(s.lm));
   await writeFile(
     join(outDir, 'onnx', 'decoder_model_merged.onnx'),

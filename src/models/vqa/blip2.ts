@@ -18,10 +18,16 @@
  * depend only on the image. Per image key (content hash) iris keeps those key/values; a follow-up about
  * the same image runs neither the vision encoder, nor the Q-Former, nor the decoder over the query tokens.
  *
+ * Batching (`BackendLoadOptions.batching`, config `scheduler.batching`): when on, each image's vision
+ * encoder and Q-Former call joins the loaded model's batcher (../frame-batcher.ts), so the images of
+ * concurrent questions run as one vision_encoder run and one Q-Former run (pixel_values stacked along the
+ * batch dimension, language_model_inputs split back per request). VQA runs on the scheduler's `gpu` queue
+ * (`maxConcurrent` 1 by default), so batching only helps where an operator raises that (e.g. on a GPU).
+ *
  * Options (config `tasks.vqa.options`): `maxNewTokens` (default generation_config's, else 30),
  * `maxPromptTokens` (default 512: oldest turns are dropped beyond it), `featureCache` (default true),
  * `featureCacheSize` (images, default 32), `intraOpNumThreads` (default 0 = onnxruntime's choice),
- * `hooks` (tests and metrics): `{ onVisionRun?(), onDecoderRun?(tokens) }`; schema `blip2Options` in
+ * `hooks` (tests and metrics): `{ onVisionRun?(images), onDecoderRun?(tokens) }`; schema `blip2Options` in
  * ../options.ts.
  */
 import { createHash } from 'node:crypto';
@@ -29,11 +35,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
-import type { Backend, TaskIO } from '../../contracts/backend.js';
+import type { Backend, RunOptions, TaskIO } from '../../contracts/backend.js';
 import type { LoadedImage } from '../../contracts/request.js';
 import { toRgb } from '../../core/media.js';
 import type { Turn } from '../../core/memory.js';
 import { BackendError, UserError } from '../../errors.js';
+import { FrameBatcher, fixedDim } from '../frame-batcher.js';
 import type { Blip2Options } from '../options.js';
 import type { BackendFactory, BackendLoadOptions } from '../types.js';
 import { specialTokensOf, userTextFilter } from '../user-text.js';
@@ -160,18 +167,48 @@ export const createBlip2Vqa: BackendFactory<'vqa', Blip2Options> = async (
     }
   }
 
-  /** Decoder key/values over the image's query tokens (vision encoder → Q-Former → decoder). */
-  async function imagePrefix(image: LoadedImage): Promise<Past> {
-    const px = await pixels(image);
-    hooks.onVisionRun?.();
-    let queries: ort.Tensor;
+  /** The Q-Former's query tokens [images, queries, hidden] for pixels [images, 3, H, W]. */
+  async function encodeImages(px: ort.Tensor): Promise<ort.Tensor> {
+    hooks.onVisionRun?.(px.dims[0] as number);
     try {
       const { image_embeds } = await vision.run({ pixel_values: px });
-      queries = (await qformer.run({ image_embeds: image_embeds as ort.Tensor }))
+      return (await qformer.run({ image_embeds: image_embeds as ort.Tensor }))
         .language_model_inputs as ort.Tensor;
     } catch (cause) {
       throw failed('vision encoder', cause);
     }
+  }
+
+  const limits = [fixedDim(vision, 'pixel_values', 0), fixedDim(qformer, 'image_embeds', 0)];
+  const frameBatcher = load.batching?.enabled
+    ? new FrameBatcher({
+        batching: load.batching,
+        maxFrames: Math.min(...limits.map((n) => n ?? Number.POSITIVE_INFINITY)),
+        encode: async ({ pixel_values }) => {
+          const px = pixel_values as { data: Float32Array; dims: readonly number[] };
+          const queries = await encodeImages(new ort.Tensor('float32', px.data, [...px.dims]));
+          return { data: queries.data as Float32Array, dims: queries.dims };
+        },
+      })
+    : undefined;
+
+  /** Query tokens [1, queries, hidden] of one image: on its own, or in a batch with other requests' images. */
+  async function imageQueries(image: LoadedImage, opts: RunOptions): Promise<ort.Tensor> {
+    const px = await pixels(image);
+    if (!frameBatcher) return encodeImages(px);
+    const frame = {
+      pixel_values: { type: 'float32' as const, data: px.data as Float32Array, dims: px.dims.slice(1) },
+    };
+    const out = await frameBatcher.encode([frame], {
+      ...opts,
+      onQueued: (n) => hooks.onVisionQueued?.(n),
+    });
+    return new ort.Tensor('float32', out.data, out.dims);
+  }
+
+  /** Decoder key/values over the image's query tokens (vision encoder → Q-Former → decoder). */
+  async function imagePrefix(image: LoadedImage, opts: RunOptions): Promise<Past> {
+    const queries = await imageQueries(image, opts);
     return presentOf(await decode(queries, queries.dims[1] as number, emptyPast));
   }
 
@@ -219,12 +256,15 @@ export const createBlip2Vqa: BackendFactory<'vqa', Blip2Options> = async (
       };
       check();
       const key = input.imageKey ?? createHash('sha256').update(image.bytes).digest('hex');
-      let prefixP = cache?.get(key);
-      if (!prefixP) {
-        prefixP = imagePrefix(image);
+      // A prefix that another request is computing is awaited; if that one fails (say, it was cancelled
+      // while its image waited for a batch), this request computes its own.
+      const hit = cache?.get(key);
+      let prefix = hit ? await hit.catch(() => undefined) : undefined;
+      if (!prefix) {
+        const prefixP = imagePrefix(image, opts);
         cache?.set(key, prefixP);
+        prefix = await prefixP;
       }
-      const prefix = await prefixP;
       const queryCount = (Object.values(prefix)[0]?.dims[2] as number | undefined) ?? 0;
       check();
 

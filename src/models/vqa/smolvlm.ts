@@ -25,6 +25,13 @@
  * pass through the shared user-text cleaner (no special or added tokens reach users); the user's text is
  * cleaned the same way before it enters the prompt, so a question cannot fake turns or images.
  *
+ * Batching (`BackendLoadOptions.batching`, config `scheduler.batching`): when on, each frame of a first
+ * question joins the loaded model's vision-encoder batcher (../frame-batcher.ts), so the frames of
+ * concurrent questions run as one `vision_encoder` run, stacked along its frame dimension (`pixel_values`
+ * [1, frames, 3, H, W] → `image_features` [frames, image_seq_len, hidden]). The processor makes every frame
+ * `longest_edge`², so questions with different numbers of images or frames share a run. VQA runs on the scheduler's `gpu` queue (`maxConcurrent` 1 by default), so batching only helps
+ * where an operator raises that (e.g. on a GPU).
+ *
  * Options (config `tasks.vqa.options`): `maxNewTokens` (default generation_config's, else 256), `dtype`
  * ('fp32' default; or a map session → dtype, e.g. `{ vision_encoder: 'q8', decoder_model_merged: 'q8' }`),
  * `splitImages` (default the folder's `do_image_splitting`: large images become several 512² frames —
@@ -43,11 +50,12 @@ import {
   RawImage,
 } from '@huggingface/transformers';
 import * as ort from 'onnxruntime-node';
-import type { Backend, TaskIO } from '../../contracts/backend.js';
+import type { Backend, RunOptions, TaskIO } from '../../contracts/backend.js';
 import type { LoadedImage } from '../../contracts/request.js';
 import { toRgb } from '../../core/media.js';
 import { BackendError, UserError } from '../../errors.js';
 import { onnxFiles, SMOLVLM_SESSIONS } from '../files.js';
+import { FrameBatcher, fixedDim, framesOf, type StackedInputs } from '../frame-batcher.js';
 import type { SmolVlmOptions } from '../options.js';
 import type { BackendFactory, BackendLoadOptions } from '../types.js';
 import { specialTokensOf, userTextFilter } from '../user-text.js';
@@ -217,6 +225,52 @@ export const createSmolVlmVqa: BackendFactory<'vqa', SmolVlmOptions> = async (
   });
   decoder.checkFits({ vision, embed });
 
+  const frameBatcher = load.batching?.enabled
+    ? new FrameBatcher({
+        batching: load.batching,
+        maxFrames: fixedDim(vision, 'pixel_values', 1),
+        encode: async (stacked, frames) => {
+          const feeds = Object.fromEntries(
+            Object.entries(stacked).map(([name, { type, data, dims }]) => [
+              name,
+              new ort.Tensor(type, data, [1, ...dims]),
+            ]),
+          );
+          hooks.onVisionRun?.(frames);
+          let features: ort.Tensor;
+          try {
+            features = (await vision.run(feeds)).image_features as ort.Tensor;
+          } catch (cause) {
+            throw failed('vision encoder', cause);
+          }
+          return { data: features.data as Float32Array, dims: features.dims };
+        },
+      })
+    : undefined;
+
+  /** The vision encoder's features [frames, image_seq_len, hidden] of the processor's pixels. */
+  async function imageFeatures(feeds: Record<string, ort.Tensor>, opts: RunOptions): Promise<ort.Tensor> {
+    const picked = Object.fromEntries(vision.inputNames.map((n) => [n, feeds[n] as ort.Tensor]));
+    if (!frameBatcher) {
+      hooks.onVisionRun?.(feeds.pixel_values?.dims[1] ?? 1);
+      try {
+        return (await vision.run(picked)).image_features as ort.Tensor;
+      } catch (cause) {
+        throw failed('vision encoder', cause);
+      }
+    }
+    const stacked: StackedInputs = {};
+    for (const [name, t] of Object.entries(picked)) {
+      if (t)
+        stacked[name] = { type: t.type as 'float32' | 'bool', data: t.data as Float32Array, dims: t.dims };
+    }
+    const out = await frameBatcher.encode(framesOf(stacked, 2), {
+      ...opts,
+      onQueued: (n) => hooks.onVisionQueued?.(n),
+    });
+    return new ort.Tensor('float32', out.data, out.dims);
+  }
+
   const tokenize = (text: string): bigint[] => [
     ...((tokenizer(text, { add_special_tokens: false }) as { input_ids: { data: BigInt64Array } }).input_ids
       .data as BigInt64Array),
@@ -238,7 +292,13 @@ export const createSmolVlmVqa: BackendFactory<'vqa', SmolVlmOptions> = async (
    * the image tokens, one prefill over the whole prompt. The key/values over the image prefix (`prefixLength`
    * tokens) are what a follow-up reuses.
    */
-  async function firstTurn(prompt: string, images: LoadedImage[], restIds: bigint[]) {
+  async function firstTurn(o: {
+    prompt: string;
+    images: LoadedImage[];
+    restIds: bigint[];
+    opts: RunOptions;
+  }) {
+    const { prompt, images, restIds } = o;
     const raws = await Promise.all(images.map((img) => smolVlmImage(img, longestEdge)));
     const inputs = (await processor(prompt, raws, {
       ...(splitImages !== undefined && { do_image_splitting: splitImages }),
@@ -251,14 +311,7 @@ export const createSmolVlmVqa: BackendFactory<'vqa', SmolVlmOptions> = async (
       pixel_values: new ort.Tensor('float32', pixels.data, pixels.dims),
       pixel_attention_mask: new ort.Tensor('bool', mask.data, mask.dims),
     };
-    hooks.onVisionRun?.(pixels.dims[1] ?? 1);
-    let features: ort.Tensor;
-    try {
-      const picked = Object.fromEntries(vision.inputNames.map((n) => [n, feeds[n] as ort.Tensor]));
-      features = (await vision.run(picked)).image_features as ort.Tensor;
-    } catch (cause) {
-      throw failed('vision encoder', cause);
-    }
+    const features = await imageFeatures(feeds, o.opts);
     placeImageFeatures({ embeds, features, ids: all, imageTokenId });
     const step = await decoder.run(embeds, decoder.emptyPast(), 0);
     // The image prefix ends where the text after the last image placeholder starts.
@@ -319,7 +372,7 @@ export const createSmolVlmVqa: BackendFactory<'vqa', SmolVlmOptions> = async (
         total = prefix.length + restIds.length;
         step = await decoder.run(await embedIds(restIds), prefix.past, prefix.length);
       } else {
-        const first = firstTurn(prompt, input.images, restIds);
+        const first = firstTurn({ prompt, images: input.images, restIds, opts });
         const prefixP = first.then((f) => f.prefix ?? Promise.reject(new Error('no image prefix')));
         if (cache) cache.set(key, prefixP);
         prefixP.catch(() => {});
