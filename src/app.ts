@@ -101,21 +101,25 @@ export function createImageIndex(config: Config): ImageIndex {
  * The model registry of `iris start` and `iris worker` alike: model folders, providers, tasks, remote APIs.
  * `table`: the demo's, which adds backends of its own (loadConfig must have checked config against it).
  */
-export function createModelRegistry(config: Config, table?: TaskTable): ModelRegistry {
+export function createModelRegistry(
+  config: Config,
+  options: { table?: TaskTable; jobsAtOnce?(queue: string): number } = {},
+): ModelRegistry {
   return new ModelRegistry({
     modelsDir: config.models.dir,
     executionProviders: config.models.executionProviders,
     tasks: config.tasks,
     providers: { groq: config.providers.groq },
     batching: config.scheduler.batching,
-    ...(table && { table }),
+    jobsAtOnce: options.jobsAtOnce ?? ((queue) => config.scheduler.queues[queue]?.maxConcurrent ?? 1),
+    ...(options.table && { table: options.table }),
   });
 }
 
 /** The composition root: config in, a ready dispatcher out. Adapters are started by the caller. */
 export function createApp(config: Config, deps: { log?: Logger; table?: TaskTable } = {}): App {
   const log = deps.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
-  const registry = createModelRegistry(config, deps.table);
+  const registry = createModelRegistry(config, { ...(deps.table && { table: deps.table }) });
   const jobs = usesRedisQueue(config) ? createRedisJobQueue(config, log) : undefined;
   const executor: Executor = jobs ?? new Scheduler(config.scheduler);
   const memory = usesRedisMemory(config) ? createRedisMemory(config) : createMemoryStore(config.memory);

@@ -70,7 +70,8 @@ export async function startWorker(
     );
   }
   const log = setup.log ?? createLogger({ level: config.log.level, secrets: secretValues(config) });
-  const registry = setup.registry ?? createModelRegistry(config);
+  // A worker runs `slots` jobs of each of its task classes at once, whatever the queue.
+  const registry = setup.registry ?? createModelRegistry(config, { jobsAtOnce: () => setup.slots });
   const memory = setup.memory ?? createRedisMemory(config);
   const imageIndex = setup.imageIndex ?? createRedisImageIndex(config);
   const worker = new IrisWorker({

@@ -176,6 +176,12 @@ export interface RegistryOptions {
   shared?: SharedModels;
   /** Dynamic batching for backends whose models take a batch (config `scheduler.batching`). */
   batching?: BatchingSettings;
+  /**
+   * How many jobs of a queue this process runs at once. A backend whose queue runs one job at a time gets
+   * no batching: nothing could join its batches, and each call would wait out the window alone.
+   * Absent: every backend that can batch does.
+   */
+  jobsAtOnce?(queue: string): number;
 }
 
 /** Model ids (`org/name` or `name`) found in a models folder: any folder holding a config.json. */
@@ -260,6 +266,13 @@ export class ModelRegistry implements BackendProvider {
   readonly #settled = new Set<string>();
   readonly #table: TaskTable;
   readonly #shared: SharedModels;
+
+  /** Whether a backend gets `batching`: only where jobs of its queue can run side by side. */
+  #batches(task: TaskName, backend: string): boolean {
+    if (!this.#options.batching) return false;
+    const queue = this.queueOf(task, backend);
+    return queue === undefined || (this.#options.jobsAtOnce?.(queue) ?? 2) > 1;
+  }
 
   /** The queue of a task's jobs with that backend, from this registry's table. */
   readonly queueOf: QueueOf = (task, backend) => queueOf(task, backend, this.#table);
@@ -350,7 +363,7 @@ export class ModelRegistry implements BackendProvider {
           executionProviders: this.#options.executionProviders,
           options: sel.options,
           shared: this.#shared,
-          ...(this.#options.batching && { batching: this.#options.batching }),
+          ...(this.#batches(task, sel.backend) && { batching: this.#options.batching }),
           ...(this.#options.providers && { providers: this.#options.providers }),
         })
         .catch((cause: unknown) => {

@@ -73,6 +73,36 @@ test('backends load lazily, once, even for concurrent first requests, and are re
   assert.equal(reg.status()[0]?.state, 'ready');
 });
 
+test('batching reaches a backend only where its queue runs more than one job at once', async () => {
+  const batching = { enabled: true, windowMs: 5, maxBatch: 8 };
+  const loadWith = async (jobsAtOnce?: (queue: string) => number) => {
+    const t = countingTable();
+    const reg = new ModelRegistry({
+      modelsDir: modelsDir('org/default'),
+      executionProviders: ['cpu'],
+      tasks: {},
+      table: t.table,
+      batching,
+      ...(jobsAtOnce && { jobsAtOnce }),
+    });
+    await reg.get('tag');
+    await reg.release();
+    return t.loads[0]?.batching;
+  };
+  const asked: string[] = [];
+  // One job at a time on the backend's queue (`gpu`): nothing could join a batch, so no window to wait out.
+  assert.equal(
+    await loadWith((queue) => {
+      asked.push(queue);
+      return 1;
+    }),
+    undefined,
+  );
+  assert.deepEqual(asked, ['gpu']);
+  assert.deepEqual(await loadWith((queue) => (queue === 'gpu' ? 4 : 1)), batching);
+  assert.deepEqual(await loadWith(), batching);
+});
+
 test('a failed load is not cached: the next request tries again', async () => {
   const t = countingTable();
   const reg = new ModelRegistry({
