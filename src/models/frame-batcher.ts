@@ -83,7 +83,13 @@ export class FrameBatcher {
     }
     const first = outputs[0];
     if (!first) throw new BackendError('bad_input', 'no frames to encode', { isRetryable: false });
-    return { data: concat(outputs.map((o) => o.data)), dims: [outputs.length, ...first.dims.slice(1)] };
+    return {
+      data: concat(
+        outputs.map((o) => o.data),
+        (n) => new Float32Array(n),
+      ),
+      dims: [outputs.length, ...first.dims.slice(1)],
+    };
   }
 }
 
@@ -129,7 +135,9 @@ function stack(frames: Frame[]): StackedInputs {
     Object.entries(first).map(([name, { type, data, dims }]) => {
       const parts = frames.map((f) => (f[name] as FrameInput).data);
       const out =
-        data instanceof Float32Array ? concat(parts as Float32Array[]) : concatBytes(parts as Uint8Array[]);
+        data instanceof Float32Array
+          ? concat(parts as Float32Array[], (n) => new Float32Array(n))
+          : concat(parts as Uint8Array[], (n) => new Uint8Array(n));
       return [name, { type, data: out, dims: [frames.length, ...dims] }];
     }),
   );
@@ -148,18 +156,8 @@ function splitFrames(out: FrameOutput, frames: number): FrameOutput[] {
   return Array.from({ length: frames }, (_, i) => ({ data: out.data.slice(i * per, (i + 1) * per), dims }));
 }
 
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+function concat<A extends Float32Array | Uint8Array>(parts: A[], make: (length: number) => A): A {
+  const out = make(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {
     out.set(p, off);

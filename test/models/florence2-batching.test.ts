@@ -14,6 +14,7 @@ import { createFlorence2Reader } from '../../src/models/read/florence2.js';
 import { SharedModels } from '../../src/models/shared-models.js';
 import type { BatchingSettings } from '../../src/models/tag/clip-towers.js';
 import { solidPng } from '../fakes/images.js';
+import { visionRecorder } from '../fakes/vision-runs.js';
 
 /** Batches here start because they are full; the window only delays one that cannot fill. */
 const WINDOW = 2000;
@@ -26,18 +27,7 @@ async function image(hex: string): Promise<LoadedImage> {
 
 /** Caption, read and find on one shared Florence-2; `runs` records each batched vision-encoder run. */
 async function florence(folder: string, batching?: BatchingSettings) {
-  const runs: number[] = [];
-  let joined = 0;
-  const waiters: { n: number; resolve(): void }[] = [];
-  const hooks = {
-    onVisionRun: (n: number) => {
-      runs.push(n);
-    },
-    onVisionQueued: (n: number) => {
-      joined += n;
-      for (const w of waiters.filter((w) => joined >= w.n)) w.resolve();
-    },
-  };
+  const { runs, hooks, queued } = visionRecorder();
   const load = {
     modelDir: folder,
     modelId: 'cw',
@@ -61,8 +51,7 @@ async function florence(folder: string, batching?: BatchingSettings) {
     read,
     find,
     runs,
-    queued: (n: number) =>
-      joined >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })),
+    queued,
     dispose: () => Promise.all([caption.dispose(), read.dispose(), find.dispose()]),
   };
 }

@@ -13,6 +13,7 @@ import { blip2Options, smolVlmOptions } from '../../src/models/options.js';
 import type { BatchingSettings } from '../../src/models/tag/clip-towers.js';
 import { createBlip2Vqa } from '../../src/models/vqa/blip2.js';
 import { createSmolVlmVqa } from '../../src/models/vqa/smolvlm.js';
+import { visionRecorder } from '../fakes/vision-runs.js';
 
 /**
  * Batches here start because they are full, long before this window ends; the window only delays a
@@ -32,26 +33,8 @@ interface Recorded {
   queued(n: number): Promise<void>;
 }
 
-function recorder() {
-  const runs: number[] = [];
-  let joined = 0;
-  const waiters: { n: number; resolve(): void }[] = [];
-  const hooks = {
-    onVisionRun: (n: number) => {
-      runs.push(n);
-    },
-    onVisionQueued: (n: number) => {
-      joined += n;
-      for (const w of waiters.filter((w) => joined >= w.n)) w.resolve();
-    },
-  };
-  const queued = (n: number) =>
-    joined >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }));
-  return { runs, hooks, queued };
-}
-
 const loadSmolVlm: Load = async ({ folder, batching }) => {
-  const { runs, hooks, queued } = recorder();
+  const { runs, hooks, queued } = visionRecorder();
   const vqa = await createSmolVlmVqa({
     modelDir: folder,
     modelId: 'cw',
@@ -63,7 +46,7 @@ const loadSmolVlm: Load = async ({ folder, batching }) => {
 };
 
 const loadBlip2: Load = async ({ folder, batching }) => {
-  const { runs, hooks, queued } = recorder();
+  const { runs, hooks, queued } = visionRecorder();
   const vqa = await createBlip2Vqa({
     modelDir: folder,
     modelId: 'cw',
