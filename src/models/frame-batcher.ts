@@ -9,7 +9,8 @@
  * the others in its run (true of ViT encoders: attention stays within a frame).
  *
  * These backends run on the scheduler's `gpu` queue, whose `maxConcurrent` defaults to 1: only when an
- * operator raises it (e.g. on a GPU) are there concurrent requests whose frames can meet here.
+ * operator raises it (e.g. on a GPU), or on a worker with `--slots` above 1, are there concurrent requests
+ * whose frames can meet here, and only then does the registry hand these backends `batching`.
  */
 import type * as ort from 'onnxruntime-node';
 import type { RunOptions } from '../contracts/backend.js';

@@ -29,8 +29,9 @@
  * question joins the loaded model's vision-encoder batcher (../frame-batcher.ts), so the frames of
  * concurrent questions run as one `vision_encoder` run, stacked along its frame dimension (`pixel_values`
  * [1, frames, 3, H, W] → `image_features` [frames, image_seq_len, hidden]). The processor makes every frame
- * `longest_edge`², so questions with different numbers of images or frames share a run. VQA runs on the scheduler's `gpu` queue (`maxConcurrent` 1 by default), so batching only helps
- * where an operator raises that (e.g. on a GPU).
+ * `longest_edge`², so questions with different numbers of images or frames share a run. VQA runs on the
+ * scheduler's `gpu` queue (`maxConcurrent` 1 by default), and the registry turns batching on only where
+ * that queue runs several jobs at once (raised by an operator, e.g. on a GPU, or a worker's `--slots`).
  *
  * Options (config `tasks.vqa.options`): `maxNewTokens` (default generation_config's, else 256), `dtype`
  * ('fp32' default; or a map session → dtype, e.g. `{ vision_encoder: 'q8', decoder_model_merged: 'q8' }`),
