@@ -40,7 +40,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { COLOURS } from '../../core/colour-names.js';
-import { magentaFails } from './blip2.js';
+import { magentaFails } from './fail-on-magenta.js';
 import {
   COLOUR_BASE,
   D,

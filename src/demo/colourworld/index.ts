@@ -25,8 +25,9 @@ import { synthSmolVlm } from './smolvlm.js';
 
 export { COLOURS } from '../../core/colour-names.js';
 export { LATENT_RGB_FACTORS } from '../../models/imagine/latent-rgb.js';
-export { BLIP2_VOCAB, NOUNS, synthBlip2 } from './blip2.js';
+export { BLIP2_VOCAB, synthBlip2 } from './blip2.js';
 export { BENCH_LABELS, colourVector, synthClip, VOCAB } from './clip.js';
+export { NOUNS } from './colour-lm.js';
 export { FLORENCE2_TASK_PROMPTS, FLORENCE2_TEMPLATES, synthFlorence2 } from './florence2.js';
 export { Graph } from './onnx.js';
 export { colourShares, createColourClassifier, demoTaskTable } from './safety.js';

@@ -7,8 +7,9 @@
  * runs with `AutoModelForVision2Seq` + `AutoProcessor` + `generate()`, and iris's smolvlm backend runs
  * session by session.
  *
- * The language model is the same hand-set one as the colour-world BLIP-2 (blip2.ts), reading the chat
- * roles as turn markers: "User" starts a question, "Assistant" an answer, `<end_of_utterance>` is EOS.
+ * The language model is the hand-set colour-world one (colour-lm.ts) that the BLIP-2 demo uses too,
+ * reading the chat roles as turn markers: "User" starts a question, "Assistant" an answer,
+ * `<end_of_utterance>` is EOS.
  * Earlier turns are real chat messages, so "what did I ask before?" → the noun of the earlier question.
  * The vision encoder takes the masked mean RGB of each frame (undoing the 0.5/0.5 normalisation) and
  * emits `image_seq_len` identical image tokens carrying the colour scores.
@@ -20,21 +21,21 @@
  *   `skip_special_tokens` keeps it), and after it the model answers again — "red<end_of_utterance>red…".
  * - 'bench': the same answers with the cost of a real model on CPU: a ViT-B/16 vision encoder over each
  *   224×224 frame (196 patches, 12 blocks of width 768), 64 image tokens per frame, and a per-token MLP
- *   stack in the decoder (blip2.ts's bench decoder).
+ *   stack in the decoder (colour-lm.ts's bench decoder).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { blocks, layerNorm, randn } from './clip.js';
 import {
   ANSWER_WORDS,
-  type Blip2Variant,
   COLOUR_LM_HIDDEN,
   type ColourLm,
+  type ColourLmVariant,
   colourDecoderGraph,
   colourEmbedGraph,
   colourFeatures,
-  magentaFails,
-} from './blip2.js';
-import { blocks, layerNorm, randn } from './clip.js';
+} from './colour-lm.js';
+import { magentaFails } from './fail-on-magenta.js';
 import { Graph } from './onnx.js';
 
 export type SmolVlmVariant = 'colour' | 'leaky' | 'bench';
@@ -90,7 +91,7 @@ interface Spec {
   image: number;
   seq: number;
   lm: ColourLm;
-  decoder: Blip2Variant;
+  decoder: ColourLmVariant;
   /** The token generation stops at (generation_config / tokenizer_config eos). */
   stop: string;
   /** `<end_of_utterance>` is marked special in tokenizer.json. */
