@@ -19,7 +19,8 @@ import { loadImage } from '../../src/core/media.js';
 import type { Turn } from '../../src/core/memory.js';
 import { SMOLVLM_VOCAB, synthSmolVlm } from '../../src/demo/colourworld/index.js';
 import { smolVlmOptions } from '../../src/models/options.js';
-import { createSmolVlmVqa, smolVlmImage, smolVlmMessages } from '../../src/models/vqa/smolvlm.js';
+import { createSmolVlmVqa } from '../../src/models/vqa/smolvlm.js';
+import { smolVlmImage, smolVlmMessages } from '../../src/models/vqa/smolvlm-inputs.js';
 
 const signal = new AbortController().signal;
 let dir = '';
