@@ -35,10 +35,10 @@ import { MemoryMapStore } from '../src/core/memory.js';
 import { Scheduler } from '../src/core/scheduler.js';
 import { BENCH_LABELS, synthClip } from '../src/demo/colourworld/clip.js';
 import { clipOptions } from '../src/models/options.js';
-import { queueOf } from '../src/models/registry.js';
 import { createClipTagger } from '../src/models/tag/clip.js';
 import { makeLut, parsePreprocessorConfig, preprocessInto } from '../src/models/tag/clip-preprocess.js';
 import type { BatchingSettings } from '../src/models/tag/clip-towers.js';
+import { queueOf } from '../src/models/tasks.js';
 import { flag } from './args.js';
 import { makeImages, median } from './tag.js';
 

@@ -16,7 +16,7 @@ import { createLogger } from '../src/core/log.js';
 import { MemoryMapStore } from '../src/core/memory.js';
 import { RedisJobQueue } from '../src/core/redis/index.js';
 import { Scheduler } from '../src/core/scheduler.js';
-import { queueOf } from '../src/models/registry.js';
+import { queueOf } from '../src/models/tasks.js';
 import { redisServerBinary, startRedisServer } from '../test/fakes/redis-server.js';
 
 const instant = defineCommand<Record<string, never>>({

@@ -5,8 +5,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { TaskName } from './contracts/backend.js';
 import { truncate } from './core/text.js';
-import { TASKS } from './models/registry.js';
 import { type TaskTable, taskConfigIssues } from './models/table.js';
+import { TASKS } from './models/tasks.js';
 
 /** Hosts that only this machine can reach. */
 export function isLoopbackHost(host: string): boolean {

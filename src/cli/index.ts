@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config.js';
 import { isUserError, UserError } from '../errors.js';
 import { DTYPE_PROFILES, type DtypeProfile } from '../models/files.js';
-import { TASKS } from '../models/registry.js';
+import { TASKS } from '../models/tasks.js';
 import { configFrom, ExitCode, err, type ModelFlags, out } from './common.js';
 import { jsonFlag, modelsFlag, wholeNumberAtLeast } from './flags.js';
 import { addTaskCommands } from './tasks.js';

@@ -2,7 +2,8 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import type { PageBanner } from '../contracts/adapter.js';
 import type { TaskName } from '../contracts/backend.js';
-import { type ModelRegistry, queueOf } from '../models/registry.js';
+import type { ModelRegistry } from '../models/registry.js';
+import { queueOf } from '../models/tasks.js';
 
 /** One task `iris start` would serve, and whether what it needs is here. */
 export interface ModelCheck {

@@ -9,7 +9,7 @@ import { similarCommand } from '../commands/similar.js';
 import { tagsCommand } from '../commands/tags.js';
 import type { Config } from '../config.js';
 import type { AnyCommand } from '../contracts/command.js';
-import { TASKS } from '../models/registry.js';
+import { TASKS } from '../models/tasks.js';
 import { withApp } from './app.js';
 import { configFrom, err, exitWith, type ModelFlags, out } from './common.js';
 import { argsOf, jsonFlag, modelsFlag, specFlags } from './flags.js';

@@ -1,5 +1,5 @@
 /**
- * The shape of the registry table (registry.ts `TASKS`): each backend row declares its options schema
+ * The shape of the task table (tasks.ts `TASKS`): each backend row declares its options schema
  * (options.ts), and `defineBackend` ties that schema's output to the factory's and the file list's types.
  * Also the checks of configured or requested options against a row, with the messages that name the key.
  */

@@ -6,7 +6,7 @@ import type {
   TaskIO,
   TaskName,
 } from '../../src/contracts/backend.js';
-import { queueOf } from '../../src/models/registry.js';
+import { queueOf } from '../../src/models/tasks.js';
 
 type Runners = { [T in TaskName]?: (input: TaskIO[T]['in'], opts: RunOptions) => Promise<TaskIO[T]['out']> };
 

@@ -8,8 +8,9 @@ import type { TaskName } from '../../src/contracts/backend.js';
 import { UserError } from '../../src/errors.js';
 import { resolveTargets } from '../../src/models/hub/manager.js';
 import { clipOptions, florence2Options, groqOptions, tesseractOptions } from '../../src/models/options.js';
-import { ModelRegistry, TASKS } from '../../src/models/registry.js';
+import { ModelRegistry } from '../../src/models/registry.js';
 import { defineBackend, type TaskEntry, type TaskTable } from '../../src/models/table.js';
+import { TASKS } from '../../src/models/tasks.js';
 import type { BackendLoadOptions } from '../../src/models/types.js';
 import { runIris } from '../fakes/cli.js';
 

@@ -9,8 +9,8 @@ import sharp from 'sharp';
 import type { Backend } from '../../contracts/backend.js';
 import { COLOURS } from '../../core/colour-names.js';
 import { noOptions } from '../../models/options.js';
-import { TASKS } from '../../models/registry.js';
 import { defineBackend, type TaskTable } from '../../models/table.js';
+import { TASKS } from '../../models/tasks.js';
 
 /** Samples are taken on a small copy: the scores are about what dominates the picture. */
 const SAMPLE_SIDE = 64;

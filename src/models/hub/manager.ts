@@ -10,8 +10,9 @@ import type { Config } from '../../config.js';
 import type { TaskName } from '../../contracts/backend.js';
 import { listChoices, UserError } from '../../errors.js';
 import type { DtypeProfile, ModelFiles } from '../files.js';
-import { ModelRegistry, TASKS, taskNames } from '../registry.js';
+import { ModelRegistry } from '../registry.js';
 import type { BackendEntry, TaskEntry, TaskTable } from '../table.js';
+import { TASKS, taskNames } from '../tasks.js';
 
 export interface ModelTarget {
   /** Tasks that use this model (one model may serve caption and read). */

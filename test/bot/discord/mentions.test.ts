@@ -12,7 +12,7 @@ import { imagineCommand } from '../../../src/commands/imagine.js';
 import { tagsCommand } from '../../../src/commands/tags.js';
 import { loadConfig } from '../../../src/config.js';
 import type { BackendProvider, TaskName } from '../../../src/contracts/backend.js';
-import { queueOf } from '../../../src/models/registry.js';
+import { queueOf } from '../../../src/models/tasks.js';
 import { fakeBackends, neutralSafety } from '../../fakes/backends.js';
 import type { RecordedRequest } from '../../fakes/discord/server.js';
 import { solidPng } from '../../fakes/images.js';
